@@ -1,0 +1,1 @@
+"""The OML language server (pygls 2.x) over osiris_runtime."""

@@ -1,0 +1,39 @@
+"""Turning expected failures into exit codes and messages, never tracebacks."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from osiris_runtime.errors import ExitCode, OsirisError
+
+
+def run_cli(group: click.Group, argv: list[str] | None, prog_name: str = "osiris") -> None:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        rv = group.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except OsirisError as exc:
+        if debug:
+            raise
+        for diag in exc.diagnostics:
+            click.echo(diag.format(), err=True)
+        click.echo(f"error[{exc.code}]: {exc.message}", err=True)
+        if exc.fix:
+            click.echo(f"  fix: {exc.fix}", err=True)
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        # Usage errors (unknown option, missing argument) are validation failures of the command line.
+        exc.show()
+        sys.exit(int(ExitCode.VALIDATION) if exc.exit_code == 2 else exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if debug:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)", err=True)
+        sys.exit(1)
+    sys.exit(int(rv) if isinstance(rv, int) else 0)
