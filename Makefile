@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install services clean bench
+.PHONY: demo test install services clean bench editor-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ services:
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-test: $(STAMP) services
+# Neovim, chromium, code-server, playwright-core, vsce for the `editor` tests (cached, idempotent).
+editor-deps:
+	bash tests/editors/setup-editor-deps.sh
+
+test: $(STAMP) services editor-deps
 	$(BIN)/python -m pytest
 
 clean:

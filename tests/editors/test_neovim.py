@@ -1,0 +1,58 @@
+"""Headless Neovim against the OML server: the same path a Neovim user takes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+pytestmark = pytest.mark.editor
+
+
+def drive_neovim(nvim: str, server_command, pipeline, tmp_path: Path) -> dict:
+    out = tmp_path / "nvim-result.json"
+    env = {
+        **os.environ,
+        # Keep Neovim's lsp.log, swap files and shada out of the home folder.
+        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"), "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "XDG_STATE_HOME": str(tmp_path / "xdg-state"), "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "OSIRIS_NVIM_CMD": json.dumps(list(server_command)),
+        "OSIRIS_NVIM_ROOT": str(pipeline.workspace),
+        "OSIRIS_NVIM_FILE": str(pipeline.path),
+        "OSIRIS_NVIM_COMPLETE_AT": "{}:{}".format(*pipeline.complete_at),
+        "OSIRIS_NVIM_FIX": f"{pipeline.broken_line}:{pipeline.fixed_text}",
+        "OSIRIS_NVIM_OUT": str(out),
+    }
+    proc = subprocess.run(
+        [nvim, "--headless", "--clean", "-u", "NONE", "-n", "-c", f"luafile {Path(__file__).with_name('nvim_drive.lua')}"],
+        env=env, cwd=pipeline.workspace, capture_output=True, text=True, timeout=120,
+    )
+    lsp_log = tmp_path / "xdg-cache" / "nvim" / "lsp.log"
+    context = f"nvim rc={proc.returncode}\nstdout:{proc.stdout[-2000:]}\nstderr:{proc.stderr[-2000:]}\n" + (
+        f"lsp.log:\n{lsp_log.read_text()[-4000:]}" if lsp_log.exists() else "no lsp.log")
+    assert out.exists(), f"the Neovim driver wrote no result\n{context}"
+    result = json.loads(out.read_text())
+    assert "error" not in result, f"driver error: {result['error']}\n{context}"
+    result["context"] = context
+    return result
+
+
+def test_neovim_shows_diagnostics_completes_and_revalidates(nvim, server_under_test, broken_pipeline, tmp_path):
+    result = drive_neovim(nvim, server_under_test.command, broken_pipeline, tmp_path)
+    context = result["context"]
+
+    assert result["diagnostics_arrived"], f"no diagnostics within 30 s\n{context}"
+    unknown = [d for d in result["diagnostics"] if d["code"] == "oml.unknown-component"]
+    assert unknown, f"no oml.unknown-component among {result['diagnostics']}\n{context}"
+    assert unknown[0]["line"] == broken_pipeline.broken_line
+    assert unknown[0]["severity"] == 1           # vim.diagnostic.severity.ERROR
+
+    assert "mysql.extractor" in result["completion"], f"completion gave {result['completion']}\n{context}"
+    assert "supabase.writer" in result["completion"]
+
+    assert result["fix_cleared"], f"fixing the component left {result['diagnostics_after_fix']}\n{context}"
+    assert not [d for d in result["diagnostics_after_fix"] if d["code"] == "oml.unknown-component"]
