@@ -1,0 +1,59 @@
+"""Typed server settings, read from `initializationOptions` and `workspace/configuration`.
+
+Clients send camelCase keys (`componentsPath`, `connectionsFile`, `runEngine`, `secretsFile`),
+either at the top level or under an `osiris` section; unknown keys are ignored and a wrong type
+falls back to the default, so a bad setting never stops the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+RunEngine = Literal["local", "e2b"]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    components_path: tuple[Path, ...] = ()
+    connections_file: Path | None = None
+    run_engine: RunEngine = "local"
+    secrets_file: Path | None = None
+
+    def merged(self, options: Any) -> "ServerSettings":
+        """These settings overridden by whatever `options` (a client mapping) sets."""
+        if not isinstance(options, Mapping):
+            return self
+        section = options.get("osiris")
+        if isinstance(section, Mapping):
+            options = {**options, **section}
+        out = self
+        components = options.get("componentsPath")
+        if isinstance(components, str) and components:
+            out = replace(out, components_path=(Path(components).expanduser(),))
+        elif isinstance(components, list):
+            out = replace(out, components_path=tuple(Path(p).expanduser() for p in components if isinstance(p, str) and p))
+        for key, attr in (("connectionsFile", "connections_file"), ("secretsFile", "secrets_file")):
+            value = options.get(key)
+            if isinstance(value, str):
+                out = replace(out, **{attr: Path(value).expanduser() if value else None})
+        engine = options.get("runEngine")
+        if engine in ("local", "e2b"):
+            out = replace(out, run_engine=engine)
+        return out
+
+    def resolved(self, folder: Path | None) -> "ServerSettings":
+        """Relative paths taken relative to the workspace folder."""
+        if folder is None:
+            return self
+
+        def absolute(path: Path | None) -> Path | None:
+            return path if path is None or path.is_absolute() else folder / path
+
+        return replace(
+            self,
+            components_path=tuple(p if p.is_absolute() else folder / p for p in self.components_path),
+            connections_file=absolute(self.connections_file),
+            secrets_file=absolute(self.secrets_file),
+        )
