@@ -1,0 +1,418 @@
+"""Tolerant YAML loading with positions: plain data plus the range of every key and value.
+
+One pass over ruamel.yaml's event stream (the libyaml-based C parser when installed, else the
+pure-Python one) builds plain Python data and a `path -> Range` index at the same time. Working
+from events rather than composed nodes keeps us in control of the three hostile-input limits:
+nesting depth (the node composer recurses and can overflow the C stack), alias expansion
+("billion laughs": an alias costs the size of what it points to, against a budget) and input size.
+
+Broken YAML never raises: the first error becomes a located `yaml.syntax` diagnostic, the
+offending lines are blanked (line numbers stay true) and the text is parsed again, a few times,
+so that a half-typed document still yields everything around the mistake.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ruamel.yaml import events as ev
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
+
+from osiris_runtime.errors import Diagnostic, Position, Range, Severity
+
+Path = tuple[Any, ...]
+
+MAX_CHARS = 5_000_000
+MAX_DEPTH = 100
+# Alias expansion budget, in nodes, on top of the document's own nodes.
+MAX_ALIAS_EXPANSION = 100_000
+MAX_REPARSES = 4
+
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+_INT = re.compile(r"[-+]?[0-9]+$")
+_INT_OCT = re.compile(r"0o[0-7]+$")
+_INT_HEX = re.compile(r"0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_TRUES = frozenset({"true", "True", "TRUE"})
+_FALSES = frozenset({"false", "False", "FALSE"})
+_SPECIAL_FLOATS = {
+    ".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
+    "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
+    "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf"),
+    ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
+}
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+@dataclass(frozen=True)
+class YamlTree:
+    """What could be read from a YAML text: data, ranges by path, and the problems found."""
+
+    data: Any
+    value_ranges: dict[Path, Range]
+    key_ranges: dict[Path, Range]
+    diagnostics: tuple[Diagnostic, ...]
+    line_count: int
+
+
+def resolve_plain_scalar(value: str) -> Any:
+    """YAML 1.2 core schema for an untagged plain scalar (dates stay strings, on purpose)."""
+    if value in _NULLS:
+        return None
+    if value in _TRUES:
+        return True
+    if value in _FALSES:
+        return False
+    first = value[0]
+    if first.isdigit() or first in "+-.":
+        if _INT.match(value):
+            return int(value)
+        if _FLOAT.match(value):
+            return float(value)
+        if _INT_OCT.match(value):
+            return int(value[2:], 8)
+        if _INT_HEX.match(value):
+            return int(value[2:], 16)
+        if value in _SPECIAL_FLOATS:
+            return _SPECIAL_FLOATS[value]
+    return value
+
+
+def _tagged_scalar(tag: str, value: str) -> Any:
+    kind = tag.rsplit(":", 1)[-1]
+    try:
+        if kind == "int":
+            return int(value, 0) if not _INT.match(value) else int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            return value in _TRUES or value.lower() in {"yes", "on", "y"}
+        if kind == "null":
+            return None
+    except ValueError:
+        return value
+    return value
+
+
+def _event_stream(text: str) -> Iterator[Any]:
+    try:
+        from ruamel.yaml.cyaml import CBaseLoader
+    except ImportError:  # no C extension on this platform: the pure-Python parser is slower, not different
+        CBaseLoader = None  # type: ignore[assignment,misc]
+    if CBaseLoader is not None:
+        loader = CBaseLoader(text)
+        while True:
+            event = loader.get_event()
+            yield event
+            if isinstance(event, ev.StreamEndEvent):
+                return
+    from ruamel.yaml import YAML
+
+    yield from YAML(typ="safe", pure=True).parse(text)
+
+
+def _range(start: Any, end: Any) -> Range:
+    return Range(Position(start.line, start.column), Position(end.line, end.column))
+
+
+def _hashable_key(key: Any, key_range: Range) -> Any:
+    try:
+        hash(key)
+        return key
+    except TypeError:
+        return f"<complex key at {key_range.start.line + 1}:{key_range.start.column + 1}>"
+
+
+@dataclass
+class _Frame:
+    is_map: bool
+    container: Any
+    path: Path | None  # None: inside a complex key, nothing is indexed
+    start: Position
+    anchor: str | None
+    flow: bool = False
+    last_end: Position | None = None
+    weight: int = 1
+    pending_key: Any = None
+    pending_key_range: Range | None = None
+    has_pending_key: bool = False
+    merges: list[Any] = field(default_factory=list)
+
+
+class _TreeBuilder:
+    """Turns events into data + ranges; keeps whatever was built when the stream breaks."""
+
+    def __init__(self) -> None:
+        self.root: Any = None
+        self.values: dict[Path, Range] = {}
+        self.keys: dict[Path, Range] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.expanded = 0
+        self.too_deep_at = 0  # >0 while skipping a too-deep subtree: the depth we're at inside it
+        self.documents = 0
+        self.alias_limit_reported = False
+
+    # -- where the next completed node goes --------------------------------------------------
+    def _child_path(self) -> Path | None:
+        if not self.stack:
+            return ()
+        frame = self.stack[-1]
+        if frame.path is None:
+            return None
+        if frame.is_map:
+            if not frame.has_pending_key:
+                return None  # a complex key: its inner ranges are not addressable
+            return frame.path + (frame.pending_key,)
+        return frame.path + (len(frame.container),)
+
+    def _complete(self, value: Any, rng: Range, weight: int, anchor: str | None, path: Path | None) -> None:
+        if anchor:
+            self.anchors[anchor] = (value, weight)
+        if not self.stack:
+            if self.documents == 1:
+                self.root = value
+                if path is not None:
+                    self.values[path] = rng
+            return
+        frame = self.stack[-1]
+        frame.weight += weight
+        frame.last_end = rng.end
+        if not frame.is_map:
+            if path is not None:
+                self.values[path] = rng
+            frame.container.append(value)
+            return
+        if not frame.has_pending_key:
+            key = _hashable_key(value, rng)
+            frame.pending_key, frame.pending_key_range, frame.has_pending_key = key, rng, True
+            return
+        key, key_range = frame.pending_key, frame.pending_key_range
+        frame.has_pending_key = False
+        if key == "<<" and frame.path is not None:
+            frame.merges.append(value)
+            return
+        if key in frame.container:
+            self.diagnostics.append(
+                Diagnostic(
+                    "yaml.duplicate-key",
+                    f"duplicate key `{key}`; the first one is kept",
+                    key_range or rng,
+                    fix="remove or rename one of the two keys",
+                    data={"key": str(key)},
+                )
+            )
+            return
+        frame.container[key] = value
+        if path is not None and key_range is not None:
+            self.keys[path] = key_range
+            self.values[path] = rng
+
+    # -- events ------------------------------------------------------------------------------
+    def feed(self, event: Any) -> bool:
+        """Consume one event; False once the first document is finished."""
+        if self.too_deep_at:
+            if isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+                self.too_deep_at += 1
+            elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+                self.too_deep_at -= 1
+                if self.too_deep_at == 0:
+                    self._complete(None, _range(event.start_mark, event.end_mark), 1, None, None)
+            return True
+        if isinstance(event, ev.ScalarEvent):
+            rng = _range(event.start_mark, event.end_mark)
+            if event.tag and event.tag not in ("!", _STR_TAG) and event.tag.startswith("tag:yaml.org,2002:"):
+                value = _tagged_scalar(event.tag, event.value)
+            elif event.tag or event.style or not event.implicit[0]:
+                value = event.value
+            else:
+                value = resolve_plain_scalar(event.value)
+            self._complete(value, rng, 1, event.anchor, self._child_path())
+        elif isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+            if len(self.stack) >= MAX_DEPTH:
+                self.diagnostics.append(
+                    Diagnostic(
+                        "yaml.too-deep",
+                        f"nesting deeper than {MAX_DEPTH} levels; the deeper part is ignored",
+                        _range(event.start_mark, event.end_mark),
+                        fix="flatten the structure",
+                    )
+                )
+                self.too_deep_at = 1
+                return True
+            is_map = isinstance(event, ev.MappingStartEvent)
+            self.stack.append(
+                _Frame(
+                    is_map=is_map,
+                    container={} if is_map else [],
+                    path=self._child_path(),
+                    start=Position(event.start_mark.line, event.start_mark.column),
+                    anchor=event.anchor,
+                    flow=bool(event.flow_style),
+                )
+            )
+        elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+            self._close(Position(event.end_mark.line, event.end_mark.column))
+        elif isinstance(event, ev.AliasEvent):
+            self._alias(event)
+        elif isinstance(event, ev.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                self.diagnostics.append(
+                    Diagnostic(
+                        "yaml.multiple-documents",
+                        "only the first YAML document is read",
+                        _range(event.start_mark, event.end_mark),
+                        Severity.WARNING,
+                        fix="put each pipeline in its own file",
+                    )
+                )
+                return False
+        return True
+
+    def _alias(self, event: Any) -> None:
+        rng = _range(event.start_mark, event.end_mark)
+        target = self.anchors.get(event.anchor)
+        if target is None:
+            self.diagnostics.append(
+                Diagnostic(
+                    "yaml.unknown-alias",
+                    f"alias `*{event.anchor}` refers to no anchor defined before it",
+                    rng,
+                    fix=f"define `&{event.anchor}` before using `*{event.anchor}`",
+                )
+            )
+            self._complete(None, rng, 1, None, self._child_path())
+            return
+        value, weight = target
+        self.expanded += weight
+        if self.expanded > MAX_ALIAS_EXPANSION:
+            if not self.alias_limit_reported:
+                self.alias_limit_reported = True
+                self.diagnostics.append(
+                    Diagnostic(
+                        "yaml.alias-limit",
+                        f"aliases expand to more than {MAX_ALIAS_EXPANSION} nodes; the rest are ignored",
+                        rng,
+                        fix="use fewer nested aliases",
+                    )
+                )
+            value, weight = None, 1
+        # Shared, not copied: the expansion budget bounds any later walk of the data.
+        self._complete(value, rng, weight, None, self._child_path())
+
+    def _close(self, end: Position) -> None:
+        frame = self.stack[-1]
+        if frame.is_map and frame.has_pending_key:  # `key:` cut short by an error: keep the key
+            path = frame.path + (frame.pending_key,) if frame.path is not None else None
+            self._complete(None, Range(end, end), 1, None, path)
+        self.stack.pop()
+        for merged in frame.merges:
+            for source in merged if isinstance(merged, list) else [merged]:
+                if isinstance(source, dict):
+                    for key, value in source.items():
+                        frame.container.setdefault(key, value)
+        # A block collection ends with its last child; the end event sits on the next line.
+        rng = Range(frame.start, end if frame.flow or frame.last_end is None else frame.last_end)
+        self._complete(frame.container, rng, frame.weight, frame.anchor, frame.path)
+
+    def close_all(self, end: Position) -> None:
+        while self.stack:
+            self._close(end)
+
+
+def _error_lines(exc: Exception, text: str) -> tuple[Range, str, set[int]]:
+    """Where a YAML error is, its message, and which lines to blank before trying again."""
+    if isinstance(exc, MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line if mark else 0
+        column = mark.column if mark else 0
+        message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        lines = {m.line for m in (exc.problem_mark, exc.context_mark) if m is not None}
+        return Range.at(line, column, line, column + 1), message, lines
+    if isinstance(exc, ReaderError):
+        index = max(0, min(exc.position, len(text)))
+        line = text.count("\n", 0, index)
+        column = index - (text.rfind("\n", 0, index) + 1)
+        return Range.at(line, column, line, column + 1), "control characters are not allowed in YAML", {line}
+    return Range(), f"unreadable YAML ({type(exc).__name__})", set()
+
+
+def _blank_lines(text: str, lines: set[int]) -> str:
+    parts = text.split("\n")
+    for line in lines:
+        if 0 <= line < len(parts):
+            parts[line] = ""
+    return "\n".join(parts)
+
+
+def _build(text: str) -> tuple[_TreeBuilder, Exception | None]:
+    builder = _TreeBuilder()
+    last = Position()
+    try:
+        for event in _event_stream(text):
+            last = Position(event.end_mark.line, event.end_mark.column)
+            if not builder.feed(event):
+                break
+    except (YAMLError, RecursionError, ValueError, TypeError, UnicodeError, OverflowError) as exc:
+        builder.close_all(last)
+        return builder, exc
+    builder.close_all(last)
+    return builder, None
+
+
+def parse_yaml(text: str, *, max_chars: int = MAX_CHARS) -> YamlTree:
+    """Parse one YAML document tolerantly. Never raises; problems are diagnostics."""
+    line_count = text.count("\n") + 1
+    if len(text) > max_chars:
+        return YamlTree(
+            None,
+            {},
+            {},
+            (
+                Diagnostic(
+                    "yaml.too-large",
+                    f"file has {len(text):,} characters; the limit is {max_chars:,}",
+                    Range(),
+                    fix="split the pipeline into smaller files",
+                ),
+            ),
+            line_count,
+        )
+    diagnostics: list[Diagnostic] = []
+    attempt_text = text
+    if _CONTROL_CHARS.search(attempt_text):
+        match = _CONTROL_CHARS.search(attempt_text)
+        assert match is not None
+        index = match.start()
+        line = attempt_text.count("\n", 0, index)
+        column = index - (attempt_text.rfind("\n", 0, index) + 1)
+        diagnostics.append(
+            Diagnostic(
+                "yaml.syntax",
+                "control characters are not allowed in YAML",
+                Range.at(line, column, line, column + 1),
+                fix="remove the control character",
+            )
+        )
+        attempt_text = _CONTROL_CHARS.sub(" ", attempt_text)
+    builder, error = _build(attempt_text)
+    seen_lines: set[int] = set()
+    attempts = 0
+    while error is not None:
+        rng, message, lines = _error_lines(error, attempt_text)
+        diagnostics.append(Diagnostic("yaml.syntax", message, rng, fix="fix the YAML syntax at this position"))
+        lines -= seen_lines
+        attempts += 1
+        if not lines or attempts > MAX_REPARSES:
+            break
+        seen_lines |= lines
+        attempt_text = _blank_lines(attempt_text, lines)
+        builder, error = _build(attempt_text)
+    diagnostics.extend(builder.diagnostics)
+    return YamlTree(builder.root, builder.values, builder.keys, tuple(diagnostics), line_count)
