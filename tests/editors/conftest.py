@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import json
 import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +82,28 @@ def broken_pipeline(tmp_path: Path) -> BrokenPipeline:
     return BrokenPipeline(ws, path, 4, "    component: mysql.extractor", (9, len("    component: ")))
 
 
+@dataclass(frozen=True)
+class EditorTools:
+    """Paths of what `make editor-deps` installs; each getter skips (fails under CI) if absent."""
+    cache: Path
+
+    def code_server(self) -> str:
+        path = self.cache / f"code-server-{CODE_SERVER_VERSION}" / "node_modules" / ".bin" / "code-server"
+        return require_tool(path, f"code-server {CODE_SERVER_VERSION}")
+
+    def vsce(self) -> str:
+        return require_tool(self.cache / "tools" / "node_modules" / ".bin" / "vsce", "@vscode/vsce")
+
+    def playwright_core(self) -> str:
+        return require_tool(self.cache / "tools" / "node_modules" / "playwright-core", "playwright-core")
+
+    def chromium(self) -> str:
+        return require_tool(shutil.which("chromium"), "chromium (apt package chromium)")
+
+
 @pytest.fixture(scope="session")
-def editor_tests_dir() -> Path:
-    return HERE
+def editor_tools() -> EditorTools:
+    return EditorTools(EDITOR_CACHE)
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +114,83 @@ def nvim() -> str:
 @pytest.fixture(scope="session")
 def node() -> str:
     return require_tool(shutil.which("node"), "Node.js")
+
+
+EXTENSION_SRC = REPO / "editors" / "vscode"
+
+
+def run(cmd: list[str], cwd: Path, timeout: int = 300, env: dict | None = None) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def vsix(tmp_path_factory, node, editor_tools) -> Path:
+    """editors/vscode packaged as it would ship: `npm ci` in a copy, then `vsce package`."""
+    vsce = editor_tools.vsce()
+    build = tmp_path_factory.mktemp("vsix") / "vscode"
+    shutil.copytree(EXTENSION_SRC, build, ignore=shutil.ignore_patterns("node_modules", "*.vsix"))
+    run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"], build)
+    out = build.parent / "osiris-oml.vsix"
+    run([vsce, "package", "--allow-missing-repository", "--skip-license", "-o", str(out)], build)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"code-server exited with {proc.returncode}"
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"code-server did not answer on {url} within {seconds} s")
+
+
+@pytest.fixture
+def code_server(tmp_path, vsix, server_under_test, broken_pipeline, editor_tools):
+    """code-server with our extension, serving the broken pipeline's folder; yields its URL."""
+    binary = editor_tools.code_server()
+    data, extensions = tmp_path / "cs-data", tmp_path / "cs-ext"
+    user = data / "User"
+    user.mkdir(parents=True)
+    server_settings = (
+        {"osiris.pythonPath": server_under_test.command[0]} if server_under_test.is_real else
+        {"osiris.serverPath": server_under_test.command[0], "osiris.serverArgs": list(server_under_test.command[1:])})
+    (user / "settings.json").write_text(json.dumps({
+        "workbench.startupEditor": "none", "security.workspace.trust.enabled": False,
+        "telemetry.telemetryLevel": "off", "extensions.autoCheckUpdates": False,
+        "extensions.autoUpdate": False, "update.mode": "none", "workbench.tips.enabled": False,
+        **server_settings,
+    }))
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"), "XDG_DATA_HOME": str(tmp_path / "xdg-data")}
+    dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
+    installed = run([binary, *dirs, "--install-extension", str(vsix)], tmp_path, timeout=120, env=env)
+    assert "successfully installed" in installed, installed
+    port = free_port()
+    log = (tmp_path / "code-server.log").open("w")
+    # Its own process group: stopping code-server alone would orphan its file watcher.
+    proc = subprocess.Popen(
+        [binary, *dirs, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
+         "--disable-update-check", "--disable-workspace-trust", str(broken_pipeline.workspace)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        yield f"http://127.0.0.1:{port}/?folder={broken_pipeline.workspace}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
