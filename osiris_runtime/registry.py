@@ -1,0 +1,501 @@
+"""The component registry: find, validate and cache component specs.
+
+Specs live in `<root>/<component>/spec.yaml` (or `spec.yml` / `spec.json`) under each entry of a
+search path; later entries override earlier ones by component name. A spec that fails the spec
+schema is reported as a `Diagnostic` (file, field, reason) and skipped while the others load.
+
+A `Registry` is an ordinary object (no module-level instance): the CLI makes one per command, the
+language server one per workspace folder. Every public method takes the registry's lock and
+re-checks the spec files' mtimes, so an edited, added or removed spec is seen on the next call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
+
+from osiris_runtime.errors import Diagnostic, Range, Severity, ValidationFailed
+
+if TYPE_CHECKING:  # jsonschema costs ~70 ms to import; only pay for it when a spec must be checked
+    from jsonschema.protocols import Validator
+
+# Built-in specs ship inside the package (a symlink to the repository's components/ folder in a
+# source checkout, real files in a wheel).
+BUILTIN_COMPONENTS_DIR = Path(__file__).resolve().parent / "builtin_components"
+SPEC_SCHEMA_FILENAME = "spec.schema.json"
+SPEC_FILENAMES = ("spec.yaml", "spec.yml", "spec.json")
+COMPONENTS_PATH_ENV = "OSIRIS_COMPONENTS_PATH"
+# Major versions of component specs this runtime understands; a spec outside them is refused.
+SUPPORTED_SPEC_MAJORS = frozenset({0, 1})
+# Generated docs live in the repository at this path (see `osiris components docs`).
+DOCS_PATH_PREFIX = "docs/components/"
+
+Override = Literal["allowed", "forbidden", "warning"]
+
+
+@dataclass(frozen=True)
+class ConnectionField:
+    """A config field a connection alias can supply, and whether a step may set it itself."""
+
+    name: str
+    override: Override
+
+
+@dataclass(frozen=True)
+class SecretMap:
+    """What the redactor must hide for one component.
+
+    `secrets` are JSON Pointers of secret values (config-rooted, plus run-time pointers such as
+    `/resolved_connection/password`); `redaction_extras` are sensitive but not secret (host, user).
+    `secret_keys` are the field names at the root of the secret pointers (`password`, `key`).
+    """
+
+    component: str
+    secrets: tuple[str, ...]
+    redaction_extras: tuple[str, ...]
+    mask: str = "***"
+    strategy: str = "mask"
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        keys = set()
+        for pointer in self.secrets:
+            tokens = _pointer_tokens(pointer)
+            # `/resolved_connection/password` names the connection's `password` field.
+            keys.add(tokens[1] if tokens[0] == "resolved_connection" and len(tokens) > 1 else tokens[0])
+        return frozenset(keys)
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    name: str
+    family: str
+    version: str
+    title: str | None
+    description: str | None
+    modes: tuple[str, ...]
+    capabilities: Mapping[str, bool]
+    config_schema: Mapping[str, Any]
+    secrets: tuple[str, ...]
+    connection_fields: Mapping[str, ConnectionField]
+    config_aliases: Mapping[str, str]
+    constraints: Mapping[str, Any]
+    examples: tuple[Mapping[str, Any], ...]
+    driver: str | None
+    path: Path
+    raw: Mapping[str, Any]
+    fingerprint: str
+    doc_url: str
+
+    @property
+    def major_version(self) -> int:
+        return int(self.version.split(".", 1)[0])
+
+    @property
+    def properties(self) -> Mapping[str, Any]:
+        return self.config_schema.get("properties", {})
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(self.config_schema.get("required", ()))
+
+    @property
+    def secret_roots(self) -> frozenset[str]:
+        """Top-level config keys that hold secrets (`password`, `key`, `dsn`)."""
+        return frozenset(_pointer_root(p) for p in self.secrets)
+
+    @property
+    def runnable(self) -> bool:
+        return self.driver is not None
+
+
+class UnknownComponent(ValidationFailed):
+    """`Registry.require` of a name no spec has; carries the suggestions for quick fixes."""
+
+    def __init__(self, name: str, suggestions: Sequence[str], fix: str) -> None:
+        super().__init__(f"unknown component {name!r}", code="spec.unknown-component", fix=fix)
+        self.name = name
+        self.suggestions = tuple(suggestions)
+
+
+# --- pure helpers -------------------------------------------------------------------------------
+
+
+def _pointer_tokens(pointer: str) -> list[str]:
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+
+
+def _pointer_root(pointer: str) -> str:
+    return _pointer_tokens(pointer)[0]
+
+
+def canonical_json(data: Any) -> str:
+    """Sorted keys, no whitespace, UTF-8 as is: the same data always gives the same text."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def fingerprint_of(data: Any) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def _connection_fields(raw: Mapping[str, Any], secrets: Iterable[str]) -> dict[str, ConnectionField]:
+    declared = raw.get("x-connection-fields")
+    if declared is None:
+        # No declaration: the roots of the secret pointers come from the connection, and a step may not set them.
+        return {root: ConnectionField(root, "forbidden") for root in dict.fromkeys(_pointer_root(p) for p in secrets)}
+    fields: dict[str, ConnectionField] = {}
+    for item in declared:
+        if isinstance(item, str):
+            fields[item] = ConnectionField(item, "allowed")
+        else:
+            fields[item["name"]] = ConnectionField(item["name"], item.get("override", "allowed"))
+    return fields
+
+
+def spec_from_raw(raw: Mapping[str, Any], path: Path) -> ComponentSpec:
+    """Build a `ComponentSpec` from a parsed spec that already passed the spec schema."""
+    name = raw["name"]
+    all_secrets = list(dict.fromkeys([*raw.get("secrets", ()), *raw.get("x-secret", ())]))
+    config_secrets = tuple(p for p in all_secrets if _pointer_root(p) != "resolved_connection")
+    runtime = raw.get("x-runtime") or {}
+    return ComponentSpec(
+        name=name,
+        family=name.split(".", 1)[0],
+        version=raw["version"],
+        title=raw.get("title"),
+        description=raw.get("description"),
+        modes=tuple(raw["modes"]),
+        capabilities=dict(raw["capabilities"]),
+        config_schema=raw["configSchema"],
+        secrets=config_secrets,
+        connection_fields=_connection_fields(raw, config_secrets),
+        config_aliases=dict(raw.get("x-deprecated-aliases", {})),
+        constraints=raw.get("constraints", {}),
+        examples=tuple(raw.get("examples", ())),
+        driver=runtime.get("driver"),
+        path=path,
+        raw=raw,
+        fingerprint=fingerprint_of(raw),
+        doc_url=f"{DOCS_PATH_PREFIX}{name}.md",
+    )
+
+
+def secret_map_of(spec: ComponentSpec) -> SecretMap:
+    raw = spec.raw
+    redaction = raw.get("redaction") or {}
+    pointers = tuple(dict.fromkeys([*raw.get("secrets", ()), *raw.get("x-secret", ())]))
+    return SecretMap(
+        component=spec.name,
+        secrets=pointers,
+        redaction_extras=tuple(redaction.get("extras", ())),
+        mask=redaction.get("mask", "***"),
+        strategy=redaction.get("strategy", "mask"),
+    )
+
+
+def suggest_names(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
+    """Close matches for a misspelt name ("mysql.extrator" -> ["mysql.extractor"])."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(name, pool, n=limit, cutoff=0.75)
+    if not close and "." not in name:  # a bare family ("mysql") suggests its components
+        close = [c for c in pool if c.split(".", 1)[0] == name][:limit]
+    return close
+
+
+def default_search_paths(workspace: Path | None = None, env: Mapping[str, str] | None = None) -> list[Path]:
+    """Built-in specs, then `<workspace>/components`, then each entry of `OSIRIS_COMPONENTS_PATH`.
+
+    `workspace` defaults to the current directory and `env` to the process environment; missing
+    folders are kept (the registry skips them and notices when they appear).
+    """
+    env = os.environ if env is None else env
+    workspace = Path.cwd() if workspace is None else workspace
+    paths = [BUILTIN_COMPONENTS_DIR, workspace / "components"]
+    paths += [Path(p) for p in env.get(COMPONENTS_PATH_ENV, "").split(os.pathsep) if p.strip()]
+    return _dedupe_paths(paths)
+
+
+def _dedupe_paths(paths: Iterable[Path]) -> list[Path]:
+    # The repository's components/ and the built-in folder are the same directory in a checkout;
+    # keep the last occurrence so the override order stays as written.
+    by_real: dict[Path, Path] = {}
+    for p in paths:
+        real = p.resolve()
+        by_real.pop(real, None)
+        by_real[real] = p
+    return list(by_real.values())
+
+
+# --- loading one file ---------------------------------------------------------------------------
+
+
+def read_spec_file(path: Path) -> Any:
+    """Parse a spec file (YAML or JSON). Raises ValueError with a one-line reason."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=False).load(text)
+    except YAMLError as exc:
+        raise ValueError(f"invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
+
+def load_spec_schema() -> dict[str, Any]:
+    return json.loads((BUILTIN_COMPONENTS_DIR / SPEC_SCHEMA_FILENAME).read_text(encoding="utf-8"))
+
+
+def spec_schema_validator() -> "Validator":
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_spec_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """The outcome of loading one spec file: a spec, or the reasons it was refused (or both: warnings)."""
+
+    path: Path
+    stamp: tuple[int, int]  # (mtime_ns, size): the cache key
+    spec: ComponentSpec | None
+    problems: tuple[Diagnostic, ...] = ()
+
+
+def _problem(path: Path, code: str, message: str, *, fix: str | None = None, pointer: str = "",
+             severity: Severity = Severity.ERROR, rng: Range = Range(), data: Mapping[str, Any] | None = None) -> Diagnostic:
+    payload = {"field": pointer} if pointer else {}
+    payload.update(data or {})
+    return Diagnostic(code=code, message=message, range=rng, severity=severity, fix=fix, data=payload, source=str(path))
+
+
+def check_spec_data(raw: Any, path: Path, validator: "Validator") -> list[Diagnostic]:
+    """Problems of a parsed spec against the spec schema, its version and its embedded configSchema."""
+    from osiris_runtime.friendly import friendly_from_schema_error
+
+    if not isinstance(raw, Mapping):
+        return [_problem(path, "spec.invalid", "a spec must be a mapping at the top level")]
+    problems: list[Diagnostic] = []
+    for error in sorted(validator.iter_errors(raw), key=lambda e: (list(e.absolute_path), e.message)):
+        friendly = friendly_from_schema_error(error, raw)
+        pointer = "/" + "/".join(str(p) for p in friendly.path)
+        problems.append(
+            _problem(path, "spec.invalid", f"{friendly.field}: {friendly.problem}", fix=friendly.fix, pointer=pointer,
+                     rng=_range_in_file(path, friendly.path))
+        )
+    if problems:
+        return problems
+    major = int(str(raw["version"]).split(".", 1)[0])
+    if major not in SUPPORTED_SPEC_MAJORS:
+        supported = ", ".join(f"{m}.x" for m in sorted(SUPPORTED_SPEC_MAJORS))
+        problems.append(
+            _problem(path, "spec.unsupported-version",
+                     f"{raw['name']} {raw['version']}: this runtime supports spec versions {supported} only",
+                     fix="upgrade osiris, or use a spec of a supported major version", pointer="/version",
+                     rng=_range_in_file(path, ("version",)), data={"version": raw["version"]})
+        )
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(raw["configSchema"])
+    except SchemaError as exc:
+        where = ("configSchema", *exc.absolute_path)
+        problems.append(
+            _problem(path, "spec.invalid-config-schema", f"configSchema is not a valid JSON Schema: {exc.message}",
+                     pointer="/" + "/".join(str(p) for p in where), rng=_range_in_file(path, where))
+        )
+    return problems
+
+
+def check_examples(spec: ComponentSpec) -> list[Diagnostic]:
+    """Every example config must pass the config validator (as a step config of an OML file would)."""
+    from osiris_runtime.friendly import validate_config
+
+    problems: list[Diagnostic] = []
+    for index, example in enumerate(spec.examples):
+        config = example.get("config", {})
+        for err in validate_config(spec, config, connection_provided="connection" in config):
+            if err.severity is not Severity.ERROR:
+                continue
+            where = ("examples", index, "config", *err.path)
+            problems.append(
+                _problem(spec.path, "spec.invalid-example",
+                         f"example {index + 1} ({example.get('title', '')!s}): {err.field}: {err.problem}",
+                         fix=err.fix, pointer="/" + "/".join(str(p) for p in where), rng=_range_in_file(spec.path, where))
+            )
+    return problems
+
+
+def _range_in_file(path: Path, where: Sequence[str | int]) -> Range:
+    """Best-effort position of a spec field, for editors; only computed when there is a problem."""
+    if path.suffix == ".json":
+        return Range()
+    try:
+        from ruamel.yaml import YAML
+
+        node: Any = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        line, col = 0, 0
+        for key in where:
+            lc = getattr(node, "lc", None)
+            if lc is None:
+                break
+            try:
+                if isinstance(key, int):
+                    line, col = lc.item(key)
+                else:
+                    line, col = lc.key(key)
+                node = node[key]
+            except (KeyError, IndexError, TypeError):
+                break
+        return Range.at(line, col)
+    except Exception:  # noqa: BLE001 - a position is a nicety; never fail a report over it
+        return Range()
+
+
+def load_spec_file(path: Path, validator: "Validator") -> LoadedFile:
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    try:
+        raw = read_spec_file(path)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return LoadedFile(path, stamp, None, (_problem(path, "spec.unreadable", f"cannot read spec: {exc}"),))
+    problems = check_spec_data(raw, path, validator)
+    if any(p.is_error for p in problems):
+        return LoadedFile(path, stamp, None, tuple(problems))
+    spec = spec_from_raw(raw, path)
+    if spec.name != path.parent.name:
+        problems.append(
+            _problem(path, "spec.name-mismatch", f"spec name {spec.name!r} differs from its folder {path.parent.name!r}",
+                     severity=Severity.WARNING, fix=f"rename the folder to {spec.name}", pointer="/name",
+                     rng=_range_in_file(path, ("name",)))
+        )
+    return LoadedFile(path, stamp, spec, tuple(problems))
+
+
+def find_spec_files(roots: Sequence[Path]) -> list[Path]:
+    """`<root>/<dir>/spec.yaml|yml|json` for every root in order, folders sorted by name."""
+    found: list[Path] = []
+    for root in roots:
+        try:
+            entries = sorted(os.scandir(root), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for entry in entries:
+            if not entry.is_dir() or entry.name.startswith("."):
+                continue
+            for filename in SPEC_FILENAMES:
+                candidate = Path(entry.path) / filename
+                if candidate.is_file():
+                    found.append(candidate)
+                    break
+    return found
+
+
+# --- the registry -------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    """Everything a registry caches; only touched with the registry's lock held."""
+
+    files: dict[Path, LoadedFile] = field(default_factory=dict)
+    by_name: dict[str, ComponentSpec] = field(default_factory=dict)
+    problems: list[Diagnostic] = field(default_factory=list)
+    validator: "Validator | None" = None
+
+
+class Registry:
+    """Validated component specs from a search path; thread-safe, re-reads changed files lazily."""
+
+    def __init__(self, search_paths: Sequence[Path] | None = None) -> None:
+        self.search_paths: tuple[Path, ...] = tuple(default_search_paths() if search_paths is None else search_paths)
+        self._lock = threading.RLock()
+        self._state = _State()
+
+    # Public reads: each refreshes from disk first (a few stat calls when nothing changed).
+
+    def get(self, name: str) -> ComponentSpec | None:
+        with self._lock:
+            return self._refresh().by_name.get(name)
+
+    def require(self, name: str) -> ComponentSpec:
+        """The spec of `name`, or `ValidationFailed` (exit 2) with did-you-mean suggestions."""
+        spec = self.get(name)
+        if spec is not None:
+            return spec
+        suggestions = self.suggest(name)
+        fix = "did you mean " + " or ".join(f"`{s}`" for s in suggestions) + "?" if suggestions else (
+            "run `osiris components list` to see the available components")
+        raise UnknownComponent(name, suggestions, fix)
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._refresh().by_name)
+
+    def specs(self) -> list[ComponentSpec]:
+        with self._lock:
+            state = self._refresh()
+            return [state.by_name[n] for n in sorted(state.by_name)]
+
+    def problems(self) -> list[Diagnostic]:
+        """Invalid or refused spec files (and warnings about loaded ones), with file, field and reason."""
+        with self._lock:
+            return list(self._refresh().problems)
+
+    def suggest(self, name: str) -> list[str]:
+        return suggest_names(name, self.names())
+
+    def get_secret_map(self, name: str) -> SecretMap:
+        return secret_map_of(self.require(name))
+
+    def spec_files(self) -> list[Path]:
+        """The spec files in use, one per component (after overrides)."""
+        return [spec.path for spec in self.specs()]
+
+    # Internals.
+
+    def _refresh(self) -> _State:
+        state = self._state
+        paths = find_spec_files(self.search_paths)
+        changed = set(state.files) != set(paths)
+        fresh: dict[Path, LoadedFile] = {}
+        for path in paths:
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # removed between listing and stat
+                changed = True
+                continue
+            cached = state.files.get(path)
+            if cached is not None and cached.stamp == (stat.st_mtime_ns, stat.st_size):
+                fresh[path] = cached
+                continue
+            if state.validator is None:
+                state.validator = spec_schema_validator()
+            fresh[path] = load_spec_file(path, state.validator)
+            changed = True
+        if changed or not state.files:
+            state.files = fresh
+            state.by_name, state.problems = _index(fresh[p] for p in paths if p in fresh)
+        return state
+
+
+def _index(loaded: Iterable[LoadedFile]) -> tuple[dict[str, ComponentSpec], list[Diagnostic]]:
+    """Name -> spec with later files overriding earlier ones, plus every file's problems."""
+    by_name: dict[str, ComponentSpec] = {}
+    problems: list[Diagnostic] = []
+    for item in loaded:
+        problems.extend(item.problems)
+        if item.spec is not None:
+            by_name[item.spec.name] = item.spec
+    return by_name, problems
