@@ -1,0 +1,585 @@
+"""The deterministic compiler: OML text + registry + params + profile -> a compiled pipeline.
+
+`compile_pipeline` is pure: no file, clock, hostname or process state is read (the environment
+mapping for `OSIRIS_PARAM_*` is passed in). The same inputs give byte-identical `files()` on every
+machine; see docs/manifest.md for the format and the determinism contract. `write_compiled` and
+`load_compiled` are the only functions here that touch the filesystem.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
+
+from osiris_runtime.canonical import CanonicalError, canonical_json, canonical_yaml, fingerprint, normalize
+from osiris_runtime.errors import CompileFailed, Diagnostic, ExitCode, Range, Severity
+from osiris_runtime.params import ParamProblem, declared_params, env_name, resolve_params, substitute_params
+
+if TYPE_CHECKING:
+    from osiris_runtime.oml.connections import ConnectionsFile
+    from osiris_runtime.oml.document import OmlDocument, StepView
+    from osiris_runtime.registry import ComponentSpec, Registry
+
+__all__ = [
+    "COMPILER_NAME",
+    "COMPILER_VERSION",
+    "CompileMode",
+    "CompileResult",
+    "CompiledPipeline",
+    "compile_pipeline",
+    "exit_code_for",
+    "load_compiled",
+    "plan_stages",
+    "write_compiled",
+]
+
+COMPILER_NAME = "osiris-compiler"
+# Bump when the bytes the compiler writes for the same input change; it is part of every
+# manifest's fingerprint, so caches keyed on it are invalidated.
+COMPILER_VERSION = "0.1.0"
+MANIFEST_FILE = "manifest.yaml"
+CFG_DIR = "cfg"
+
+CompileMode = Literal["warn", "strict", "off"]
+Path_ = tuple[str | int, ...]
+
+# Step ids become file names (cfg/<id>.json): keep them portable.
+_SAFE_STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+# A secret field may only hold an environment placeholder, never a value.
+_ENV_PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}\Z")
+# Names that hold secrets even when no spec declares them (for keys outside the config schema).
+_SECRET_NAMES = frozenset({
+    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_key", "secret_key",
+    "private_key", "client_secret", "service_role_key", "anon_key", "service_key", "auth_token",
+    "access_token", "refresh_token", "bearer_token", "connection_string", "dsn", "pg_dsn",
+})
+_SECRET_SUFFIXES = ("_password", "_secret", "_token", "_api_key", "_apikey")
+# Diagnostic families that mean "the compiler could not produce outputs" (exit 3) rather than
+# "the OML is invalid" (exit 2).
+_COMPILE_FAMILIES = ("params.", "compile.")
+_CONFIG_FAMILY = "config."
+
+
+@dataclass(frozen=True)
+class CompiledPipeline:
+    """The manifest and one cfg per step, as plain data; `files()` gives their canonical bytes."""
+
+    manifest: Mapping[str, Any]
+    cfgs: Mapping[str, Mapping[str, Any]]
+
+    def files(self) -> dict[str, bytes]:
+        """`manifest.yaml` and `cfg/<id>.json` -> canonical bytes, cfgs first in step order."""
+        out: dict[str, bytes] = {}
+        for step in self.manifest.get("steps", ()):
+            out[step["cfg_path"]] = canonical_json(self.cfgs[step["id"]])
+        out[MANIFEST_FILE] = canonical_yaml(self.manifest)
+        return out
+
+    @property
+    def step_ids(self) -> list[str]:
+        return [step["id"] for step in self.manifest.get("steps", ())]
+
+    @property
+    def stages(self) -> list[list[str]]:
+        return [list(stage) for stage in self.manifest.get("plan", {}).get("stages", ())]
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    diagnostics: tuple[Diagnostic, ...]
+    pipeline: CompiledPipeline | None  # None when there are errors
+
+    @property
+    def ok(self) -> bool:
+        return self.pipeline is not None
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if not d.is_error)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code_for(self.diagnostics)
+
+
+def exit_code_for(diagnostics: Iterable[Diagnostic]) -> ExitCode:
+    """0 without errors; 3 when every error is a params/compile problem; 2 otherwise."""
+    errors = [d for d in diagnostics if d.is_error]
+    if not errors:
+        return ExitCode.OK
+    if all(d.code.startswith(_COMPILE_FAMILIES) for d in errors):
+        return ExitCode.COMPILE
+    return ExitCode.VALIDATION
+
+
+def compile_pipeline(
+    text: str,
+    registry: "Registry",
+    *,
+    params: Mapping[str, str] = {},
+    env: Mapping[str, str] = {},
+    profile: str | None = None,
+    mode: CompileMode = "warn",
+    connections: "ConnectionsFile | None" = None,
+    source: str | None = None,
+) -> CompileResult:
+    """Compile OML text. Never raises for bad input: problems come back as located diagnostics.
+
+    `mode`: `warn` reports warnings and compiles; `strict` turns warnings into errors; `off`
+    skips config validation (`config.*`) but never the structural, params and secret checks.
+    `env` is only consulted for `OSIRIS_PARAM_<NAME>`.
+    """
+    from osiris_runtime.oml.document import parse_oml
+
+    if mode not in ("warn", "strict", "off"):
+        raise ValueError(f"unknown compile mode {mode!r}")
+    doc = parse_oml(text, source)
+    diagnostics: list[Diagnostic] = list(doc.syntax_diagnostics)
+    if not any(d.is_error for d in diagnostics):
+        diagnostics += _validate(doc, registry, connections=connections, mode=mode)
+    diagnostics = _apply_mode(diagnostics, mode)
+    if any(d.is_error for d in diagnostics):
+        return CompileResult(_sorted(diagnostics), None)
+
+    compiler = _Compilation(doc, registry, params=params, env=env, profile=profile, source=source)
+    pipeline = compiler.run()
+    diagnostics = _apply_mode(_dedupe(diagnostics + compiler.diagnostics), mode)
+    if any(d.is_error for d in diagnostics):
+        pipeline = None
+    return CompileResult(_sorted(diagnostics), pipeline)
+
+
+def plan_stages(step_ids: Sequence[str], needs: Mapping[str, Sequence[str]]) -> tuple[list[str], list[list[str]], list[str]]:
+    """Topological order, stages and the steps left on a cycle.
+
+    Order: Kahn's algorithm taking, among the ready steps, the one first in the OML. Stage of a
+    step = 1 + the highest stage among its needs, so each stage only needs earlier stages and its
+    steps may run in parallel; steps in a stage keep OML order. Unknown needs are ignored here.
+    """
+    position = {step_id: index for index, step_id in enumerate(step_ids)}
+    waiting = {step_id: {n for n in needs.get(step_id, ()) if n in position} for step_id in step_ids}
+    dependents: dict[str, list[str]] = {step_id: [] for step_id in step_ids}
+    for step_id, deps in waiting.items():
+        for dep in deps:
+            dependents[dep].append(step_id)
+    ready = [position[s] for s, deps in waiting.items() if not deps]
+    heapq.heapify(ready)
+    order: list[str] = []
+    level: dict[str, int] = {}
+    while ready:
+        step_id = step_ids[heapq.heappop(ready)]
+        order.append(step_id)
+        level[step_id] = 1 + max((level[d] for d in needs.get(step_id, ()) if d in level), default=-1)
+        for child in dependents[step_id]:
+            waiting[child].discard(step_id)
+            if not waiting[child]:
+                heapq.heappush(ready, position[child])
+    stages: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for step_id in step_ids:
+        if step_id in level:
+            stages[level[step_id]].append(step_id)
+    on_cycle = [s for s in step_ids if s not in level]
+    return order, stages, on_cycle
+
+
+def write_compiled(pipeline: CompiledPipeline, out_dir: Path) -> None:
+    """Write the files (atomically, unchanged files left alone) and remove stale `cfg/*.json`."""
+    out_dir = Path(out_dir)
+    (out_dir / CFG_DIR).mkdir(parents=True, exist_ok=True)
+    files = pipeline.files()
+    for relative, data in files.items():  # cfgs first, manifest last: a reader never sees a
+        _write_if_changed(out_dir / relative, data)  # manifest naming cfgs not yet written
+    for existing in (out_dir / CFG_DIR).glob("*.json"):
+        if f"{CFG_DIR}/{existing.name}" not in files:
+            existing.unlink()
+
+
+def load_compiled(out_dir: Path) -> CompiledPipeline:
+    """Read `manifest.yaml` and the cfgs it names; `CompileFailed` (exit 3) when unreadable."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    out_dir = Path(out_dir)
+    manifest_path = out_dir / MANIFEST_FILE
+    fix = f"compile the pipeline again: osiris compile <pipeline.yaml> --out {out_dir}"
+    try:
+        manifest = YAML(typ="safe").load(manifest_path.read_bytes())
+    except FileNotFoundError:
+        raise CompileFailed(f"no {MANIFEST_FILE} in {out_dir}", code="compile.no-manifest", fix=fix) from None
+    except (OSError, YAMLError) as exc:
+        raise CompileFailed(f"cannot read {manifest_path}: {exc}", code="compile.invalid-manifest", fix=fix) from exc
+    steps = manifest.get("steps") if isinstance(manifest, dict) else None
+    if not isinstance(steps, list) or not all(isinstance(s, dict) and isinstance(s.get("id"), str) for s in steps):
+        raise CompileFailed(f"{manifest_path} has no valid `steps` list", code="compile.invalid-manifest", fix=fix)
+    cfgs: dict[str, dict[str, Any]] = {}
+    root = out_dir.resolve()
+    for step in steps:
+        cfg_path = step.get("cfg_path") or f"{CFG_DIR}/{step['id']}.json"
+        target = (out_dir / cfg_path).resolve()
+        if root not in target.parents:
+            raise CompileFailed(f"step `{step['id']}`: cfg_path {cfg_path!r} leaves {out_dir}",
+                                code="compile.invalid-manifest", fix=fix)
+        try:
+            cfg = json.loads(target.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CompileFailed(f"step `{step['id']}`: missing {cfg_path}", code="compile.missing-cfg", fix=fix) from None
+        except (OSError, ValueError) as exc:
+            raise CompileFailed(f"step `{step['id']}`: cannot read {cfg_path}: {exc}",
+                                code="compile.invalid-cfg", fix=fix) from exc
+        if not isinstance(cfg, dict):
+            raise CompileFailed(f"step `{step['id']}`: {cfg_path} is not a JSON object", code="compile.invalid-cfg", fix=fix)
+        cfgs[step["id"]] = cfg
+    return CompiledPipeline(manifest, cfgs)
+
+
+def manifest_fingerprint(manifest: Mapping[str, Any], cfgs: Mapping[str, Mapping[str, Any]]) -> str:
+    """The fingerprint of a compiled pipeline: the manifest minus `fingerprints.manifest`, and every cfg."""
+    body = dict(manifest)
+    prints = dict(body.get("fingerprints", {}))
+    prints.pop("manifest", None)
+    body["fingerprints"] = prints
+    return fingerprint({"manifest": body, "cfgs": cfgs})
+
+
+# --- the compilation itself ---------------------------------------------------------------------
+
+
+class _Compilation:
+    """One compile: collects diagnostics while building the manifest and cfgs (single use)."""
+
+    def __init__(self, doc: "OmlDocument", registry: "Registry", *, params: Mapping[str, str],
+                 env: Mapping[str, str], profile: str | None, source: str | None) -> None:
+        self.doc = doc
+        self.registry = registry
+        self.cli_params = params
+        self.env = env
+        self.profile = profile
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, rng: Range, *, fix: str | None = None,
+              data: Mapping[str, Any] | None = None, severity: Severity = Severity.ERROR) -> None:
+        self.diagnostics.append(Diagnostic(code, message, rng, severity, fix=fix, data=dict(data or {}),
+                                           source=self.source))
+
+    def run(self) -> CompiledPipeline | None:
+        data = self.doc.data
+        if not isinstance(data, dict):
+            self.error("compile.not-a-pipeline", "the document is not a mapping", Range())
+            return None
+        resolved_data, param_values = self._resolve_params(data)
+        steps = self.doc.steps()
+        if not steps:
+            self.error("compile.no-steps", "the pipeline has no steps", self.doc.range_of(("steps",), key=True),
+                       fix="add a `steps:` list")
+            return None
+        specs = self._specs(steps)
+        if specs is None:
+            return None
+        ids = [step.id for step in steps]
+        needs = {step.id: list(step.depends_on) for step in steps}
+        self._check_needs(steps, set(ids))
+        order, stages, on_cycle = plan_stages(ids, needs)
+        if on_cycle:
+            first = next(step for step in steps if step.id in on_cycle)
+            self.error("needs.cycle", f"steps {', '.join(on_cycle)} depend on each other in a cycle",
+                       first.needs_range, fix="remove one of the `needs` entries that closes the cycle",
+                       data={"steps": on_cycle})
+        cfgs: dict[str, dict[str, Any]] = {}
+        manifest_steps: list[dict[str, Any]] = []
+        for step in steps:
+            spec = specs[step.id]
+            config_path = step.path + (step.config_key or "config",)
+            config = _get(resolved_data, config_path)
+            config = dict(config) if isinstance(config, dict) else {}
+            self._check_secrets(spec, config, config_path)
+            cfg = _fill_defaults(spec, _apply_aliases(spec, config))
+            cfgs[step.id] = cfg
+            connection = cfg.get("connection")
+            manifest_steps.append({
+                "id": step.id,
+                "component": spec.name,
+                "component_version": spec.version,
+                "mode": step.component_mode,
+                "driver": spec.driver,
+                "cfg_path": f"{CFG_DIR}/{step.id}.json",
+                "connection": connection if isinstance(connection, str) else None,
+                "needs": list(step.depends_on),
+            })
+        self._check_secret_names(resolved_data.get("metadata"), ("metadata",))
+        if any(d.is_error for d in self.diagnostics):
+            return None
+        try:
+            return self._assemble(resolved_data, param_values, specs, manifest_steps, order, stages, cfgs)
+        except CanonicalError as exc:
+            self.error("compile.invalid-value", str(exc), Range(), fix="use finite numbers and plain YAML values")
+            return None
+
+    def _assemble(self, resolved_data: Mapping[str, Any], param_values: Mapping[str, Any],
+                  specs: Mapping[str, "ComponentSpec"], manifest_steps: list[dict[str, Any]],
+                  order: list[str], stages: list[list[str]], cfgs: dict[str, dict[str, Any]]) -> CompiledPipeline:
+        used_specs = {spec.name: spec for spec in specs.values()}
+        cfgs = {step_id: normalize(cfg, f"/steps/{step_id}/config") for step_id, cfg in cfgs.items()}
+        params_data = normalize(dict(param_values), "/params")
+        manifest: dict[str, Any] = {
+            "compiler": {"name": COMPILER_NAME, "version": COMPILER_VERSION},
+            "fingerprints": {
+                "compiler": fingerprint({"name": COMPILER_NAME, "version": COMPILER_VERSION}),
+                "oml": fingerprint(resolved_data),
+                "params": fingerprint(params_data),
+                "specs": {
+                    name: fingerprint({"name": name, "version": spec.version, "content": spec.fingerprint})
+                    for name, spec in sorted(used_specs.items())
+                },
+            },
+            "name": resolved_data.get("name"),
+            "oml_version": resolved_data.get("oml_version"),
+            "params": params_data,
+            "profile": self.profile,
+            "plan": {"order": order, "stages": stages},
+            "steps": manifest_steps,
+        }
+        if "metadata" in resolved_data:
+            manifest["metadata"] = resolved_data["metadata"]
+        manifest = normalize(manifest)
+        manifest["fingerprints"]["manifest"] = manifest_fingerprint(manifest, cfgs)
+        return CompiledPipeline(manifest, cfgs)
+
+    # Params.
+
+    def _resolve_params(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        decls, problems = declared_params(data)
+        resolved = resolve_params(decls, data=data, cli=self.cli_params, env=self.env, profile=self.profile)
+        for problem in (*problems, *resolved.problems):
+            self._param_problem(problem)
+        failed = {p.name for p in resolved.problems if p.code == "params.invalid-value"}
+        # Declarations (params, profiles) keep their placeholders; everything else is resolved.
+        resolved_data: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in ("params", "profiles"):
+                resolved_data[key] = value
+                continue
+            new_value, uses, missing = substitute_params(value, resolved.values, (key,))
+            resolved_data[key] = new_value
+            for use in missing:
+                if use.name in failed:
+                    continue
+                where = _dotted(use.path)
+                if use.name not in decls:
+                    self.error("params.undeclared", f"`${{params.{use.name}}}` at {where} refers to no declared param",
+                               self.doc.range_of(use.path), fix=f"declare `{use.name}` under `params:`",
+                               data={"param": use.name, "path": list(use.path)})
+                else:
+                    self.error("params.unresolved", f"param `{use.name}` has no value (used at {where})",
+                               self.doc.range_of(use.path),
+                               fix=f"pass --param {use.name}=..., set {env_name(use.name)}, or give it a default",
+                               data={"param": use.name, "path": list(use.path)})
+        return resolved_data, dict(resolved.values)
+
+    def _param_problem(self, problem: ParamProblem) -> None:
+        rng = self.doc.range_of(problem.path, key=problem.key) if problem.path else Range()
+        self.error(problem.code, problem.message, rng, fix=problem.fix, data={"param": problem.name})
+
+    # Steps.
+
+    def _specs(self, steps: list["StepView"]) -> dict[str, "ComponentSpec"] | None:
+        """Each step's spec; the structural facts the outputs depend on are re-checked here."""
+        specs: dict[str, "ComponentSpec"] = {}
+        seen_files: dict[str, str] = {}
+        for step in steps:
+            if step.id is None or not _SAFE_STEP_ID.match(step.id):
+                self.error("compile.invalid-step-id",
+                           f"step id {step.id!r} cannot name a cfg file" if step.id else "step has no `id`",
+                           step.id_range if step.id else step.range,
+                           fix="use letters, digits, `-`, `_` and `.`, starting with a letter or digit")
+                continue
+            folded = step.id.lower()
+            if folded in seen_files:
+                self.error("compile.duplicate-step-id",
+                           f"step ids `{seen_files[folded]}` and `{step.id}` differ only in case (or repeat)",
+                           step.id_range, fix="give every step a distinct id")
+                continue
+            seen_files[folded] = step.id
+            spec = self.registry.get(step.component) if step.component else None
+            if spec is None:
+                self.error("compile.unknown-component", f"step `{step.id}`: unknown component {step.component!r}",
+                           step.component_range)
+                continue
+            if step.component_mode is None or step.component_mode not in spec.modes:
+                self.error("compile.invalid-mode",
+                           f"step `{step.id}`: mode {step.mode!r} is not one {spec.name} supports",
+                           step.mode_range)
+                continue
+            if not spec.driver:
+                self.error("compile.no-driver", f"step `{step.id}`: component {spec.name} has no runtime driver",
+                           step.component_range, fix="pick a component with `x-runtime.driver` in its spec")
+                continue
+            specs[step.id] = spec
+        if len(specs) != len(steps):
+            return None
+        return specs
+
+    def _check_needs(self, steps: list["StepView"], ids: set[str]) -> None:
+        for step in steps:
+            for index, dep in enumerate(step.needs or ()):
+                if dep not in ids:
+                    self.error("needs.unknown-step", f"step `{step.id}` needs `{dep}`, which is not a step",
+                               self.doc.range_of(step.path + ("needs", index)))
+                elif dep == step.id:
+                    self.error("needs.cycle", f"step `{step.id}` needs itself",
+                               self.doc.range_of(step.path + ("needs", index)))
+
+    # Secrets.
+
+    def _check_secrets(self, spec: "ComponentSpec", config: Mapping[str, Any], config_path: Path_) -> None:
+        """A value in a secret field is an error in every mode; only `${ENV}` placeholders pass."""
+        for pointer in spec.secrets:
+            tokens = _pointer_tokens(pointer)
+            value = _get(config, tuple(tokens))
+            if value is None or (isinstance(value, str) and (value == "" or _ENV_PLACEHOLDER.match(value))):
+                continue
+            self._secret_error(config_path + tuple(tokens), spec.name)
+        self._check_secret_names(config, config_path, known=set(spec.properties))
+
+    def _check_secret_names(self, value: Any, path: Path_, known: set[str] | None = None) -> None:
+        """Keys named like secrets (`password`, `api_token`) outside the spec's declared fields."""
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                lowered = str(key).lower()
+                declared = known is not None and key in known
+                looks_secret = lowered in _SECRET_NAMES or lowered.endswith(_SECRET_SUFFIXES)
+                if looks_secret and not declared and isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                    if not (isinstance(item, str) and (item == "" or _ENV_PLACEHOLDER.match(item))):
+                        self._secret_error(path + (key,), None)
+                        continue
+                self._check_secret_names(item, path + (key,))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self._check_secret_names(item, path + (index,))
+
+    def _secret_error(self, path: Path_, component: str | None) -> None:
+        field_name = str(path[-1])
+        where = f" ({component})" if component else ""
+        if any(d.code == "secret.inline" and d.data.get("path") == list(path) for d in self.diagnostics):
+            return
+        self.error("secret.inline", f"`{field_name}`{where} holds a secret value; secrets never go in the pipeline",
+                   self.doc.range_of(path),
+                   fix="remove it: the connection (osiris_connections.yaml, `${ENV_VAR}` values) supplies it",
+                   data={"path": list(path), "field": field_name})
+
+
+# --- pure helpers -------------------------------------------------------------------------------
+
+
+def _validate(doc: "OmlDocument", registry: "Registry", *, connections: "ConnectionsFile | None",
+              mode: CompileMode) -> list[Diagnostic]:
+    try:  # TEMPORARY until the validator lands (issue 3); the compiler's own checks still run
+        from osiris_runtime.oml import rules
+
+        found = rules.validate(doc, registry, connections=connections, strict=mode == "strict")
+    except ImportError:
+        return []
+    if mode == "off":
+        found = [d for d in found if not d.code.startswith(_CONFIG_FAMILY)]
+    return list(found)
+
+
+def _apply_mode(diagnostics: list[Diagnostic], mode: CompileMode) -> list[Diagnostic]:
+    if mode != "strict":
+        return diagnostics
+    return [replace(d, severity=Severity.ERROR) if d.severity is Severity.WARNING else d for d in diagnostics]
+
+
+def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The validator and the compiler may both see a problem: one error per (family, place)."""
+    seen: set[tuple[str, Range]] = set()
+    out: list[Diagnostic] = []
+    for diag in diagnostics:
+        key = (diag.code.split(".", 1)[0] if diag.is_error else diag.code, diag.range)
+        if key not in seen:
+            seen.add(key)
+            out.append(diag)
+    return out
+
+
+def _sorted(diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    return tuple(sorted(diagnostics, key=lambda d: (d.range.start, d.range.end, -int(d.severity), d.code)))
+
+
+def _apply_aliases(spec: "ComponentSpec", config: dict[str, Any]) -> dict[str, Any]:
+    """Deprecated config keys take their new spelling (the validator warns about them)."""
+    if not spec.config_aliases:
+        return config
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        new_key = spec.config_aliases.get(key)
+        if new_key is not None and new_key not in config and new_key in spec.properties:
+            out[new_key] = value
+        else:
+            out[key] = value
+    return out
+
+
+def _fill_defaults(spec: "ComponentSpec", config: dict[str, Any]) -> dict[str, Any]:
+    """Spec defaults for absent fields, except the ones a connection supplies or secrets.
+
+    Filling `host: localhost` would override the connection's host at run time.
+    """
+    secret_roots = {_pointer_tokens(p)[0] for p in spec.secrets}
+    out = dict(config)
+    for name, schema in spec.properties.items():
+        if name in out or not isinstance(schema, Mapping) or "default" not in schema:
+            continue
+        if name in spec.connection_fields or name in secret_roots:
+            continue
+        out[name] = schema["default"]
+    return out
+
+
+def _pointer_tokens(pointer: str) -> list[str]:
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+
+
+def _get(data: Any, path: Sequence[str | int]) -> Any:
+    for part in path:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    try:
+        if path.read_bytes() == data:
+            return
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; compiled files are not secret
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
