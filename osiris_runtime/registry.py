@@ -18,7 +18,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence
 
 from osiris_runtime.errors import Diagnostic, Range, Severity, ValidationFailed
 
@@ -363,16 +363,24 @@ def _range_in_file(path: Path, where: Sequence[str | int]) -> Range:
         return Range()
 
 
-def load_spec_file(path: Path, validator: "Validator") -> LoadedFile:
+def load_spec_file(path: Path, get_validator: Callable[[], "Validator"], cache: "SpecCache | None" = None) -> LoadedFile:
+    """Read, check and build one spec; `cache` remembers specs that passed, keyed by content."""
     stat = path.stat()
     stamp = (stat.st_mtime_ns, stat.st_size)
     try:
-        raw = read_spec_file(path)
+        content = path.read_bytes()
+        digest = cache.digest(content) if cache else ""
+        raw = cache.get(digest) if cache else None
+        checked = raw is not None
+        if raw is None:
+            raw = read_spec_file(path)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         return LoadedFile(path, stamp, None, (_problem(path, "spec.unreadable", f"cannot read spec: {exc}"),))
-    problems = check_spec_data(raw, path, validator)
+    problems = [] if checked else check_spec_data(raw, path, get_validator())
     if any(p.is_error for p in problems):
         return LoadedFile(path, stamp, None, tuple(problems))
+    if cache and not checked:
+        cache.put(digest, raw)
     spec = spec_from_raw(raw, path)
     if spec.name != path.parent.name:
         problems.append(
@@ -381,6 +389,51 @@ def load_spec_file(path: Path, validator: "Validator") -> LoadedFile:
                      rng=_range_in_file(path, ("name",)))
         )
     return LoadedFile(path, stamp, spec, tuple(problems))
+
+
+@dataclass(frozen=True)
+class SpecCache:
+    """Parsed specs that already passed the checks, on disk, keyed by a hash of their bytes.
+
+    Lets a short-lived CLI skip YAML parsing and JSON Schema validation (and their imports) for
+    unchanged specs. The key covers the spec schema and the supported majors too, so a runtime
+    upgrade re-checks everything. Unwritable or corrupt cache files are ignored.
+    """
+
+    directory: Path
+
+    def digest(self, content: bytes) -> str:
+        h = hashlib.sha256()
+        h.update(repr(sorted(SUPPORTED_SPEC_MAJORS)).encode())
+        h.update((BUILTIN_COMPONENTS_DIR / SPEC_SCHEMA_FILENAME).read_bytes())
+        h.update(b"\0")
+        h.update(content)
+        return h.hexdigest()
+
+    def get(self, digest: str) -> Any | None:
+        try:
+            return json.loads((self.directory / f"{digest}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, digest: str, raw: Any) -> None:
+        target = self.directory / f"{digest}.json"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(json.dumps(raw, default=str), encoding="utf-8")
+            os.replace(tmp, target)  # atomic: concurrent processes never see half a file
+        except OSError:
+            pass
+
+
+def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """`$OSIRIS_CACHE_DIR`, else `$XDG_CACHE_HOME/osiris`, else `~/.cache/osiris`; specs go in `specs/`."""
+    env = os.environ if env is None else env
+    if env.get("OSIRIS_CACHE_DIR"):
+        return Path(env["OSIRIS_CACHE_DIR"]) / "specs"
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "osiris" / "specs"
 
 
 def find_spec_files(roots: Sequence[Path]) -> list[Path]:
@@ -418,10 +471,18 @@ class _State:
 class Registry:
     """Validated component specs from a search path; thread-safe, re-reads changed files lazily."""
 
-    def __init__(self, search_paths: Sequence[Path] | None = None) -> None:
+    def __init__(self, search_paths: Sequence[Path] | None = None, *, cache_dir: Path | None = None) -> None:
+        """`cache_dir`: where to remember specs that passed their checks (see `SpecCache`); None: no disk cache."""
         self.search_paths: tuple[Path, ...] = tuple(default_search_paths() if search_paths is None else search_paths)
         self._lock = threading.RLock()
         self._state = _State()
+        self._cache = SpecCache(cache_dir) if cache_dir is not None else None
+
+    def _validator(self) -> "Validator":
+        # Built on first need and kept: most refreshes re-check nothing.
+        if self._state.validator is None:
+            self._state.validator = spec_schema_validator()
+        return self._state.validator
 
     # Public reads: each refreshes from disk first (a few stat calls when nothing changed).
 
@@ -480,9 +541,7 @@ class Registry:
             if cached is not None and cached.stamp == (stat.st_mtime_ns, stat.st_size):
                 fresh[path] = cached
                 continue
-            if state.validator is None:
-                state.validator = spec_schema_validator()
-            fresh[path] = load_spec_file(path, state.validator)
+            fresh[path] = load_spec_file(path, self._validator, self._cache)
             changed = True
         if changed or not state.files:
             state.files = fresh
