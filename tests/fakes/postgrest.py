@@ -93,9 +93,20 @@ class PostgrestError(Exception):
 class FakePostgrest:
     """Start with `with FakePostgrest(dsn) as server:`; `server.url` is `http://127.0.0.1:<port>`."""
 
-    def __init__(self, dsn: str, *, api_key: str | None = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        api_key: str | None = None,
+        max_rows: int | None = None,
+        serve_openapi: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         self.dsn = dsn
         self.api_key = api_key
+        self.max_rows = max_rows  # PostgREST's db-max-rows (Supabase "Max rows", 1000 by default)
+        self.serve_openapi = serve_openapi  # newer Supabase keys may not see the OpenAPI description
         self.requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -157,11 +168,13 @@ class FakePostgrest:
         with psycopg.connect(self.dsn, autocommit=False) as conn:
             try:
                 if rest == "" and method == "GET":
+                    if not self.serve_openapi:
+                        raise PostgrestError(401, "PGRST301", "Access to the schema is restricted for this key")
                     return 200, {"Content-Type": "application/openapi+json"}, json.dumps(_openapi(conn, schema)).encode()
                 table = unquote(rest)
                 columns = _table_columns(conn, schema, table)
                 if method == "GET":
-                    return _select(conn, schema, table, columns, query, headers)
+                    return _select(conn, schema, table, columns, query, headers, self.max_rows)
                 if method == "POST":
                     return _insert(conn, schema, table, columns, query, headers, body)
                 if method == "DELETE":
@@ -394,11 +407,13 @@ def _non_negative(query: list[tuple[str, str]], name: str) -> int | None:
     return int(raw)
 
 
-def _select(conn: psycopg.Connection, schema: str, table: str, columns: list[dict[str, Any]], query: list[tuple[str, str]], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+def _select(conn: psycopg.Connection, schema: str, table: str, columns: list[dict[str, Any]], query: list[tuple[str, str]], headers: dict[str, str], max_rows: int | None) -> tuple[int, dict[str, str], bytes]:
     params = dict(query)
     relation = sql.Identifier(schema, table)
     where, where_params = _where(columns, table, query)
     limit, offset = _non_negative(query, "limit"), _non_negative(query, "offset") or 0
+    if max_rows is not None:
+        limit = max_rows if limit is None else min(limit, max_rows)
     statement = sql.SQL("SELECT coalesce(json_agg(t), '[]')::text FROM (SELECT {} FROM {}{}{}{} OFFSET {}) t").format(
         _select_list(columns, table, params.get("select", "*")),
         relation,
