@@ -1,0 +1,84 @@
+"""The run directory's files: manifest.yaml + cfg/ (as compiled), metrics.json, status.json.
+
+Every engine writes the same files through these functions, and every byte written passes through
+the run's redactor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from osiris_runtime.runner.scheduler import StepError, StepOutcome
+from osiris_runtime.secrets import Redactor
+
+
+def write_text(path: Path, text: str, redactor: Redactor) -> None:
+    """Write redacted text atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(redactor.redact(text), encoding="utf-8", newline="\n")
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Mapping[str, Any], redactor: Redactor) -> None:
+    text = json.dumps(redactor.redact(dict(data)), indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    write_text(path, text, redactor)
+
+
+def write_compiled_files(run_dir: Path, files: Mapping[str, bytes], redactor: Redactor) -> None:
+    for relative, content in files.items():
+        write_text(run_dir / relative, content.decode("utf-8"), redactor)
+
+
+def totals_of(outcomes: Sequence[StepOutcome], sources: set[str]) -> dict[str, Any]:
+    """Rows read by the source steps, rows written by all steps: never read + written added up."""
+    return {
+        "steps": len(outcomes),
+        "steps_ok": sum(o.status == "ok" for o in outcomes),
+        "steps_failed": sum(o.status == "failed" for o in outcomes),
+        "steps_cancelled": sum(o.status == "cancelled" for o in outcomes),
+        "rows_read": sum(o.rows_read for o in outcomes if o.step in sources),
+        "rows_written": sum(o.rows_written for o in outcomes),
+    }
+
+
+def metrics_document(run_id: str, pipeline: str, duration_ms: float, outcomes: Sequence[StepOutcome],
+                     totals: Mapping[str, Any]) -> dict[str, Any]:
+    steps: dict[str, Any] = {}
+    for o in outcomes:
+        steps[o.step] = {
+            "status": o.status,
+            "duration_ms": o.duration_ms,
+            "rows_read": o.rows_read,
+            "rows_written": o.rows_written,
+            "rows_in": o.rows_in,
+            "rows_out": o.rows_out,
+            "rows_per_second": round(max(o.rows_read, o.rows_written, o.rows_out) / (o.duration_ms / 1000), 1)
+            if o.duration_ms > 0 else None,
+            **{k: v for k, v in o.metrics.items() if k not in {"status", "duration_ms"}},
+        }
+    return {"run_id": run_id, "pipeline": pipeline, "duration_ms": duration_ms, "steps": steps,
+            "totals": {**totals, "duration_ms": duration_ms}}
+
+
+def status_document(*, run_id: str, pipeline: str, engine: str, status: str, exit_code: int, started_at: str,
+                    finished_at: str, duration_ms: float, outcomes: Sequence[StepOutcome],
+                    failed_step: str | None, error: StepError | None) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "pipeline": pipeline,
+        "engine": engine,
+        "status": status,
+        "ok": status == "ok",
+        "exit_code": exit_code,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "duration_ms": duration_ms,
+        "steps_total": len(outcomes),
+        "steps_completed": sum(o.status == "ok" for o in outcomes),
+        "failed_step": failed_step,
+        "error": None if error is None else {"code": error.code, "message": error.message},
+    }

@@ -1,0 +1,210 @@
+"""The local engine: runs a compiled pipeline in this process, on threads."""
+
+from __future__ import annotations
+
+import importlib
+import secrets as _random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from osiris_runtime.drivers.base import StepContext
+from osiris_runtime.errors import ExitCode, OsirisError
+from osiris_runtime.runner import artifacts
+from osiris_runtime.runner.engine import CompiledLike, RunOptions, RunSummary, run_dir_name
+from osiris_runtime.runner.events import EventBus, JsonlEventWriter, Subscriber, utc_timestamp
+from osiris_runtime.runner.plan import StepPlan, data_inputs, steps_from_manifest
+from osiris_runtime.runner.scheduler import Scheduler, StepError, StepOutcome
+from osiris_runtime.secrets import ConnectionResolver, ConnectionTarget, Redactor, SecretSources, parse_target
+
+
+@dataclass
+class PreparedRun:
+    run_id: str
+    run_dir: Path
+    pipeline: str
+    options: RunOptions
+    bus: EventBus
+    redactor: Redactor
+    events: JsonlEventWriter
+    started_at: datetime
+    started_clock: float
+    steps: tuple[StepPlan, ...] = ()
+    drivers: dict[str, type] = field(default_factory=dict)
+    targets: dict[str, ConnectionTarget | None] = field(default_factory=dict)
+    resolver: ConnectionResolver | None = None
+    error: StepError | None = None  # set when preparation failed: nothing will run
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    outcomes: tuple[StepOutcome, ...]
+    failed: StepOutcome | None
+
+
+def new_run_id() -> str:
+    return _random.token_hex(6)
+
+
+class LocalEngine:
+    name = "local"
+
+    def __init__(self, registry: Any = None) -> None:
+        self.registry = registry
+
+    # --- prepare ---------------------------------------------------------------------------------
+
+    def prepare(self, pipeline: CompiledLike, options: RunOptions, observers: Sequence[Subscriber] = ()) -> PreparedRun:
+        started_at = datetime.now(timezone.utc)
+        run_id = new_run_id()
+        run_dir = options.run_dir or options.runs_root / run_dir_name(started_at, run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        redactor = Redactor(self._all_secret_keys())
+        bus = EventBus(run_id, redactor)
+        events = JsonlEventWriter(run_dir / "events.jsonl")
+        bus.subscribe(events)
+        for observer in observers:
+            bus.subscribe(observer)
+        name = str(pipeline.manifest.get("name") or "pipeline")
+        prepared = PreparedRun(run_id, run_dir, name, options, bus, redactor, events, started_at, time.perf_counter())
+        bus.emit("run_start", pipeline=name, engine=self.name, max_parallel=options.max_parallel,
+                 manifest_fingerprint=(pipeline.manifest.get("fingerprints") or {}).get("manifest"))
+        try:
+            prepared.steps = steps_from_manifest(pipeline.manifest, pipeline.cfgs)
+            prepared.resolver = self._resolver(options, redactor)
+            for step in prepared.steps:
+                prepared.targets[step.id] = self._target(step)
+                if prepared.targets[step.id] is not None:
+                    self._resolve(prepared, step)  # fail fast: an unset variable stops the run before any data moves
+            artifacts.write_compiled_files(run_dir, pipeline.files(), redactor)
+            for step in prepared.steps:
+                prepared.drivers[step.id] = load_driver(step)
+        except OsirisError as exc:
+            prepared.error = StepError(exc.code, exc.message, int(exc.exit_code))
+            bus.emit("run_error", phase="prepare", error_code=exc.code, error=exc.message)
+        return prepared
+
+    def _all_secret_keys(self) -> set[str]:
+        if self.registry is None:
+            return set()
+        keys: set[str] = set()
+        for spec in self.registry.specs():
+            keys |= set(self.registry.get_secret_map(spec.name).secret_keys)
+        return keys
+
+    def _resolver(self, options: RunOptions, redactor: Redactor) -> ConnectionResolver:
+        from osiris_runtime.secrets import secret_keys_from_registry
+
+        keys_for = secret_keys_from_registry(self.registry) if self.registry is not None else (lambda family: ())
+        return ConnectionResolver(options.connections_file, SecretSources(options.secrets_file, options.env), redactor,
+                                  keys_for)
+
+    def _target(self, step: StepPlan) -> ConnectionTarget | None:
+        """Explicit `@family.alias`, the family default for components that take a connection, or none."""
+        if step.connection:
+            return parse_target(step.connection, step.family)
+        spec = self.registry.get(step.component) if self.registry is not None else None
+        if spec is not None and spec.connection_fields:
+            return ConnectionTarget(step.family, None)
+        return None
+
+    def _resolve(self, prepared: PreparedRun, step: StepPlan) -> dict[str, Any]:
+        target = prepared.targets[step.id]
+        if target is None or prepared.resolver is None:
+            return {}
+        resolved = prepared.resolver.resolve(target)
+        prepared.bus.emit("connection_resolved", step=step.id, family=target.family, alias=target.alias,
+                          fields=sorted(resolved))
+        return resolved
+
+    # --- execute ---------------------------------------------------------------------------------
+
+    def execute(self, prepared: PreparedRun) -> ExecResult:
+        if prepared.error is not None:
+            return ExecResult((), None)
+
+        def make_context(step: StepPlan, cancel: threading.Event) -> StepContext:
+            def emit(event: str, **fields: Any) -> None:
+                fields.pop("step", None)
+                prepared.bus.emit(event, step=step.id, **fields)
+
+            return StepContext(
+                step_id=step.id,
+                component=step.component,
+                mode=step.mode,
+                config=step.config,
+                resolve_connection=lambda: self._resolve(prepared, step),
+                emit=emit,
+                cancel_event=cancel,
+                work_dir=str(prepared.options.work_dir),
+            )
+
+        scheduler = Scheduler(
+            prepared.steps,
+            drivers=prepared.drivers,
+            make_context=make_context,
+            bus=prepared.bus,
+            max_parallel=prepared.options.max_parallel,
+            cancel=prepared.cancel,
+            channel_capacity=prepared.options.channel_capacity,
+        )
+        outcomes = scheduler.run()
+        return ExecResult(outcomes, scheduler.first_failure)
+
+    # --- collect ---------------------------------------------------------------------------------
+
+    def collect(self, prepared: PreparedRun, result: ExecResult) -> RunSummary:
+        duration_ms = round((time.perf_counter() - prepared.started_clock) * 1000, 3)
+        error = prepared.error or (result.failed.error if result.failed else None)
+        if error is None and any(o.status != "ok" for o in result.outcomes):
+            error = StepError("run.cancelled", "the run was cancelled")
+        exit_code = int(ExitCode.OK) if error is None else error.exit_code
+        status = "ok" if error is None else "failed"
+        failed_step = result.failed.step if result.failed else None
+        by_id = {s.id: s for s in prepared.steps}
+        sources = {s.id for s in prepared.steps if not data_inputs(s, by_id)}
+        totals = artifacts.totals_of(result.outcomes, sources)
+        outputs = tuple(str(o.metrics["output"]) for o in result.outcomes if o.metrics.get("output"))
+        prepared.bus.emit("run_end", status=status, exit_code=exit_code, duration_ms=duration_ms,
+                          failed_step=failed_step, rows_read=totals["rows_read"], rows_written=totals["rows_written"])
+        prepared.events.close()
+        artifacts.write_json(prepared.run_dir / "metrics.json",
+                             artifacts.metrics_document(prepared.run_id, prepared.pipeline, duration_ms, result.outcomes, totals),
+                             prepared.redactor)
+        artifacts.write_json(
+            prepared.run_dir / "status.json",
+            artifacts.status_document(
+                run_id=prepared.run_id, pipeline=prepared.pipeline, engine=self.name, status=status, exit_code=exit_code,
+                started_at=utc_timestamp(prepared.started_at), finished_at=utc_timestamp(), duration_ms=duration_ms,
+                outcomes=result.outcomes, failed_step=failed_step, error=error,
+            ),
+            prepared.redactor,
+        )
+        redacted_error = None if error is None else StepError(error.code, prepared.redactor.redact(error.message), error.exit_code)
+        return RunSummary(
+            run_id=prepared.run_id, run_dir=prepared.run_dir, pipeline=prepared.pipeline, engine=self.name,
+            status=status, exit_code=exit_code, duration_ms=duration_ms, steps=result.outcomes, error=redacted_error,
+            failed_step=failed_step, outputs=tuple(prepared.redactor.redact(list(outputs))), totals=totals,
+        )
+
+
+def load_driver(step: StepPlan) -> type:
+    """The driver class named by the step's `driver` dotted path (from the component's spec)."""
+    if not step.driver:
+        raise OsirisError(f"component `{step.component}` (step `{step.id}`) has no runtime driver",
+                          code="run.no-driver", exit_code=ExitCode.RUN,
+                          fix="the component's spec needs x-runtime.driver")
+    module_name, _, class_name = step.driver.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        driver = getattr(module, class_name)
+    except (ImportError, AttributeError) as exc:
+        raise OsirisError(f"cannot load driver {step.driver} for step `{step.id}`: {exc}", code="run.driver-not-found",
+                          exit_code=ExitCode.RUN) from None
+    if not isinstance(driver, type):
+        raise OsirisError(f"{step.driver} is not a class", code="run.driver-not-found", exit_code=ExitCode.RUN)
+    return driver
