@@ -106,10 +106,14 @@ class OmlDocument:
         """Clip a multi-line range to its first line: squiggles over a whole step help nobody."""
         if rng.end.line == rng.start.line:
             return rng
+        line = self.line_text(rng.start.line)
+        return Range(rng.start, Position(rng.start.line, max(rng.start.column, len(line.rstrip()))))
+
+    def line_text(self, line: int) -> str:
+        """One line of the text (zero-based), without its newline; "" past the end."""
         if self._lines is None:
             self._lines = self.text.split("\n")
-        line = self._lines[rng.start.line] if rng.start.line < len(self._lines) else ""
-        return Range(rng.start, Position(rng.start.line, max(rng.start.column, len(line.rstrip()))))
+        return self._lines[line] if 0 <= line < len(self._lines) else ""
 
     def key_range(self, path: Path) -> Range:
         return self.range_of(path, key=True)

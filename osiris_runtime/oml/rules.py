@@ -1,0 +1,115 @@
+"""The OML validator: every problem of a document, with a code, a range, a message and a fix.
+
+`validate` runs the rule families in a fixed order over one parsed document; each family is a
+function of a `RuleContext` in its own module (`rules_shape`, `rules_steps`, `rules_config`,
+`rules_secrets`, `rules_params`). The registry and the connections file are passed in: nothing
+here reads files or the environment, so the CLI, the compiler and the language server get the
+same answers for the same inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from osiris_runtime.errors import Diagnostic, Severity
+from osiris_runtime.oml.document import OmlDocument
+from osiris_runtime.oml.yaml_tree import Path
+
+if TYPE_CHECKING:
+    from osiris_runtime.oml.connections import ConnectionsFile
+    from osiris_runtime.registry import ComponentSpec, Registry
+
+
+@dataclass
+class RuleContext:
+    """What every rule sees, plus the diagnostics list it appends to."""
+
+    doc: OmlDocument
+    registry: "Registry"
+    connections: "ConnectionsFile | None"
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    _specs: dict[str, "ComponentSpec | None"] = field(default_factory=dict)
+
+    def spec(self, name: str | None) -> "ComponentSpec | None":
+        if not name:
+            return None
+        if name not in self._specs:
+            self._specs[name] = self.registry.get(name)
+        return self._specs[name]
+
+    def report(
+        self,
+        code: str,
+        message: str,
+        path: Path,
+        *,
+        key: bool = False,
+        severity: Severity = Severity.ERROR,
+        fix: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        doc_url: str | None = None,
+    ) -> None:
+        """Add a diagnostic placed on the value (or the key) at `path`."""
+        self.diagnostics.append(
+            Diagnostic(
+                code,
+                message,
+                self.doc.range_of(path, key=key),
+                severity,
+                fix=fix,
+                data=dict(data or {}),
+                doc_url=doc_url,
+                source=self.doc.source,
+            )
+        )
+
+
+Rule = Callable[[RuleContext], None]
+
+
+def _rules() -> tuple[Rule, ...]:
+    from osiris_runtime.oml import rules_config, rules_params, rules_secrets, rules_shape, rules_steps
+
+    return (
+        rules_shape.check_document_shape,
+        rules_steps.check_steps_shape,
+        rules_steps.check_components,
+        rules_steps.check_dependencies,
+        rules_config.check_configs,
+        rules_config.check_connections,
+        rules_secrets.check_secrets,
+        rules_params.check_params,
+    )
+
+
+def validate(
+    doc: OmlDocument,
+    registry: "Registry",
+    *,
+    connections: "ConnectionsFile | None" = None,
+    strict: bool = False,
+) -> list[Diagnostic]:
+    """All problems of `doc`, syntax first, then in document order.
+
+    `connections`: the connections file found for this document, or None when there is none
+    (references then get a `connection.no-file` warning). `strict` turns warnings into errors.
+    Never raises on any document.
+    """
+    ctx = RuleContext(doc, registry, connections)
+    for rule in _rules():
+        try:
+            rule(ctx)
+        except Exception as exc:  # noqa: BLE001 - an editor must never lose all diagnostics to one bug
+            ctx.report(
+                "oml.internal-error",
+                f"a validation rule failed ({rule.__name__}: {type(exc).__name__}); other checks still ran",
+                (),
+                severity=Severity.WARNING,
+                fix="report this as a bug in Osiris",
+            )
+    found = sorted(ctx.diagnostics, key=lambda d: (d.range.start, d.code))
+    result = list(doc.syntax_diagnostics) + found
+    if strict:
+        result = [replace(d, severity=Severity.ERROR) if d.severity is Severity.WARNING else d for d in result]
+    return result

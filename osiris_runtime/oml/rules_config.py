@@ -1,0 +1,210 @@
+"""Rules on step configs (through the friendly error mapper) and on their connection references."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Collection
+
+from osiris_runtime.errors import Severity
+from osiris_runtime.friendly import CONNECTION_KEY, FriendlyError, did_you_mean, validate_config
+from osiris_runtime.oml.connections import CONNECTIONS_FILENAME, ConnectionAlias, parse_connection_ref
+from osiris_runtime.oml.document import StepView
+from osiris_runtime.oml.rules import RuleContext
+from osiris_runtime.oml.rules_params import param_values
+from osiris_runtime.oml.rules_shape import type_name
+
+if TYPE_CHECKING:
+    from osiris_runtime.registry import ComponentSpec
+
+
+def config_path(step: StepView) -> tuple[Any, ...]:
+    return step.path + ((step.config_key or "config"),)
+
+
+def check_configs(ctx: RuleContext) -> None:
+    """Each step config against its component spec; every error placed on its key or value."""
+    values = None
+    for step in ctx.doc.steps():
+        spec = ctx.spec(step.component)
+        if spec is None or step.config is None and step.config_key is not None:
+            continue  # unknown component or a non-mapping config: reported elsewhere
+        if values is None:
+            values = param_values(ctx)
+        config, unresolved = _with_param_defaults(step.config or {}, values)
+        errors = validate_config(spec, config, connection_fields=_supplied_fields(ctx, step, spec))
+        base = config_path(step)
+        seen: set[tuple[str, tuple[Any, ...], str]] = set()
+        for error in errors:
+            if _under_unresolved_param(error, unresolved):
+                continue  # `${params.x}` without a default: checked once the value is known (compile)
+            if (error.code, error.path, error.problem) in seen:
+                continue  # jsonschema reports `required` once per missing key; the mapper lists them all
+            seen.add((error.code, error.path, error.problem))
+            _report_friendly(ctx, base, error)
+
+
+def _report_friendly(ctx: RuleContext, base: tuple[Any, ...], error: FriendlyError) -> None:
+    path = base + tuple(error.path)
+    diagnostic_data = {"field": error.field, **error.data}
+    message = error.problem
+    ctx.report(
+        error.code,
+        message,
+        path,
+        key=error.target in ("key", "parent"),
+        severity=error.severity,
+        fix=error.fix,
+        data=diagnostic_data,
+        doc_url=error.doc_url,
+    )
+
+
+def _with_param_defaults(config: Any, values: dict[str, Any]) -> tuple[Any, list[tuple[Any, ...]]]:
+    """The config with `${params.x}` replaced by the params' defaults, and where placeholders remain."""
+    from osiris_runtime.params import substitute_params
+
+    substituted, _uses, missing = substitute_params(config, values)
+    return substituted, [use.path for use in missing]
+
+
+def _under_unresolved_param(error: FriendlyError, unresolved: list[tuple[Any, ...]]) -> bool:
+    return error.target == "value" and any(tuple(error.path[: len(p)]) == tuple(p) for p in unresolved)
+
+
+def _supplied_fields(ctx: RuleContext, step: StepView, spec: "ComponentSpec") -> Collection[str] | None:
+    """Fields the step's connection supplies: the alias's fields when it is known, else "unknown" (None).
+
+    Without a connection, None too (`validate_config` then sees no connection at all).
+    """
+    alias = _resolved_alias(ctx, step, spec)
+    if alias is None:
+        return None
+    supplied = set(alias.fields)
+    # A secret may be spelled differently in a connection (`service_role_key` for `key`):
+    # any secret field in the alias supplies the spec's secret roots.
+    secret_keys = ctx.registry.get_secret_map(spec.name).secret_keys
+    if supplied & secret_keys:
+        supplied |= spec.secret_roots
+    return supplied
+
+
+def _resolved_alias(ctx: RuleContext, step: StepView, spec: "ComponentSpec") -> ConnectionAlias | None:
+    if step.config is None or CONNECTION_KEY not in step.config or ctx.connections is None:
+        return None
+    parsed = parse_connection_ref(step.config[CONNECTION_KEY]) if isinstance(step.config[CONNECTION_KEY], str) else None
+    if parsed is None or parsed[0] != spec.family:
+        return None
+    return ctx.connections.get(parsed[0], parsed[1])
+
+
+def _connections_available(ctx: RuleContext) -> bool:
+    conns = ctx.connections
+    return conns is not None and not any(d.code == "connection.no-file" for d in conns.diagnostics)
+
+
+def check_connections(ctx: RuleContext) -> None:
+    """`connection: "@family.alias"`: syntax, family, alias existence, and override policy."""
+    warned_no_file = False
+    for step in ctx.doc.steps():
+        if step.config is None or CONNECTION_KEY not in step.config:
+            continue
+        spec = ctx.spec(step.component)
+        ref = step.config[CONNECTION_KEY]
+        path = config_path(step) + (CONNECTION_KEY,)
+        parsed = parse_connection_ref(ref) if isinstance(ref, str) else None
+        if parsed is None or parsed[1] is None:
+            _report_invalid_ref(ctx, path, ref, parsed, spec)
+            continue
+        family, alias = parsed
+        if spec is not None:
+            _check_overrides(ctx, step, spec)
+            if family != spec.family:
+                replacement = _default_ref(ctx, spec.family)
+                ctx.report(
+                    "connection.family-mismatch",
+                    f"`{spec.name}` needs a `{spec.family}` connection, not `{family}`",
+                    path,
+                    fix=f'use `connection: "{replacement or "@" + spec.family + ".<alias>"}"`',
+                    data={"replacement": replacement, "family": spec.family} if replacement else {"family": spec.family},
+                )
+                continue
+        if not _connections_available(ctx):
+            if not warned_no_file:
+                warned_no_file = True
+                ctx.report(
+                    "connection.no-file",
+                    f"no {CONNECTIONS_FILENAME} found, so `{ref}` cannot be checked",
+                    path,
+                    severity=Severity.WARNING,
+                    fix=f"create {CONNECTIONS_FILENAME} next to the pipeline (or pass --connections / set OSIRIS_CONNECTIONS)",
+                )
+            continue
+        assert ctx.connections is not None
+        if ctx.connections.get(family, alias) is None:
+            known = [a.alias for a in ctx.connections.aliases(family)]
+            guess = did_you_mean(alias, known)
+            where = f"family `{family}`" if known else f"{CONNECTIONS_FILENAME} (it has no `{family}` family)"
+            ctx.report(
+                "connection.unknown-alias",
+                f"connection alias `{alias}` is not defined in {where}",
+                path,
+                fix=f'did you mean `"@{family}.{guess}"`?' if guess else (
+                    f"use one of: {', '.join('@' + family + '.' + a for a in known)}" if known
+                    else f"add `{family}:` with an alias `{alias}:` under `connections:` in {CONNECTIONS_FILENAME}"),
+                data={"replacement": f"@{family}.{guess}", "available": known} if guess else {"available": known},
+            )
+
+
+def _default_ref(ctx: RuleContext, family: str) -> str | None:
+    if ctx.connections is None:
+        return None
+    alias = ctx.connections.get(family)
+    return alias.ref if alias is not None else None
+
+
+def _report_invalid_ref(ctx: RuleContext, path: tuple[Any, ...], ref: Any, parsed: tuple[str, str | None] | None,
+                        spec: "ComponentSpec | None") -> None:
+    family = parsed[0] if parsed else (spec.family if spec else None)
+    replacement: str | None = None
+    if isinstance(ref, str) and parsed is None and parse_connection_ref("@" + ref.strip()) is not None:
+        candidate = "@" + ref.strip()
+        if parse_connection_ref(candidate)[1] is not None:  # type: ignore[index]
+            replacement = candidate  # `mysql.shop` -> `@mysql.shop`
+    if replacement is None and family:
+        replacement = _default_ref(ctx, family)
+    shown = f"`{ref}`" if isinstance(ref, str) else type_name(ref)
+    ctx.report(
+        "connection.invalid-ref",
+        f"connection reference {shown} must be written `\"@family.alias\"`",
+        path,
+        fix=f'write `connection: "{replacement}"`' if replacement else 'write `connection: "@<family>.<alias>"` (quoted: YAML cannot start a plain value with @)',
+        data={"replacement": replacement} if replacement else {},
+    )
+
+
+def _check_overrides(ctx: RuleContext, step: StepView, spec: "ComponentSpec") -> None:
+    """A config field the connection supplies, set in the step too: forbidden, warned, or allowed."""
+    assert step.config is not None
+    for key in step.config:
+        field = spec.connection_fields.get(key) if isinstance(key, str) else None
+        if field is None or field.override == "allowed":
+            continue
+        path = config_path(step) + (key,)
+        if field.override == "forbidden":
+            ctx.report(
+                "connection.forbidden-override",
+                f"`{key}` comes from the connection and cannot be set in the step",
+                path,
+                key=True,
+                fix=f"remove `{key}` here; set it on the alias in {CONNECTIONS_FILENAME}",
+                data={"remove": key, "field": key},
+            )
+        else:
+            ctx.report(
+                "connection.override-warning",
+                f"`{key}` overrides the value from the connection",
+                path,
+                key=True,
+                severity=Severity.WARNING,
+                fix=f"prefer setting `{key}` on the alias in {CONNECTIONS_FILENAME}",
+                data={"field": key},
+            )

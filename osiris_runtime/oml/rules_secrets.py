@@ -1,0 +1,123 @@
+"""Rules on secrets written into the pipeline: never allowed in secret fields, suspicious elsewhere.
+
+Messages name the field, never the value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+from osiris_runtime.errors import Severity
+from osiris_runtime.oml.connections import CONNECTIONS_FILENAME, ENV_REFERENCE
+from osiris_runtime.oml.rules import RuleContext
+from osiris_runtime.oml.rules_config import config_path
+from osiris_runtime.secrets import FALLBACK_SECRET_KEYS
+
+JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+SECRET_PAIR = re.compile(
+    r"\b(password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key)\s*=\s*(?!\$\{)[^\s;&'\"]{3,}",
+    re.IGNORECASE,
+)
+# Keys that look secret but are not (a table's primary key, a URL that merely contains credentials is
+# checked as a DSN instead).
+NOT_SECRET_KEYS = frozenset({"primary_key", "upsert_keys", "url"})
+MIN_SECRET_LENGTH = 4
+
+
+def _is_literal(value: Any) -> bool:
+    """A value that would end up in the compiled config as written (not an env reference)."""
+    if value is None or isinstance(value, bool) or value == "":
+        return False
+    if isinstance(value, str) and ENV_REFERENCE.fullmatch(value.strip()):
+        return False
+    return isinstance(value, (str, int, float))
+
+
+def _pointer_value(config: Any, pointer: str) -> tuple[bool, Any, tuple[Any, ...]]:
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+    node = config
+    path: tuple[Any, ...] = ()
+    for token in tokens:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+            path += (token,)
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+            path += (int(token),)
+        else:
+            return False, None, ()
+    return True, node, path
+
+
+def check_secrets(ctx: RuleContext) -> None:
+    flagged: set[tuple[Any, ...]] = set()
+    for step in ctx.doc.steps():
+        spec = ctx.spec(step.component)
+        if spec is None or step.config is None:
+            continue
+        for pointer in spec.secrets:
+            if pointer.startswith("/resolved_connection"):
+                continue
+            found, value, rel = _pointer_value(step.config, pointer)
+            if not found or not _is_literal(value):
+                continue
+            path = config_path(step) + rel
+            flagged.add(path)
+            field = "/".join(str(p) for p in rel)
+            ctx.report(
+                "secret.inline",
+                f"`{field}` is a secret and must not be written in the pipeline",
+                path,
+                fix=f"move it to {CONNECTIONS_FILENAME} under `connections.{spec.family}.<alias>` "
+                f"(as `${{ENV_VAR}}`) and set `connection: \"@{spec.family}.<alias>\"`",
+                data={"field": field, "family": spec.family, "component": spec.name},
+            )
+    for path, key, value in _strings(ctx.doc.data):
+        if path in flagged:
+            continue
+        reason = _suspicion(key, value)
+        if reason:
+            ctx.report(
+                "secret.suspicious",
+                f"`{key if key is not None else path[-1] if path else 'value'}` looks like it holds {reason}",
+                path,
+                severity=Severity.WARNING,
+                fix=f"keep secrets in {CONNECTIONS_FILENAME} as `${{ENV_VAR}}` and refer to them with `connection: \"@family.alias\"`",
+                data={"field": str(key) if key is not None else None, "reason": reason},
+            )
+
+
+def _strings(data: Any) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
+    """(path, key, value) of every scalar under a mapping key or in a list, iteratively."""
+    stack: list[tuple[tuple[Any, ...], Any, Any]] = [((), None, data)]
+    while stack:
+        path, key, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((path + (k,), k, v) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((path + (i,), key, v) for i, v in reversed(list(enumerate(node))))
+        elif isinstance(node, (str, int, float)) and not isinstance(node, bool):
+            yield path, key, node
+
+
+def _suspicion(key: Any, value: Any) -> str | None:
+    if isinstance(key, str):
+        normal = key.strip().lower().replace("-", "_")
+        if normal in FALLBACK_SECRET_KEYS and normal not in NOT_SECRET_KEYS and _is_literal(value) and len(str(value)) >= MIN_SECRET_LENGTH:
+            return "a secret written inline"
+    if not isinstance(value, str):
+        return None
+    if "://" in value and "@" in value:
+        try:
+            password = urlsplit(value.strip()).password
+        except ValueError:
+            password = None
+        if password and not ENV_REFERENCE.search(password) and not password.startswith("$"):
+            return "a password inside a connection URL"
+    if JWT.search(value):
+        return "a token (JWT)"
+    if SECRET_PAIR.search(value):
+        return "a `key=value` secret"
+    return None
