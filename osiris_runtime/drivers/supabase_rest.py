@@ -223,6 +223,10 @@ def classify(exc: BaseException, response: httpx.Response | None, secrets: Seque
             maybe_committed=status in (502, 504),
             retry_after=_retry_after(response),
         )
+    if isinstance(exc, httpx.HTTPStatusError):  # a plain httpx call (the OpenAPI description)
+        status = exc.response.status_code
+        return RestFailure(f"HTTP {status} {exc.response.reason_phrase}", status, None, status >= 500 or status == 429,
+                           status in (502, 504), _retry_after(exc.response))
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         return RestFailure(f"cannot connect ({type(exc).__name__})", None, None, True, False)
     if isinstance(exc, httpx.TransportError):  # reset, dropped, read/write timeout: sent, outcome unknown

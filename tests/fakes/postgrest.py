@@ -414,7 +414,7 @@ def _select(conn: psycopg.Connection, schema: str, table: str, columns: list[dic
     limit, offset = _non_negative(query, "limit"), _non_negative(query, "offset") or 0
     if max_rows is not None:
         limit = max_rows if limit is None else min(limit, max_rows)
-    statement = sql.SQL("SELECT coalesce(json_agg(t), '[]')::text FROM (SELECT {} FROM {}{}{}{} OFFSET {}) t").format(
+    statement = sql.SQL("SELECT coalesce(json_agg(_pgrst_page), '[]')::text FROM (SELECT {} FROM {}{}{}{} OFFSET {}) _pgrst_page").format(
         _select_list(columns, table, params.get("select", "*")),
         relation,
         where,
@@ -473,7 +473,7 @@ def _insert(conn: psycopg.Connection, schema: str, table: str, columns: list[dic
             )
     representation = prefer.get("return") == "representation"
     if representation:
-        statement = sql.SQL("WITH written AS ({} RETURNING *) SELECT coalesce(json_agg(written), '[]')::text, count(*) FROM written").format(statement)
+        statement = sql.SQL("WITH _pgrst_written AS ({} RETURNING *) SELECT coalesce(json_agg(_pgrst_written), '[]')::text, count(*) FROM _pgrst_written").format(statement)
         payload, affected = conn.execute(statement, [json.dumps(body)]).fetchone()
     else:
         affected = conn.execute(statement, [json.dumps(body)]).rowcount

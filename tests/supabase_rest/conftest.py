@@ -36,6 +36,17 @@ fake_postgrest = _load_fake()
 
 
 @pytest.fixture(scope="session")
+def fake() -> Any:
+    """The fake PostgREST module (FakePostgrest, Fault, RecordedRequest)."""
+    return fake_postgrest
+
+
+@pytest.fixture(scope="session")
+def api_key() -> str:
+    return API_KEY
+
+
+@pytest.fixture(scope="session")
 def pg_available() -> None:
     try:
         psycopg.connect(PG_DSN, connect_timeout=3).close()
