@@ -164,9 +164,15 @@ def friendly_from_schema_error(
         return FriendlyError("config.out-of-range", name, path, "value", problem, _range_fix(error.schema), None, doc_url,
                              {"limit": error.validator_value, "rule": kind})
     if kind in ("pattern", "format"):
-        what = f"the pattern `{error.validator_value}`" if kind == "pattern" else f"the {error.validator_value} format"
-        return FriendlyError("config.pattern", name, path, "value", f"{shown} does not match {what}",
-                             error.schema.get("description") or f"write a value matching {what}", None, doc_url,
+        if kind == "format":
+            what = f"the {error.validator_value} format"
+        elif len(str(error.validator_value)) <= 40:
+            what = f"the pattern `{error.validator_value}`"
+        else:
+            what = "the expected format"
+        samples = error.schema.get("examples")
+        fix = f"write a value like `{samples[0]}`" if samples else f"write a value matching {what}"
+        return FriendlyError("config.pattern", name, path, "value", f"{shown} does not match {what}", fix, None, doc_url,
                              {kind: error.validator_value})
     if kind in ("oneOf", "anyOf"):
         branches = error.validator_value
@@ -175,10 +181,14 @@ def friendly_from_schema_error(
             wanted = " or ".join(_describe_branch(b) for b in branches)
             return FriendlyError("config.invalid-type", name, path, "value", f"{shown} must be {wanted}",
                                  f"write {wanted}", None, doc_url, {"expected": types})
-        from jsonschema.exceptions import best_match
-
-        inner = best_match(error.context) if error.context else None
-        if inner is not None:
+        if error.context and all(e.validator == "required" for e in error.context):
+            options = [str(e.validator_value[0]) for e in error.context if e.validator_value]
+            return FriendlyError("config.missing-required", name, path, "value" if path else "parent",
+                                 f"{shown} needs one of: {', '.join(options)}", f"add `{options[0]}`" if options else None,
+                                 None, doc_url, {"missing": options, "any_of": True})
+        if error.context:
+            # The branch that got furthest into the value is the one the author meant.
+            inner = max(error.context, key=lambda e: len(e.absolute_path))
             return friendly_from_schema_error(inner, instance_root, spec=spec, secret_roots=secret_roots)
     if kind == "uniqueItems":
         return FriendlyError("config.invalid-value", name, path, "value", f"{shown} has duplicate items", "remove the repeated items",

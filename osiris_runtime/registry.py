@@ -290,7 +290,7 @@ def check_spec_data(raw: Any, path: Path, validator: "Validator") -> list[Diagno
         friendly = friendly_from_schema_error(error, raw)
         pointer = "/" + "/".join(str(p) for p in friendly.path)
         problems.append(
-            _problem(path, "spec.invalid", f"{friendly.field}: {friendly.problem}", fix=friendly.fix, pointer=pointer,
+            _problem(path, "spec.invalid", friendly.problem, fix=friendly.fix, pointer=pointer,
                      rng=_range_in_file(path, friendly.path))
         )
     if problems:
