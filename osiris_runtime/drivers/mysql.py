@@ -1,0 +1,459 @@
+"""MySQL / MariaDB extractor and writer.
+
+Reads stream through an unbuffered server-side cursor (`SSCursor`) in `batch_size` chunks, so a
+table of any size moves in bounded memory. The C driver `mysqlclient` is used when installed (it
+decodes rows about three times faster, see docs/performance.md); `pymysql` is the fallback.
+Sessions run in UTC so TIMESTAMP columns arrive as instants (timezone-aware datetimes).
+
+Writes are atomic per target: append and upsert run in one InnoDB transaction
+(upsert is `INSERT ... ON DUPLICATE KEY UPDATE`); replace loads a staging table and swaps it in
+with one atomic `RENAME TABLE`. A table created by `create_if_missing` is dropped again when the
+run fails, so the database is left as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from osiris_runtime.drivers.base import StepContext
+from osiris_runtime.drivers.sql_identifiers import mysql_table, quote_mysql
+from osiris_runtime.drivers.sql_types import mysql_logical_type, mysql_type_for
+from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
+from osiris_runtime.errors import OsirisError, RunFailed, ValidationFailed
+from osiris_runtime.runner.batches import Batch, Column, Schema
+
+_UTC = dt.timezone.utc
+_SESSION_SETUP = (
+    "SET time_zone = '+00:00'",
+    # A slow consumer must not make the server drop a streaming result after the default 60 s.
+    "SET SESSION net_write_timeout = 3600",
+)
+
+
+@dataclass(frozen=True)
+class MySQLClient:
+    """The DB-API module in use (`MySQLdb` from mysqlclient, or `pymysql`) and its streaming cursor."""
+
+    name: str
+    module: ModuleType
+    streaming_cursor: type
+
+    @property
+    def error(self) -> type[BaseException]:
+        return self.module.Error
+
+
+def mysql_client() -> MySQLClient:
+    """mysqlclient when importable, else pymysql; `OSIRIS_MYSQL_DRIVER=pymysql` forces the fallback."""
+    if os.environ.get("OSIRIS_MYSQL_DRIVER", "").lower() != "pymysql":
+        try:
+            mysqldb = importlib.import_module("MySQLdb")
+            return MySQLClient("mysqlclient", mysqldb, importlib.import_module("MySQLdb.cursors").SSCursor)
+        except ImportError:
+            pass
+    pymysql = importlib.import_module("pymysql")
+    return MySQLClient("pymysql", pymysql, importlib.import_module("pymysql.cursors").SSCursor)
+
+
+def connect(ctx: StepContext, client: MySQLClient) -> Any:
+    """A fresh connection from `ctx.connection()` (re-read on each connect), UTF-8 (4-byte), UTC."""
+    conn_cfg = ctx.connection()
+    kwargs: dict[str, Any] = {
+        "host": conn_cfg.get("host") or "127.0.0.1",
+        "port": int(conn_cfg.get("port") or 3306),
+        "user": conn_cfg.get("user") or conn_cfg.get("username") or "",
+        "password": conn_cfg.get("password") or "",
+        "database": conn_cfg.get("database") or "",
+        "charset": "utf8mb4",
+        "autocommit": False,
+        "connect_timeout": 30,
+    }
+    try:
+        conn = client.module.connect(**kwargs)
+        with conn.cursor() as cur:
+            for statement in _SESSION_SETUP:
+                cur.execute(statement)
+        return conn
+    except client.error as exc:
+        raise RunFailed(
+            f"step {ctx.step_id}: cannot connect to MySQL: {_message(exc)}",
+            code="run.connection-failed",
+            fix="check host, port, user, password and database of the connection",
+        ) from None
+
+
+def _message(exc: BaseException) -> str:
+    args = getattr(exc, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int):
+        return f"({args[0]}) {args[1]}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def database_error(ctx: StepContext, action: str, exc: BaseException) -> RunFailed:
+    args = getattr(exc, "args", ())
+    lost = bool(args) and args[0] in (2006, 2013, 2055, 1927)  # server gone / lost / killed
+    code = "run.connection-lost" if lost else "run.database-error"
+    return RunFailed(f"step {ctx.step_id}: {action}: {_message(exc)}", code=code)
+
+
+# --- extract -------------------------------------------------------------------------------------
+
+
+def select_sql(options: ReadOptions) -> str:
+    if options.query:
+        sql = options.query.strip().rstrip(";")
+        return f"SELECT * FROM ({sql}) AS q LIMIT {options.limit}" if options.limit is not None else sql
+    columns = ", ".join(quote_mysql(c) for c in options.columns) if options.columns else "*"
+    sql = f"SELECT {columns} FROM {mysql_table(options.schema, options.table or '')}"
+    if options.filter:
+        if not isinstance(options.filter, str):
+            raise ValidationFailed("filter must be a SQL condition (a string) for MySQL", code="config.invalid-type")
+        sql += f" WHERE {options.filter}"
+    if options.limit is not None:
+        sql += f" LIMIT {options.limit}"
+        if options.offset:
+            sql += f" OFFSET {options.offset}"
+    elif options.offset:
+        sql += f" LIMIT 18446744073709551615 OFFSET {options.offset}"
+    return sql
+
+
+_JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.I)
+
+
+def _column_of(name: str, column_type: str, nullable: bool, json_columns: set[str]) -> Column:
+    source = "json" if name in json_columns else column_type
+    return Column(name=name, type=mysql_logical_type(source), nullable=nullable, source_type=source)
+
+
+def describe_table(cur: Any, database: str | None, table: str, columns: Sequence[str]) -> Schema:
+    """Exact source types from information_schema (MariaDB's JSON is LONGTEXT + a json_valid check)."""
+    db_expr = "%s" if database else "DATABASE()"
+    params: tuple[Any, ...] = (database, table) if database else (table,)
+    cur.execute(
+        f"SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+        f"WHERE TABLE_SCHEMA = {db_expr} AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        params,
+    )
+    found = [(r[0], r[1], r[2] == "YES") for r in cur.fetchall()]
+    if not found:
+        raise RunFailed(f"source table {table} does not exist or has no visible columns", code="run.table-missing")
+    json_columns: set[str] = set()
+    try:
+        cur.execute(
+            f"SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+            f"WHERE CONSTRAINT_SCHEMA = {db_expr} AND TABLE_NAME = %s",
+            params,
+        )
+        for (clause,) in cur.fetchall():
+            json_columns.update(m.group(1).replace("``", "`") for m in _JSON_CHECK.finditer(str(clause)))
+    except Exception:  # noqa: BLE001 - servers without CHECK_CONSTRAINTS (MySQL 5.7) have a real JSON type
+        pass
+    by_name = {name: _column_of(name, ct, nullable, json_columns) for name, ct, nullable in found}
+    if columns:
+        unknown = [c for c in columns if c not in by_name]
+        if unknown:
+            raise RunFailed(f"source table {table} has no column(s) {', '.join(unknown)}", code="run.column-missing")
+        return Schema(tuple(by_name[c] for c in columns))
+    return Schema(tuple(by_name[name] for name, _, _ in found))
+
+
+def describe_query(cur: Any, sql: str) -> Schema:
+    """Types of a query's result: through a temporary table (exact COLUMN_TYPE), else the wire types."""
+    try:
+        cur.execute("DROP TEMPORARY TABLE IF EXISTS osiris_describe")
+        cur.execute(f"CREATE TEMPORARY TABLE osiris_describe AS SELECT * FROM ({sql}) AS q LIMIT 0")
+        cur.execute("SHOW COLUMNS FROM osiris_describe")
+        rows = cur.fetchall()
+        cur.execute("DROP TEMPORARY TABLE osiris_describe")
+        return Schema(tuple(_column_of(r[0], r[1], r[2] == "YES", set()) for r in rows))
+    except Exception:  # noqa: BLE001 - no CREATE TEMPORARY TABLES privilege: fall back to the wire types
+        cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+        cur.fetchall()
+        return Schema(tuple(Column(name=d[0], type="string", nullable=True) for d in cur.description or ()))
+
+
+def _extract_fixups(schema: Schema) -> list[tuple[int, Callable[[Any], Any]]]:
+    """Only the columns whose driver value differs from the logical value get a per-row conversion."""
+    fixups: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, c in enumerate(schema.columns):
+        if c.type == "timestamp":
+            fixups.append((i, lambda v: v.replace(tzinfo=_UTC) if isinstance(v, dt.datetime) else v))
+        elif c.type.startswith("bit"):
+            fixups.append((i, lambda v: int.from_bytes(v, "big") if isinstance(v, (bytes, bytearray)) else v))
+        elif c.type == "json":
+            fixups.append((i, lambda v: v.decode("utf-8") if isinstance(v, (bytes, bytearray)) else v))
+    return fixups
+
+
+def _apply_fixups(rows: Sequence[tuple[Any, ...]], fixups: list[tuple[int, Callable[[Any], Any]]]) -> list[tuple[Any, ...]]:
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, fix in fixups:
+            if values[i] is not None:
+                values[i] = fix(values[i])
+        out.append(tuple(values))
+    return out
+
+
+def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
+    client = mysql_client()
+    conn = connect(ctx, client)
+    try:
+        sql = select_sql(options)
+        with conn.cursor() as cur:
+            if options.table:
+                schema = describe_table(cur, options.schema, options.table, options.columns)
+            else:
+                schema = describe_query(cur, sql)
+        ctx.emit("extract.schema", columns=schema.names, driver=client.name)
+        fixups = _extract_fixups(schema)
+        cur = conn.cursor(client.streaming_cursor)
+        try:
+            cur.execute(sql)
+            yielded = False
+            while True:
+                rows = cur.fetchmany(options.batch_size)
+                if not rows:
+                    break
+                if ctx.cancelled:
+                    raise RunFailed(f"step {ctx.step_id}: cancelled", code="run.cancelled")
+                ctx.add_read(len(rows))
+                yield Batch(schema, _apply_fixups(rows, fixups) if fixups else rows)
+                yielded = True
+            if not yielded:
+                yield Batch(schema, [])
+        finally:
+            cur.close()
+        conn.rollback()
+    except OsirisError:
+        raise
+    except client.error as exc:
+        raise database_error(ctx, "extract", exc) from None
+    finally:
+        conn.close()
+
+
+class MySQLExtractor:
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+
+    def run(self, inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch]:
+        return extract(self.ctx, ReadOptions.from_config(self.ctx.config, dialect="mysql"))
+
+
+# --- write ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TargetColumn:
+    name: str
+    data_type: str  # information_schema DATA_TYPE: int, datetime, json/longtext, bit, ...
+
+
+def _target_columns(cur: Any, database: str | None, table: str) -> list[_TargetColumn] | None:
+    db_expr = "%s" if database else "DATABASE()"
+    params: tuple[Any, ...] = (database, table) if database else (table,)
+    cur.execute(
+        f"SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+        f"WHERE TABLE_SCHEMA = {db_expr} AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        params,
+    )
+    rows = cur.fetchall()
+    return [_TargetColumn(r[0], str(r[1]).lower()) for r in rows] or None
+
+
+def create_table_sql(table_sql: str, schema: Schema, primary_key: Sequence[str]) -> str:
+    lines = [
+        f"{quote_mysql(c.name)} {mysql_type_for(c)}{'' if c.nullable and c.name not in primary_key else ' NOT NULL'}"
+        for c in schema.columns
+    ]
+    if primary_key:
+        lines.append(f"PRIMARY KEY ({', '.join(quote_mysql(k) for k in primary_key)})")
+    return f"CREATE TABLE {table_sql} (\n  " + ",\n  ".join(lines) + "\n) DEFAULT CHARSET=utf8mb4"
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(_UTC).replace(tzinfo=None)
+    return value
+
+
+def _json_text(value: Any) -> Any:
+    return value if isinstance(value, (str, bytes)) else json.dumps(value)
+
+
+def _bit_value(value: Any) -> Any:
+    return int(value, 2) if isinstance(value, str) else value
+
+
+def _write_fixups(columns: Sequence[_TargetColumn], schema: Schema) -> list[tuple[int, Callable[[Any], Any]]]:
+    fixups: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, (target, source) in enumerate(zip(columns, schema.columns)):
+        if target.data_type in ("datetime", "timestamp") and source.type in ("timestamp", "datetime", "string"):
+            fixups.append((i, _naive_utc))
+        elif target.data_type == "json" or source.type == "json":
+            fixups.append((i, _json_text))
+        elif target.data_type == "bit":
+            fixups.append((i, _bit_value))
+    return fixups
+
+
+def insert_sql(table_sql: str, names: Sequence[str], mode: str, key: Sequence[str]) -> str:
+    cols = ", ".join(quote_mysql(n) for n in names)
+    sql = f"INSERT INTO {table_sql} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
+    if mode == "upsert":
+        rest = [n for n in names if n not in key] or list(key)
+        sql += " ON DUPLICATE KEY UPDATE " + ", ".join(f"{quote_mysql(n)} = VALUES({quote_mysql(n)})" for n in rest)
+    return sql
+
+
+def _stage_name(table: str) -> str:
+    # Deterministic, so a run killed mid-load cleans up its own leftover on the next run.
+    return f"osiris_stage_{hashlib.sha1(table.encode()).hexdigest()[:12]}"
+
+
+class MySQLWriter:
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+
+    def run(self, inputs: Mapping[str, Iterator[Batch]]) -> None:
+        options = WriteOptions.from_config(self.ctx.config, dialect="mysql")
+        write(self.ctx, options, (b for stream in inputs.values() for b in stream))
+        return None
+
+
+def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> None:
+    client = mysql_client()
+    conn = connect(ctx, client)
+    target_sql = mysql_table(options.schema, options.table)
+    created = False
+    staged: str | None = None
+    try:
+        first = next(iter(batches), None)
+        rest = batches
+        with conn.cursor() as cur:
+            columns = _target_columns(cur, options.schema, options.table)
+            if columns is None:
+                if not options.create_if_missing or first is None:
+                    raise RunFailed(
+                        f"step {ctx.step_id}: target table {options.table} does not exist",
+                        code="run.table-missing",
+                        fix="create it, or set `create_if_missing: true`",
+                    )
+                if options.write_mode == "replace":
+                    # Created as the staging table below and renamed into place at the end.
+                    cur.execute(create_table_sql(mysql_table(options.schema, _stage_name(options.table)), first.schema, options.primary_key))
+                    staged = _stage_name(options.table)
+                else:
+                    cur.execute(create_table_sql(target_sql, first.schema, options.primary_key))
+                    created = True
+                ctx.emit("write.created", table=options.table)
+                columns = _target_columns(cur, options.schema, staged or options.table) or []
+        if first is None:
+            if options.write_mode == "replace":
+                with conn.cursor() as cur:
+                    cur.execute(f"DELETE FROM {target_sql}")
+                conn.commit()
+            return
+        by_name = {c.name: c for c in columns}
+        missing = [n for n in first.schema.names if n not in by_name]
+        if missing:
+            raise RunFailed(
+                f"step {ctx.step_id}: target {options.table} has no column(s) {', '.join(missing)}",
+                code="run.column-missing",
+            )
+        ordered = [by_name[n] for n in first.schema.names]
+        into = target_sql
+        if options.write_mode == "replace":
+            if staged is None:
+                staged = _stage_name(options.table)
+                with conn.cursor() as cur:
+                    cur.execute(f"DROP TABLE IF EXISTS {mysql_table(options.schema, staged)}")
+                    cur.execute(f"CREATE TABLE {mysql_table(options.schema, staged)} LIKE {target_sql}")
+            into = mysql_table(options.schema, staged)
+        sql = insert_sql(into, first.schema.names, options.write_mode, options.primary_key)
+        fixups = _write_fixups(ordered, first.schema)
+        total = 0
+        with conn.cursor() as cur:
+            for batch in _with_first(first, rest):
+                if ctx.cancelled:
+                    raise RunFailed(f"step {ctx.step_id}: cancelled; the target is unchanged", code="run.cancelled")
+                rows = _apply_fixups(batch.rows, fixups) if fixups else batch.rows
+                if rows:
+                    cur.executemany(sql, rows)
+                total += len(batch)
+        conn.commit()
+        if options.write_mode == "replace" and staged:
+            _swap_in(conn, options, staged)
+            staged = None
+        ctx.add_written(total)
+        ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=total)
+    except OsirisError:
+        _undo(ctx, conn, client, options, created, staged)
+        raise
+    except client.error as exc:
+        _undo(ctx, conn, client, options, created, staged)
+        raise database_error(ctx, f"write to {options.table} ({options.write_mode}); the target is unchanged", exc) from None
+    finally:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            pass
+
+
+def _with_first(first: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
+    yield first
+    yield from rest
+
+
+def _swap_in(conn: Any, options: WriteOptions, staged: str) -> None:
+    """One atomic RENAME puts the loaded staging table in place of the target."""
+    target = mysql_table(options.schema, options.table)
+    stage = mysql_table(options.schema, staged)
+    old = mysql_table(options.schema, staged + "_old")
+    with conn.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {old}")
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+            + ("%s" if options.schema else "DATABASE()")
+            + " AND TABLE_NAME = %s",
+            (options.schema, options.table) if options.schema else (options.table,),
+        )
+        exists = cur.fetchone()[0] > 0
+        if exists:
+            cur.execute(f"RENAME TABLE {target} TO {old}, {stage} TO {target}")
+            cur.execute(f"DROP TABLE {old}")
+        else:
+            cur.execute(f"RENAME TABLE {stage} TO {target}")
+
+
+def _undo(ctx: StepContext, conn: Any, client: MySQLClient, options: WriteOptions, created: bool, staged: str | None) -> None:
+    """Roll back and drop what this run created, so the database is as it was.
+
+    When the connection is gone the server has already rolled back; tables this run created are
+    then dropped over a fresh connection (a leftover stage is also dropped by the next run).
+    """
+    drops = [mysql_table(options.schema, staged)] if staged else []
+    if created:
+        drops.append(mysql_table(options.schema, options.table))
+    for attempt in range(2):
+        try:
+            if attempt:
+                conn = connect(ctx, client)
+            conn.rollback()
+            with conn.cursor() as cur:
+                for table in drops:
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+            return
+        except Exception:  # noqa: BLE001 - retried once over a new connection, then given up
+            continue

@@ -1,0 +1,590 @@
+"""Direct Postgres path (also Supabase over a direct or pooler connection): extract and write.
+
+Extract: `COPY (SELECT ...) TO STDOUT (FORMAT BINARY)`; the server streams one message per row and
+the driver groups rows into `CopyBatch`es of `batch_size` rows. A `CopyBatch` carries the raw binary
+tuples plus the schema and type oids; its `rows` are decoded only when a consumer asks for them,
+so a Postgres writer whose target columns have the same types copies the bytes straight into
+`COPY ... FROM STDIN (FORMAT BINARY)` without touching a value in Python (the Postgres -> Postgres
+fast path).
+
+Write: everything happens in one transaction, so a failed run (bad row, lost connection,
+cancellation) leaves the target exactly as it was:
+- append: `COPY` straight into the target;
+- upsert: `COPY` into a temporary staging table, then one
+  `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE (cols) IS DISTINCT FROM (EXCLUDED.cols)`,
+  which writes nothing for rows that did not change;
+- replace: `COPY` into staging while readers still see the old rows, then `TRUNCATE` + one
+  `INSERT ... SELECT` at the end. The contents are swapped rather than the table renamed so that
+  grants, RLS policies, triggers, views and foreign keys on the target (common on Supabase) stay.
+`create_if_missing` creates the table in the same transaction, with types from docs/types.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import psycopg
+from psycopg import pq
+from psycopg.adapt import Transformer
+from psycopg.conninfo import make_conninfo
+
+from osiris_runtime.drivers.base import StepContext
+from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
+from osiris_runtime.drivers.sql_types import pg_logical_type, pg_type_for
+from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
+from osiris_runtime.errors import ConfigError, OsirisError, RunFailed, ValidationFailed
+from osiris_runtime.runner.batches import Batch, Column, Schema
+
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+COPY_HEADER = COPY_SIGNATURE + struct.pack("!ii", 0, 0)
+COPY_TRAILER = b"\xff\xff"
+_JSON_OIDS = {114, 3802}
+_BIT_OIDS = {1560, 1562}
+
+
+# --- connections ---------------------------------------------------------------------------------
+
+
+def has_direct_connection(connection: Mapping[str, Any]) -> bool:
+    return bool(connection.get("dsn") or connection.get("host"))
+
+
+def conninfo_of(connection: Mapping[str, Any]) -> str:
+    """libpq conninfo from a resolved connection: `dsn`, or host/port/database/user/password/sslmode."""
+    if connection.get("dsn"):
+        return str(connection["dsn"])
+    if not connection.get("host"):
+        raise ConfigError(
+            "no direct Postgres connection: set `dsn` or `host` in the connection",
+            code="connection.missing-field",
+        )
+    params = {
+        "host": connection.get("host"),
+        "port": connection.get("port"),
+        "dbname": connection.get("database") or connection.get("dbname"),
+        "user": connection.get("user") or connection.get("username"),
+        "password": connection.get("password"),
+        "sslmode": connection.get("sslmode"),
+    }
+    return make_conninfo(**{k: str(v) for k, v in params.items() if v not in (None, "")})
+
+
+def connect(ctx: StepContext) -> psycopg.Connection:
+    """A fresh connection; secrets are read from `ctx.connection()` each time (rotation-safe).
+
+    `application_name` names the step so an operator (or a test) can find the writer's backend;
+    `prepare_threshold=None` keeps the connection usable through Supabase's transaction pooler.
+    """
+    try:
+        return psycopg.connect(
+            conninfo_of(ctx.connection()),
+            application_name=f"osiris:{ctx.step_id}"[:63],
+            prepare_threshold=None,
+            connect_timeout=30,
+        )
+    except psycopg.Error as exc:
+        raise RunFailed(
+            f"step {ctx.step_id}: cannot connect to Postgres: {_first_line(exc)}",
+            code="run.connection-failed",
+            fix="check host, port, user, password and sslmode of the connection",
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def database_error(ctx: StepContext, action: str, exc: psycopg.Error) -> RunFailed:
+    """A psycopg error as a `RunFailed`: SQLSTATE and the server's first line, no traceback."""
+    state = getattr(exc, "sqlstate", None)
+    lost = isinstance(exc, psycopg.OperationalError) and state is None
+    what = "lost the database connection" if lost else _first_line(exc)
+    code = "run.connection-lost" if lost else "run.database-error"
+    return RunFailed(f"step {ctx.step_id}: {action}: {what}" + (f" (SQLSTATE {state})" if state else ""), code=code)
+
+
+# --- the raw COPY batch --------------------------------------------------------------------------
+
+
+class CopyBatch(Batch):
+    """Rows as binary COPY tuples (no header/trailer) plus the schema and type oids of the columns.
+
+    `len()` is the row count; `rows` decodes the tuples to Python values on first access, so any
+    consumer can use it as a plain `Batch`, while the Postgres writer can pass `data` through.
+    """
+
+    def __init__(self, schema: Schema, data: bytes, row_count: int, type_oids: tuple[int, ...]) -> None:
+        self.schema = schema
+        self.data = data
+        self.row_count = row_count
+        self.type_oids = type_oids
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    @property  # type: ignore[override]
+    def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = decode_copy_tuples(self.data, self.type_oids, self.schema)
+        return self._rows
+
+    def __len__(self) -> int:
+        return self.row_count
+
+    def __repr__(self) -> str:
+        return f"CopyBatch({len(self.schema)} columns, {self.row_count} rows, {len(self.data)} bytes)"
+
+
+def decode_copy_tuples(data: bytes, type_oids: Sequence[int], schema: Schema) -> list[tuple[Any, ...]]:
+    tx = Transformer()
+    tx.set_loader_types(list(type_oids), pq.Format.BINARY)
+    fixups = _value_fixups_for_extract(type_oids)
+    view = memoryview(data)
+    rows: list[tuple[Any, ...]] = []
+    pos, end = 0, len(data)
+    unpack_h, unpack_i = struct.Struct("!h").unpack_from, struct.Struct("!i").unpack_from
+    while pos < end:
+        (nfields,) = unpack_h(view, pos)
+        pos += 2
+        record: list[Any] = []
+        for _ in range(nfields):
+            (size,) = unpack_i(view, pos)
+            pos += 4
+            if size < 0:
+                record.append(None)
+            else:
+                record.append(view[pos : pos + size])
+                pos += size
+        row = tx.load_sequence(record)
+        for i, fix in fixups:
+            if row[i] is not None:
+                row = row[:i] + (fix(row[i]),) + row[i + 1 :]
+        rows.append(row)
+    return rows
+
+
+def _bit_int(value: Any) -> Any:
+    """Logical bit(n) values are ints (as from MySQL). Text form is '0101'; the binary form is an
+    int32 bit count followed by the bits, left-aligned in whole bytes."""
+    if isinstance(value, str):
+        return int(value, 2)
+    data = bytes(value)
+    (nbits,) = struct.unpack_from("!i", data)
+    bits = data[4:]
+    return int.from_bytes(bits, "big") >> (8 * len(bits) - nbits) if bits else 0
+
+
+def _value_fixups_for_extract(type_oids: Sequence[int]) -> list[tuple[int, Callable[[Any], Any]]]:
+    return [(i, _bit_int) for i, oid in enumerate(type_oids) if oid in _BIT_OIDS]
+
+
+# --- extract -------------------------------------------------------------------------------------
+
+
+_FILTER_OPS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "like": "LIKE", "ilike": "ILIKE"}
+
+
+def _filter_term(column: str, expression: str) -> tuple[str, list[Any]]:
+    """One PostgREST filter (`eq.5`, `not.in.(a,b)`, `is.null`, `like.a*`) as SQL with parameters."""
+    negate = expression.startswith("not.")
+    if negate:
+        expression = expression[4:]
+    op, _, value = expression.partition(".")
+    col = quote_pg(column)
+    if op in _FILTER_OPS:
+        if op in ("like", "ilike"):
+            value = value.replace("*", "%")
+        term, params = f"{col} {_FILTER_OPS[op]} %s", [value]
+    elif op == "is" and value.lower() in ("null", "true", "false", "unknown"):
+        term, params = f"{col} IS {value.upper()}", []
+    elif op == "in" and value.startswith("(") and value.endswith(")"):
+        items = [v.strip().strip('"') for v in value[1:-1].split(",") if v.strip()]
+        term, params = f"{col}::text = ANY(%s)", [items]
+    else:
+        raise ValidationFailed(
+            f"filter on {column}: unsupported operator in {expression!r}",
+            code="config.invalid-filter",
+            fix="use eq, neq, gt, gte, lt, lte, like, ilike, is or in (optionally prefixed by not.)",
+        )
+    return (f"NOT ({term})" if negate else term), params
+
+
+def where_clause(filter_: str | Mapping[str, str] | None) -> tuple[str, list[Any]]:
+    if not filter_:
+        return "", []
+    if isinstance(filter_, str):
+        return f" WHERE {filter_}", []
+    terms, params = [], []
+    for column, expression in filter_.items():
+        term, values = _filter_term(column, str(expression))
+        terms.append(term)
+        params.extend(values)
+    return " WHERE " + " AND ".join(terms), params
+
+
+def order_clause(order: str | None) -> str:
+    """PostgREST `order`: `col`, `col.desc`, `col.asc.nullsfirst`, comma-separated."""
+    if not order:
+        return ""
+    parts = []
+    for item in order.split(","):
+        name, *mods = item.strip().split(".")
+        words = [quote_pg(name)]
+        for mod in mods:
+            if mod not in ("asc", "desc", "nullsfirst", "nullslast"):
+                raise ValidationFailed(f"order {order!r}: unknown modifier {mod!r}", code="config.invalid-order")
+            words.append({"nullsfirst": "NULLS FIRST", "nullslast": "NULLS LAST"}.get(mod, mod.upper()))
+        parts.append(" ".join(words))
+    return " ORDER BY " + ", ".join(parts)
+
+
+def select_sql(options: ReadOptions) -> tuple[str, list[Any]]:
+    """The SELECT to copy out, with its parameters (filters are always bound, never spliced)."""
+    paging = (f" LIMIT {options.limit}" if options.limit is not None else "") + (
+        f" OFFSET {options.offset}" if options.offset else ""
+    )
+    if options.query:
+        sql = options.query.strip().rstrip(";")
+        return (f"SELECT * FROM ({sql}) AS q{paging}" if paging else sql), []
+    columns = ", ".join(quote_pg(c) for c in options.columns) if options.columns else "*"
+    where, params = where_clause(options.filter)
+    sql = f"SELECT {columns} FROM {pg_table(options.schema, options.table or '')}{where}{order_clause(options.order)}{paging}"
+    return sql, params
+
+
+_SHORT_TIME = re.compile(r"^(timestamp|time)(tz)?(\(\d\))?$")
+
+
+def _source_spelling(display: str) -> str:
+    """psycopg abbreviates `timestamp(6)`, `timetz`; spell times as the catalog does, so they are not
+    mistaken for MySQL spellings (where `time` is a duration and `timestamp` an instant)."""
+    m = _SHORT_TIME.match(display)
+    if not m:
+        return display
+    return f"{m.group(1)}{m.group(3) or ''} with{'' if m.group(2) else 'out'} time zone"
+
+
+def describe(conn: psycopg.Connection, sql: str, params: list[Any], options: ReadOptions) -> tuple[Schema, tuple[int, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM ({sql}) AS d LIMIT 0", params)
+        description = cur.description or []
+        not_null: set[str] = set()
+        if options.table:
+            cur.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnotnull AND attnum > 0",
+                (pg_table(options.schema, options.table),),
+            )
+            not_null = {r[0] for r in cur.fetchall()}
+    columns = tuple(
+        Column(
+            name=d.name,
+            type=pg_logical_type(d.type_code, d.type_display),
+            nullable=d.name not in not_null,
+            source_type=_source_spelling(d.type_display),
+        )
+        for d in description
+    )
+    return Schema(columns), tuple(d.type_code for d in description)
+
+
+def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
+    """Stream the selection as `CopyBatch`es of `batch_size` rows (always at least one, for the schema)."""
+    conn = connect(ctx)
+    try:
+        conn.read_only = True
+        sql, params = select_sql(options)
+        schema, oids = describe(conn, sql, params, options)
+        ctx.emit("extract.schema", columns=[c.name for c in schema.columns])
+        parts: list[bytes] = []
+        yielded = False
+        with conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params or None) as copy:
+            for block in copy:
+                # One message per row; the first carries the signature, the last is the trailer.
+                chunk = bytes(block)
+                if chunk.startswith(COPY_SIGNATURE):
+                    (ext_len,) = struct.unpack_from("!i", chunk, len(COPY_SIGNATURE) + 4)
+                    chunk = chunk[len(COPY_HEADER) + ext_len :]
+                    if not chunk:
+                        continue
+                if chunk == COPY_TRAILER:
+                    continue
+                parts.append(chunk)
+                if len(parts) >= options.batch_size:
+                    if ctx.cancelled:
+                        raise RunFailed(f"step {ctx.step_id}: cancelled", code="run.cancelled")
+                    ctx.add_read(len(parts))
+                    yield CopyBatch(schema, b"".join(parts), len(parts), oids)
+                    yielded = True
+                    parts = []
+        if parts or not yielded:
+            ctx.add_read(len(parts))
+            yield CopyBatch(schema, b"".join(parts), len(parts), oids)
+        conn.rollback()
+    except psycopg.Error as exc:
+        raise database_error(ctx, "extract", exc) from None
+    finally:
+        conn.close()
+
+
+class PostgresExtractor:
+    """Extractor for a direct Postgres connection (`dsn` or host/port/...)."""
+
+    default_schema: str | None = None
+
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+
+    def run(self, inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch]:
+        options = ReadOptions.from_config(self.ctx.config, dialect="postgres", default_schema=self.default_schema)
+        return extract(self.ctx, options)
+
+
+# --- write ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    name: str
+    type_oid: int
+    type_sql: str  # format_type(), e.g. "numeric(12,2)"
+    not_null: bool
+
+
+def target_columns(conn: psycopg.Connection, table_sql: str) -> list[TargetColumn] | None:
+    """Columns of an existing table, in order; None when it does not exist."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)::oid", (table_sql,))
+        row = cur.fetchone()
+        if not row or row[0] is None:
+            return None
+        cur.execute(
+            "SELECT attname, atttypid::int, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+            "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            (row[0],),
+        )
+        return [TargetColumn(*r) for r in cur.fetchall()]
+
+
+def create_table_sql(table_sql: str, schema: Schema, primary_key: Sequence[str]) -> str:
+    lines = [
+        f"{quote_pg(c.name)} {pg_type_for(c)}{'' if c.nullable and c.name not in primary_key else ' NOT NULL'}"
+        for c in schema.columns
+    ]
+    if primary_key:
+        lines.append(f"PRIMARY KEY ({', '.join(quote_pg(k) for k in primary_key)})")
+    return f"CREATE TABLE {table_sql} (\n  " + ",\n  ".join(lines) + "\n)"
+
+
+def upsert_sql(table_sql: str, stage: str, columns: Sequence[TargetColumn], key: Sequence[str]) -> str:
+    names = ", ".join(quote_pg(c.name) for c in columns)
+    sql = f"INSERT INTO {table_sql} AS t ({names}) SELECT {names} FROM {stage} ON CONFLICT ({', '.join(quote_pg(k) for k in key)})"
+    rest = [c for c in columns if c.name not in key]
+    if not rest:
+        return sql + " DO NOTHING"
+    sets = ", ".join(f"{quote_pg(c.name)} = EXCLUDED.{quote_pg(c.name)}" for c in rest)
+
+    def comparable(prefix: str, c: TargetColumn) -> str:
+        # json has no equality operator; compare it as jsonb.
+        return f"{prefix}.{quote_pg(c.name)}" + ("::jsonb" if c.type_oid == 114 else "")
+
+    old = ", ".join(comparable("t", c) for c in rest)
+    new = ", ".join(comparable("EXCLUDED", c) for c in rest)
+    return f"{sql} DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
+
+
+def _bits(value: Any, width: int | None) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        value = int.from_bytes(value, "big")
+    text = format(int(value), "b")
+    return text.zfill(width) if width else text
+
+
+def _value_fixups_for_write(columns: Sequence[TargetColumn]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """Per-column conversions the text COPY needs; only json and bit columns have any."""
+    fixups: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, c in enumerate(columns):
+        if c.type_oid in _JSON_OIDS:
+            fixups.append((i, lambda v: v if isinstance(v, str) else json.dumps(v)))
+        elif c.type_oid in _BIT_OIDS:
+            width = int(c.type_sql[4:-1]) if c.type_sql.startswith("bit(") else None
+            fixups.append((i, lambda v, w=width: _bits(v, w)))
+    return fixups
+
+
+class _CopySink:
+    """Writes batches into one open COPY, choosing the raw binary path when the types match."""
+
+    def __init__(self, cursor: psycopg.Cursor, table_sql: str, columns: Sequence[TargetColumn], raw: bool) -> None:
+        names = ", ".join(quote_pg(c.name) for c in columns)
+        self.raw = raw
+        fmt = " (FORMAT BINARY)" if raw else ""
+        self._cm = cursor.copy(f"COPY {table_sql} ({names}) FROM STDIN{fmt}")
+        self.copy = self._cm.__enter__()
+        self.fixups = _value_fixups_for_write(columns)
+        self.oids = tuple(c.type_oid for c in columns)
+        if raw:
+            self.copy.set_types(list(self.oids))
+            self.copy.write(COPY_HEADER)
+
+    def write(self, batch: Batch) -> None:
+        if self.raw and isinstance(batch, CopyBatch):
+            self.copy.write(batch.data)
+            return
+        write_row, fixups = self.copy.write_row, self.fixups
+        if not fixups:
+            for row in batch.rows:
+                write_row(row)
+            return
+        for row in batch.rows:
+            values = list(row)
+            for i, fix in fixups:
+                if values[i] is not None:
+                    values[i] = fix(values[i])
+            write_row(values)
+
+    def close(self, error: BaseException | None) -> None:
+        if self.raw and error is None:
+            self.copy.write(COPY_TRAILER)
+        if error is None:
+            self._cm.__exit__(None, None, None)
+            return
+        try:  # abort the COPY; the caller's error is the one worth reporting
+            self._cm.__exit__(type(error), error, error.__traceback__)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _peek(batches: Iterator[Batch]) -> tuple[Batch | None, Iterator[Batch]]:
+    for first in batches:
+
+        def rest() -> Iterator[Batch]:
+            yield first
+            yield from batches
+
+        return first, rest()
+    return None, iter(())
+
+
+def _chain_inputs(inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch]:
+    for stream in inputs.values():
+        yield from stream
+
+
+class PostgresWriter:
+    """Writer for a direct Postgres connection: one transaction per target (see module docstring)."""
+
+    default_schema: str | None = None
+
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+
+    def run(self, inputs: Mapping[str, Iterator[Batch]]) -> None:
+        options = WriteOptions.from_config(self.ctx.config, dialect="postgres", default_schema=self.default_schema)
+        write(self.ctx, options, _chain_inputs(inputs))
+        return None
+
+
+def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> None:
+    first, batches = _peek(batches)
+    table_sql = pg_table(options.schema, options.table)
+    conn = connect(ctx)
+    try:
+        with conn.transaction():
+            conn.execute("SET LOCAL statement_timeout = 0")
+            written = _write_in_transaction(ctx, conn, options, table_sql, first, batches)
+        ctx.add_written(written)
+        ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=written)
+    except OsirisError:
+        raise
+    except psycopg.Error as exc:
+        raise database_error(ctx, f"write to {options.table} ({options.write_mode}); the target is unchanged", exc) from None
+    finally:
+        conn.close()
+
+
+def _write_in_transaction(
+    ctx: StepContext,
+    conn: psycopg.Connection,
+    options: WriteOptions,
+    table_sql: str,
+    first: Batch | None,
+    batches: Iterator[Batch],
+) -> int:
+    existing = target_columns(conn, table_sql)
+    if existing is None:
+        if not options.create_if_missing or first is None:
+            raise RunFailed(
+                f"step {ctx.step_id}: target table {options.table} does not exist",
+                code="run.table-missing",
+                fix="create it, or set `create_if_missing: true`",
+            )
+        conn.execute(create_table_sql(table_sql, first.schema, options.primary_key))
+        ctx.emit("write.created", table=options.table)
+        existing = target_columns(conn, table_sql) or []
+    if first is None:  # nothing arrived: append/upsert write nothing; replace empties the table
+        if options.write_mode == "replace":
+            conn.execute(f"DELETE FROM {table_sql}")
+        return 0
+    by_name = {c.name: c for c in existing}
+    missing = [n for n in first.schema.names if n not in by_name]
+    if missing:
+        raise RunFailed(
+            f"step {ctx.step_id}: target {options.table} has no column(s) {', '.join(missing)}",
+            code="run.column-missing",
+            fix="add the columns to the target table or select fewer columns upstream",
+        )
+    for k in options.primary_key:
+        if k not in first.schema.names:
+            raise RunFailed(f"step {ctx.step_id}: primary_key column {k} is not in the incoming rows", code="run.column-missing")
+    columns = [by_name[n] for n in first.schema.names]
+    raw = isinstance(first, CopyBatch) and first.type_oids == tuple(c.type_oid for c in columns)
+
+    if options.write_mode == "append":
+        return _copy_all(ctx, conn, table_sql, columns, raw, batches)
+
+    stage = quote_pg("osiris_stage")
+    names = ", ".join(quote_pg(c.name) for c in columns)
+    conn.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
+    conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA")
+    staged = _copy_all(ctx, conn, stage, columns, raw, batches)
+    if options.write_mode == "replace":
+        conn.execute(f"TRUNCATE {table_sql}")
+        conn.execute(f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {stage}")
+        return staged
+    with conn.cursor() as cur:
+        cur.execute(upsert_sql(table_sql, stage, columns, options.primary_key))
+        changed = cur.rowcount
+    ctx.extra_metrics["rows_changed"] = changed
+    ctx.extra_metrics["rows_unchanged"] = staged - changed
+    return staged
+
+
+def _copy_all(
+    ctx: StepContext,
+    conn: psycopg.Connection,
+    table_sql: str,
+    columns: Sequence[TargetColumn],
+    raw: bool,
+    batches: Iterable[Batch],
+) -> int:
+    total = 0
+    with conn.cursor() as cur:
+        sink = _CopySink(cur, table_sql, columns, raw)
+        error: BaseException | None = None
+        try:
+            for batch in batches:
+                if ctx.cancelled:
+                    raise RunFailed(f"step {ctx.step_id}: cancelled; the target is unchanged", code="run.cancelled")
+                sink.write(batch)
+                total += len(batch)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            sink.close(error)
+    return total

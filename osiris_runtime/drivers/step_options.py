@@ -1,0 +1,115 @@
+"""Step config of the SQL drivers (MySQL, Supabase/Postgres) as small typed values.
+
+The compiler fills defaults and maps deprecated keys, but a driver may also be run from a cfg
+written by hand or by an older compiler, so the deprecated spellings (`mode`, `upsert_keys`) are
+accepted here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_columns
+from osiris_runtime.errors import ValidationFailed
+
+WRITE_MODES = ("append", "replace", "upsert")
+DEFAULT_BATCH_SIZE = 10_000
+
+
+def _batch_size(config: Mapping[str, Any]) -> int:
+    value = config.get("batch_size") or DEFAULT_BATCH_SIZE
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationFailed(f"batch_size must be a positive integer, got {value!r}", code="config.invalid-type")
+    return value
+
+
+def _name_list(value: Any, *, what: str, dialect: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(validate_columns(items, dialect=dialect)) if items else ()
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What to read: a `query`, or a `table` with optional `columns`, `filter` and `limit`."""
+
+    schema: str | None
+    table: str | None
+    query: str | None
+    columns: tuple[str, ...]
+    filter: str | Mapping[str, str] | None  # SQL after WHERE, or PostgREST-style {column: "op.value"}
+    order: str | None  # PostgREST style: "created_at.desc,id"
+    limit: int | None
+    offset: int | None
+    batch_size: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, dialect: str, default_schema: str | None = None) -> "ReadOptions":
+        query = config.get("query")
+        table = config.get("table")
+        if bool(query) == bool(table):
+            raise ValidationFailed("set exactly one of `query` or `table`", code="config.constraint")
+        schema, name = (None, None)
+        if table:
+            schema, name = split_qualified(table, dialect=dialect)
+            schema = config.get("schema") or schema or default_schema
+            if schema:
+                split_qualified(schema, what="schema", dialect=dialect)
+        limit, offset = config.get("limit"), config.get("offset") or None
+        for key, value in (("limit", limit), ("offset", offset)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise ValidationFailed(f"{key} must be a non-negative integer, got {value!r}", code="config.invalid-type")
+        where = config.get("filter") or config.get("where")
+        return cls(
+            schema=schema,
+            table=name,
+            query=query,
+            columns=_name_list(config.get("columns"), what="column", dialect=dialect),
+            filter=where,
+            order=config.get("order"),
+            limit=limit,
+            offset=offset,
+            batch_size=_batch_size(config),
+        )
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    schema: str | None
+    table: str
+    write_mode: str
+    primary_key: tuple[str, ...]
+    create_if_missing: bool
+    batch_size: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, dialect: str, default_schema: str | None = None) -> "WriteOptions":
+        schema, table = split_qualified(config.get("table"), dialect=dialect)
+        schema = config.get("schema") or schema or default_schema
+        if schema:
+            split_qualified(schema, what="schema", dialect=dialect)
+        mode = config.get("write_mode") or config.get("mode") or "append"
+        if mode == "merge":  # the seed's word for upsert
+            mode = "upsert"
+        if mode not in WRITE_MODES:
+            raise ValidationFailed(
+                f"write_mode {mode!r} is not one of {', '.join(WRITE_MODES)}",
+                code="config.invalid-enum",
+                fix="use one of: append, replace, upsert",
+            )
+        key = config.get("primary_key") or config.get("upsert_keys")
+        primary_key = _name_list(key, what="primary_key", dialect=dialect)
+        if mode == "upsert" and not primary_key:
+            raise ValidationFailed(
+                "write_mode upsert needs `primary_key`", code="config.missing-required", fix="add `primary_key: id`"
+            )
+        return cls(
+            schema=schema,
+            table=table,
+            write_mode=mode,
+            primary_key=primary_key,
+            create_if_missing=bool(config.get("create_if_missing", False)),
+            batch_size=_batch_size(config),
+        )
