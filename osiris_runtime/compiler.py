@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
 from osiris_runtime.canonical import CanonicalError, canonical_json, canonical_yaml, fingerprint, normalize
 from osiris_runtime.errors import CompileFailed, Diagnostic, ExitCode, Range, Severity
+from osiris_runtime.friendly import resolve_aliases
 from osiris_runtime.params import ParamProblem, declared_params, env_name, resolve_params, substitute_params
 
 if TYPE_CHECKING:
@@ -53,13 +54,8 @@ Path_ = tuple[str | int, ...]
 _SAFE_STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 # A secret field may only hold an environment placeholder, never a value.
 _ENV_PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}\Z")
-# Names that hold secrets even when no spec declares them (for keys outside the config schema).
-_SECRET_NAMES = frozenset({
-    "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "access_key", "secret_key",
-    "private_key", "client_secret", "service_role_key", "anon_key", "service_key", "auth_token",
-    "access_token", "refresh_token", "bearer_token", "connection_string", "dsn", "pg_dsn",
-})
-_SECRET_SUFFIXES = ("_password", "_secret", "_token", "_api_key", "_apikey")
+# Keys that look secret but hold none (the validator's exceptions).
+_NOT_SECRET_KEYS = frozenset({"primary_key", "upsert_keys", "url"})
 # Diagnostic families that mean "the compiler could not produce outputs" (exit 3) rather than
 # "the OML is invalid" (exit 2).
 _COMPILE_FAMILIES = ("params.", "compile.")
@@ -151,7 +147,8 @@ def compile_pipeline(
     if any(d.is_error for d in diagnostics):
         return CompileResult(_sorted(diagnostics), None)
 
-    compiler = _Compilation(doc, registry, params=params, env=env, profile=profile, source=source)
+    compiler = _Compilation(doc, registry, params=params, env=env, profile=profile, source=source,
+                            validate_configs=mode != "off")
     pipeline = compiler.run()
     diagnostics = _apply_mode(_dedupe(diagnostics + compiler.diagnostics), mode)
     if any(d.is_error for d in diagnostics):
@@ -258,8 +255,11 @@ class _Compilation:
     """One compile: collects diagnostics while building the manifest and cfgs (single use)."""
 
     def __init__(self, doc: "OmlDocument", registry: "Registry", *, params: Mapping[str, str],
-                 env: Mapping[str, str], profile: str | None, source: str | None) -> None:
+                 env: Mapping[str, str], profile: str | None, source: str | None,
+                 validate_configs: bool) -> None:
         self.doc = doc
+        self.validate_configs = validate_configs
+        self.steps_with_params: set[int] = set()
         self.registry = registry
         self.cli_params = params
         self.env = env
@@ -297,13 +297,16 @@ class _Compilation:
                        data={"steps": on_cycle})
         cfgs: dict[str, dict[str, Any]] = {}
         manifest_steps: list[dict[str, Any]] = []
+        params_ok = not any(d.is_error for d in self.diagnostics)  # else placeholders remain
         for step in steps:
             spec = specs[step.id]
             config_path = step.path + (step.config_key or "config",)
             config = _get(resolved_data, config_path)
             config = dict(config) if isinstance(config, dict) else {}
             self._check_secrets(spec, config, config_path)
-            cfg = _fill_defaults(spec, _apply_aliases(spec, config))
+            if self.validate_configs and params_ok and step.index in self.steps_with_params:
+                self._revalidate_config(spec, config, config_path)
+            cfg = _fill_defaults(spec, resolve_aliases(spec, config))
             cfgs[step.id] = cfg
             connection = cfg.get("connection")
             manifest_steps.append({
@@ -316,7 +319,6 @@ class _Compilation:
                 "connection": connection if isinstance(connection, str) else None,
                 "needs": list(step.depends_on),
             })
-        self._check_secret_names(resolved_data.get("metadata"), ("metadata",))
         if any(d.is_error for d in self.diagnostics):
             return None
         try:
@@ -371,6 +373,7 @@ class _Compilation:
                 continue
             new_value, uses, missing = substitute_params(value, resolved.values, (key,))
             resolved_data[key] = new_value
+            self.steps_with_params.update(u.path[1] for u in uses if key == "steps" and len(u.path) > 1)
             for use in missing:
                 if use.name in failed:
                     continue
@@ -442,30 +445,34 @@ class _Compilation:
     # Secrets.
 
     def _check_secrets(self, spec: "ComponentSpec", config: Mapping[str, Any], config_path: Path_) -> None:
-        """A value in a secret field is an error in every mode; only `${ENV}` placeholders pass."""
+        """A value in a secret field is an error in every mode; only `${ENV}` placeholders pass.
+
+        Runs on the resolved config (a param can carry a secret in), and also catches undeclared
+        keys named like secrets, which `--mode off` would otherwise let through to the cfg.
+        """
         for pointer in spec.secrets:
             tokens = _pointer_tokens(pointer)
-            value = _get(config, tuple(tokens))
-            if value is None or (isinstance(value, str) and (value == "" or _ENV_PLACEHOLDER.match(value))):
+            if tokens[0] == "resolved_connection":
                 continue
-            self._secret_error(config_path + tuple(tokens), spec.name)
-        self._check_secret_names(config, config_path, known=set(spec.properties))
+            if _is_secret_literal(_get(config, tuple(tokens))):
+                self._secret_error(config_path + tuple(tokens), spec.name)
+        from osiris_runtime.secrets import FALLBACK_SECRET_KEYS
 
-    def _check_secret_names(self, value: Any, path: Path_, known: set[str] | None = None) -> None:
-        """Keys named like secrets (`password`, `api_token`) outside the spec's declared fields."""
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                lowered = str(key).lower()
-                declared = known is not None and key in known
-                looks_secret = lowered in _SECRET_NAMES or lowered.endswith(_SECRET_SUFFIXES)
-                if looks_secret and not declared and isinstance(item, (str, int, float)) and not isinstance(item, bool):
-                    if not (isinstance(item, str) and (item == "" or _ENV_PLACEHOLDER.match(item))):
-                        self._secret_error(path + (key,), None)
-                        continue
-                self._check_secret_names(item, path + (key,))
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                self._check_secret_names(item, path + (index,))
+        for key, value in config.items():
+            name = str(key).strip().lower().replace("-", "_")
+            if key in spec.properties or name in _NOT_SECRET_KEYS or name not in FALLBACK_SECRET_KEYS:
+                continue
+            if _is_secret_literal(value):
+                self._secret_error(config_path + (key,), spec.name)
+
+    def _revalidate_config(self, spec: "ComponentSpec", config: Mapping[str, Any], config_path: Path_) -> None:
+        """Config validation once params have their real values (the validator saw their defaults)."""
+        from osiris_runtime.friendly import validate_config
+
+        for error in validate_config(spec, config):
+            if error.is_error:
+                rng = self.doc.range_of(config_path + tuple(error.path), key=error.target in ("key", "parent"))
+                self.diagnostics.append(error.to_diagnostic(rng, self.source))
 
     def _secret_error(self, path: Path_, component: str | None) -> None:
         field_name = str(path[-1])
@@ -483,12 +490,9 @@ class _Compilation:
 
 def _validate(doc: "OmlDocument", registry: "Registry", *, connections: "ConnectionsFile | None",
               mode: CompileMode) -> list[Diagnostic]:
-    try:  # TEMPORARY until the validator lands (issue 3); the compiler's own checks still run
-        from osiris_runtime.oml import rules
+    from osiris_runtime.oml.rules import validate
 
-        found = rules.validate(doc, registry, connections=connections, strict=mode == "strict")
-    except ImportError:
-        return []
+    found = validate(doc, registry, connections=connections, strict=mode == "strict")
     if mode == "off":
         found = [d for d in found if not d.code.startswith(_CONFIG_FAMILY)]
     return list(found)
@@ -516,18 +520,10 @@ def _sorted(diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
     return tuple(sorted(diagnostics, key=lambda d: (d.range.start, d.range.end, -int(d.severity), d.code)))
 
 
-def _apply_aliases(spec: "ComponentSpec", config: dict[str, Any]) -> dict[str, Any]:
-    """Deprecated config keys take their new spelling (the validator warns about them)."""
-    if not spec.config_aliases:
-        return config
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        new_key = spec.config_aliases.get(key)
-        if new_key is not None and new_key not in config and new_key in spec.properties:
-            out[new_key] = value
-        else:
-            out[key] = value
-    return out
+def _is_secret_literal(value: Any) -> bool:
+    if value is None or isinstance(value, bool) or value == "":
+        return False
+    return not (isinstance(value, str) and _ENV_PLACEHOLDER.match(value.strip()))
 
 
 def _fill_defaults(spec: "ComponentSpec", config: dict[str, Any]) -> dict[str, Any]:
@@ -535,12 +531,11 @@ def _fill_defaults(spec: "ComponentSpec", config: dict[str, Any]) -> dict[str, A
 
     Filling `host: localhost` would override the connection's host at run time.
     """
-    secret_roots = {_pointer_tokens(p)[0] for p in spec.secrets}
     out = dict(config)
     for name, schema in spec.properties.items():
         if name in out or not isinstance(schema, Mapping) or "default" not in schema:
             continue
-        if name in spec.connection_fields or name in secret_roots:
+        if name in spec.connection_fields or name in spec.secret_roots:
             continue
         out[name] = schema["default"]
     return out
