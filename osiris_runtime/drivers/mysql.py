@@ -36,6 +36,8 @@ _SESSION_SETUP = (
     # A slow consumer must not make the server drop a streaming result after the default 60 s.
     "SET SESSION net_write_timeout = 3600",
 )
+# A value that does not fit is an error, never silently truncated or zeroed (whatever the server default).
+_STRICT_WRITES = ("SET SESSION sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))",)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def mysql_client() -> MySQLClient:
     return MySQLClient("pymysql", pymysql, importlib.import_module("pymysql.cursors").SSCursor)
 
 
-def connect(ctx: StepContext, client: MySQLClient) -> Any:
+def connect(ctx: StepContext, client: MySQLClient, *, for_write: bool = False) -> Any:
     """A fresh connection from `ctx.connection()` (re-read on each connect), UTF-8 (4-byte), UTC."""
     conn_cfg = ctx.connection()
     kwargs: dict[str, Any] = {
@@ -79,7 +81,7 @@ def connect(ctx: StepContext, client: MySQLClient) -> Any:
     try:
         conn = client.module.connect(**kwargs)
         with conn.cursor() as cur:
-            for statement in _SESSION_SETUP:
+            for statement in _SESSION_SETUP + (_STRICT_WRITES if for_write else ()):
                 cur.execute(statement)
         return conn
     except client.error as exc:
@@ -334,7 +336,7 @@ class MySQLWriter:
 
 def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> None:
     client = mysql_client()
-    conn = connect(ctx, client)
+    conn = connect(ctx, client, for_write=True)
     target_sql = mysql_table(options.schema, options.table)
     created = False
     staged: str | None = None
@@ -449,7 +451,7 @@ def _undo(ctx: StepContext, conn: Any, client: MySQLClient, options: WriteOption
     for attempt in range(2):
         try:
             if attempt:
-                conn = connect(ctx, client)
+                conn = connect(ctx, client, for_write=True)
             conn.rollback()
             with conn.cursor() as cur:
                 for table in drops:

@@ -1,0 +1,196 @@
+"""Nothing lost: a failed write leaves the target exactly as it was, in every write mode.
+
+Failures are real: the writer's database connection is killed from another connection mid-load
+(`pg_terminate_backend` / MySQL `KILL`), or a bad row arrives late in the stream. A re-run then
+completes and its result equals a clean run's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from osiris_runtime.drivers.mysql import MySQLWriter
+from osiris_runtime.drivers.supabase import SupabaseWriter
+from osiris_runtime.errors import RunFailed
+from osiris_runtime.runner.batches import Batch, Column, Schema
+
+from .conftest import make_ctx
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = Schema((Column("id", "int32", False, "int"), Column("val", "string", True, "varchar(40)"), Column("n", "int32", True, "int")))
+MODES = ["append", "replace", "upsert"]
+BATCH, BATCHES = 500, 8  # 4,000 incoming rows
+
+
+def incoming(mode: str, on_batch: Callable[[int], None] = lambda i: None, bad_row_at: int | None = None) -> Iterator[Batch]:
+    start = 101 if mode == "append" else 51  # upsert and replace meet 50 existing keys
+    for i in range(BATCHES):
+        on_batch(i)
+        rows: list[tuple[Any, ...]] = [(start + i * BATCH + k, f"new-{i}-{k}", k) for k in range(BATCH)]
+        if bad_row_at == i:
+            rows[-1] = (rows[-1][0], "bad", "not a number")
+        yield Batch(SCHEMA, rows)
+
+
+def _pg_setup(pg: Any, table: str) -> None:
+    pg.execute(f"DROP TABLE IF EXISTS {table}")
+    pg.execute(f"CREATE TABLE {table} (id integer PRIMARY KEY, val varchar(40), n integer)")
+    pg.execute(f"INSERT INTO {table} SELECT g, 'old-' || g, g FROM generate_series(1, 100) g")
+
+
+def _pg_snapshot(pg: Any, table: str) -> list[tuple[Any, ...]]:
+    return pg.execute(f"SELECT id, val, n FROM {table} ORDER BY id").fetchall()
+
+
+def _pg_writer(pg_connection: dict[str, Any], schema: str, table: str, mode: str, step: str) -> Any:
+    config = {"table": table, "schema": schema, "write_mode": mode, "primary_key": "id"}
+    return make_ctx(step, "supabase.writer", config, pg_connection)
+
+
+def _pg_kill(pg: Any, step: str) -> Callable[[int], None]:
+    def on_batch(i: int) -> None:
+        if i == 5:
+            killed = pg.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s", (f"osiris:{step}",)
+            ).fetchone()[0]
+            assert killed == 1
+
+    return on_batch
+
+
+def _pg_clean_result(pg: Any, pg_connection: dict[str, Any], schema: str, mode: str) -> list[tuple[Any, ...]]:
+    _pg_setup(pg, "atom_clean")
+    SupabaseWriter(_pg_writer(pg_connection, schema, "atom_clean", mode, f"clean-{mode}")).run({"up": incoming(mode)})
+    return _pg_snapshot(pg, "atom_clean")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_postgres_target_unchanged_when_connection_is_killed_mid_load(mode, pg, pg_connection, pg_schema):
+    _pg_setup(pg, "atom_target")
+    before = _pg_snapshot(pg, "atom_target")
+    step = f"kill-{mode}"
+    ctx = _pg_writer(pg_connection, pg_schema, "atom_target", mode, step)
+    with pytest.raises(RunFailed) as failure:
+        SupabaseWriter(ctx).run({"up": incoming(mode, on_batch=_pg_kill(pg, step))})
+    assert failure.value.code in ("run.connection-lost", "run.database-error")
+    assert "unchanged" in failure.value.message
+    assert _pg_snapshot(pg, "atom_target") == before
+    assert ctx.rows_written == 0
+
+    rerun = _pg_writer(pg_connection, pg_schema, "atom_target", mode, f"rerun-{mode}")
+    SupabaseWriter(rerun).run({"up": incoming(mode)})
+    assert rerun.rows_written == BATCH * BATCHES
+    assert _pg_snapshot(pg, "atom_target") == _pg_clean_result(pg, pg_connection, pg_schema, mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_postgres_target_unchanged_after_a_bad_row_late_in_the_stream(mode, pg, pg_connection, pg_schema):
+    _pg_setup(pg, "atom_target")
+    before = _pg_snapshot(pg, "atom_target")
+    ctx = _pg_writer(pg_connection, pg_schema, "atom_target", mode, f"bad-{mode}")
+    with pytest.raises(RunFailed) as failure:
+        SupabaseWriter(ctx).run({"up": incoming(mode, bad_row_at=BATCHES - 1)})
+    assert failure.value.code == "run.database-error" and "22P02" in failure.value.message
+    assert _pg_snapshot(pg, "atom_target") == before
+
+    SupabaseWriter(_pg_writer(pg_connection, pg_schema, "atom_target", mode, f"bad-rerun-{mode}")).run({"up": incoming(mode)})
+    assert _pg_snapshot(pg, "atom_target") == _pg_clean_result(pg, pg_connection, pg_schema, mode)
+
+
+def test_postgres_table_created_by_a_failed_run_does_not_remain(pg, pg_connection, pg_schema):
+    pg.execute("DROP TABLE IF EXISTS atom_new")
+    ctx = make_ctx("create-bad", "supabase.writer", {"table": "atom_new", "schema": pg_schema, "create_if_missing": True}, pg_connection)
+    with pytest.raises(RunFailed):
+        SupabaseWriter(ctx).run({"up": incoming("append", bad_row_at=3)})
+    assert pg.execute("SELECT to_regclass('atom_new')").fetchone()[0] is None
+
+
+def test_postgres_upsert_is_idempotent_and_writes_nothing_for_unchanged_rows(pg, pg_connection, pg_schema):
+    _pg_setup(pg, "atom_target")
+    first = _pg_writer(pg_connection, pg_schema, "atom_target", "upsert", "idem-1")
+    SupabaseWriter(first).run({"up": incoming("upsert")})
+    after_first = _pg_snapshot(pg, "atom_target")
+    xmin_before = pg.execute("SELECT sum(xmin::text::bigint) FROM atom_target").fetchone()[0]
+
+    second = _pg_writer(pg_connection, pg_schema, "atom_target", "upsert", "idem-2")
+    SupabaseWriter(second).run({"up": incoming("upsert")})
+    assert _pg_snapshot(pg, "atom_target") == after_first
+    assert second.rows_written == BATCH * BATCHES
+    assert second.extra_metrics["rows_changed"] == 0
+    assert pg.execute("SELECT sum(xmin::text::bigint) FROM atom_target").fetchone()[0] == xmin_before  # no tuple rewritten
+
+
+# --- MySQL as a target ---------------------------------------------------------------------------
+
+
+def _my_setup(my: Any, table: str) -> None:
+    with my.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(f"CREATE TABLE {table} (id INT PRIMARY KEY, val VARCHAR(40), n INT) ENGINE=InnoDB")
+        cur.executemany(f"INSERT INTO {table} VALUES (%s, %s, %s)", [(i, f"old-{i}", i) for i in range(1, 101)])
+
+
+def _my_snapshot(my: Any, table: str) -> list[tuple[Any, ...]]:
+    with my.cursor() as cur:
+        cur.execute(f"SELECT id, val, n FROM {table} ORDER BY id")
+        return list(cur.fetchall())
+
+
+def _my_tables(my: Any) -> set[str]:
+    with my.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        return {r[0] for r in cur.fetchall()}
+
+
+def _my_writer(my_connection: dict[str, Any], table: str, mode: str) -> Any:
+    return make_ctx(f"my-{mode}", "mysql.writer", {"table": table, "write_mode": mode, "primary_key": ["id"], "batch_size": 500}, my_connection)
+
+
+def _my_kill(my: Any) -> Callable[[int], None]:
+    def on_batch(i: int) -> None:
+        if i == 5:
+            with my.cursor() as cur:
+                cur.execute(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()"
+                )
+                ids = [r[0] for r in cur.fetchall()]
+                assert len(ids) == 1
+                cur.execute(f"KILL {int(ids[0])}")
+
+    return on_batch
+
+
+def _my_clean_result(my: Any, my_connection: dict[str, Any], mode: str) -> list[tuple[Any, ...]]:
+    _my_setup(my, "atom_clean")
+    MySQLWriter(_my_writer(my_connection, "atom_clean", mode)).run({"up": incoming(mode)})
+    return _my_snapshot(my, "atom_clean")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("failure", ["killed", "bad-row"])
+def test_mysql_target_unchanged_after_a_failed_run(mode, failure, my, my_connection):
+    _my_setup(my, "atom_target")
+    before, tables_before = _my_snapshot(my, "atom_target"), _my_tables(my)
+    stream = incoming(mode, on_batch=_my_kill(my)) if failure == "killed" else incoming(mode, bad_row_at=BATCHES - 1)
+    with pytest.raises(RunFailed):
+        MySQLWriter(_my_writer(my_connection, "atom_target", mode)).run({"up": stream})
+    assert _my_snapshot(my, "atom_target") == before
+    if failure == "bad-row":
+        assert _my_tables(my) == tables_before  # no staging table left behind
+
+    rerun = _my_writer(my_connection, "atom_target", mode)
+    MySQLWriter(rerun).run({"up": incoming(mode)})
+    assert rerun.rows_written == BATCH * BATCHES
+    assert _my_snapshot(my, "atom_target") == _my_clean_result(my, my_connection, mode)
+    assert _my_tables(my) == tables_before | {"atom_clean"}
+
+
+def test_mysql_upsert_is_idempotent(my, my_connection):
+    _my_setup(my, "atom_target")
+    MySQLWriter(_my_writer(my_connection, "atom_target", "upsert")).run({"up": incoming("upsert")})
+    once = _my_snapshot(my, "atom_target")
+    MySQLWriter(_my_writer(my_connection, "atom_target", "upsert")).run({"up": incoming("upsert")})
+    assert _my_snapshot(my, "atom_target") == once
