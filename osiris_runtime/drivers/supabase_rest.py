@@ -48,6 +48,7 @@ from uuid import UUID
 import httpx
 
 from osiris_runtime.drivers.base import StepContext
+from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_identifier
 from osiris_runtime.errors import ConfigError, RunFailed
 from osiris_runtime.runner.batches import Batch, Column, Schema
 
@@ -59,10 +60,6 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_RETRIES = 3
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
-MAX_IDENTIFIER_BYTES = 63  # Postgres' NAMEDATALEN - 1
-
-# Characters that would change the meaning of a PostgREST query string or path.
-_UNSAFE_IDENTIFIER = re.compile(r'[\x00-\x1f"(),.:/?&#%=\\*]')
 _FILTER_OPERATOR = re.compile(
     r"^(not\.)?(eq|neq|gt|gte|lt|lte|like|ilike|match|imatch|is|isdistinct|in|cs|cd|ov|sl|sr|nxl|nxr|adj|fts|plfts|phfts|wfts)\.",
 )
@@ -131,7 +128,7 @@ class RestEndpoint:
         return cls(
             url=str(url).rstrip("/"),
             key=str(key),
-            schema=_identifier(str(ctx.config.get("schema") or "public"), "schema"),
+            schema=_schema_and_table(ctx)[0],
             timeout_s=float(ctx.config.get("timeout") or DEFAULT_TIMEOUT_S),
         )
 
@@ -376,15 +373,8 @@ def _run_failed(ctx: StepContext, what: str, failure: RestFailure, attempt: int)
 
 
 def _identifier(name: Any, what: str) -> str:
-    """Validate a table/schema/column name for use in a PostgREST path or query string."""
-    text = str(name) if name is not None else ""
-    if not text or text != text.strip() or _UNSAFE_IDENTIFIER.search(text) or len(text.encode()) > MAX_IDENTIFIER_BYTES:
-        raise ConfigError(
-            f"invalid {what} name {json.dumps(text)[:80]}: names must be 1-63 bytes without quotes, "
-            "dots, commas, parentheses, slashes or control characters",
-            code="config.invalid-identifier",
-        )
-    return text
+    """A user-given name, checked like the direct path does: it goes into a PostgREST path or query string."""
+    return validate_identifier(name, what=what, dialect="postgres")
 
 
 def describe_table(openapi: Mapping[str, Any] | None, table: str) -> list[TableColumn] | None:
@@ -544,6 +534,13 @@ def _positive_int(config: Mapping[str, Any], name: str, default: int | None) -> 
     return value
 
 
+def _schema_and_table(ctx: StepContext) -> tuple[str, str]:
+    """`table` (possibly `schema.table`) and `schema` from the config, validated; schema defaults to public."""
+    schema, table = split_qualified(ctx.config.get("table"), what="table", dialect="postgres")
+    schema = schema or ctx.config.get("schema") or "public"
+    return _identifier(schema, "schema"), table
+
+
 def _require_table(ctx: StepContext) -> str:
     if ctx.config.get("query"):
         raise ConfigError(
@@ -551,10 +548,9 @@ def _require_table(ctx: StepContext) -> str:
             code="config.needs-direct-connection",
             fix="add `dsn` (or host/port/database/user/password) to the Supabase connection, or use `table`",
         )
-    table = ctx.config.get("table")
-    if not table:
+    if not ctx.config.get("table"):
         raise ConfigError(f"step {ctx.step_id}: `table` is required", code="config.missing-required")
-    return _identifier(table, "table")
+    return _schema_and_table(ctx)[1]
 
 
 def extract_rest(ctx: StepContext) -> Iterator[Batch]:

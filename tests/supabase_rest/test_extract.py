@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from osiris_runtime.drivers.supabase_rest import extract_rest
-from osiris_runtime.errors import ConfigError, RunFailed
+from osiris_runtime.errors import ConfigError, OsirisError, RunFailed
 from osiris_runtime.runner.batches import Column
 
 
@@ -234,7 +234,7 @@ def test_unknown_table_is_a_clear_error(server, make_ctx):
 def test_bad_configs_fail_before_any_request(server, make_ctx, config, code):
     ctx, _ = make_ctx(config)
 
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(OsirisError) as info:
         list(extract_rest(ctx))
 
     assert info.value.code == code
