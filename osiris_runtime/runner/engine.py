@@ -115,8 +115,8 @@ def run_with(engine: Engine, pipeline: CompiledLike, options: RunOptions,
 ENGINES = {"local": "osiris_runtime.runner.local:LocalEngine", "e2b": "osiris_runtime.runner.e2b:E2BEngine"}
 
 
-def get_engine(name: str, registry: Any) -> Engine:
-    """The engine called `name`, built with the run's registry (for secret maps and specs)."""
+def get_engine(name: str, registry: Any, redactor: Any = None) -> Engine:
+    """The engine called `name`, built with the run's registry (secret maps, specs) and redactor."""
     target = ENGINES.get(name)
     if target is None:
         raise ConfigError(f"unknown engine {name!r}", code="run.unknown-engine", fix=f"use one of: {', '.join(ENGINES)}")
@@ -128,7 +128,7 @@ def get_engine(name: str, registry: Any) -> Engine:
             raise ConfigError(f"the {name} engine is not available in this installation", code="run.engine-unavailable",
                               exit_code=ExitCode.CONFIG, fix="use --engine local") from None
         raise
-    return getattr(module, attr)(registry)
+    return getattr(module, attr)(registry, redactor)
 
 
 def run_dir_name(started: datetime, run_id: str) -> str:

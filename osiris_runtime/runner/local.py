@@ -37,7 +37,8 @@ class PreparedRun:
     targets: dict[str, ConnectionTarget | None] = field(default_factory=dict)
     resolver: ConnectionResolver | None = None
     error: StepError | None = None  # set when preparation failed: nothing will run
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=threading.Event)  # set it to stop the run (Ctrl-C)
+    live: dict[str, StepContext] = field(default_factory=dict)  # step contexts while running (progress)
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ def new_run_id() -> str:
 class LocalEngine:
     name = "local"
 
-    def __init__(self, registry: Any = None) -> None:
+    def __init__(self, registry: Any = None, redactor: Redactor | None = None) -> None:
         self.registry = registry
+        self._redactor = redactor  # shared with the caller's log handlers; one per run otherwise
 
     # --- prepare ---------------------------------------------------------------------------------
 
@@ -63,7 +65,8 @@ class LocalEngine:
         run_id = new_run_id()
         run_dir = options.run_dir or options.runs_root / run_dir_name(started_at, run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
-        redactor = Redactor(self._all_secret_keys())
+        redactor = self._redactor or Redactor()
+        redactor.add_keys(self._all_secret_keys())
         bus = EventBus(run_id, redactor)
         events = JsonlEventWriter(run_dir / "events.jsonl")
         bus.subscribe(events)
@@ -151,6 +154,7 @@ class LocalEngine:
             max_parallel=prepared.options.max_parallel,
             cancel=prepared.cancel,
             channel_capacity=prepared.options.channel_capacity,
+            contexts=prepared.live,
         )
         outcomes = scheduler.run()
         return ExecResult(outcomes, scheduler.first_failure)

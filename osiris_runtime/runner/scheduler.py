@@ -61,6 +61,7 @@ class Scheduler:
         max_parallel: int = 4,
         cancel: threading.Event | None = None,
         channel_capacity: int = 4,
+        contexts: dict[str, StepContext] | None = None,
     ) -> None:
         self.steps = tuple(steps)
         self._by_id = {s.id: s for s in self.steps}
@@ -73,7 +74,7 @@ class Scheduler:
         self._outcomes: dict[str, StepOutcome] = {}
         self._lock = threading.Lock()
         self.first_failure: StepOutcome | None = None
-        self.contexts: dict[str, StepContext] = {}  # live counters for the progress display
+        self.contexts: dict[str, StepContext] = {} if contexts is None else contexts  # live counters (progress)
         self._outputs: dict[str, list[Channel]] = {s.id: [] for s in self.steps}
         self._inputs: dict[str, dict[str, Channel]] = {s.id: {} for s in self.steps}
         consumers = consumers_of(self.steps)

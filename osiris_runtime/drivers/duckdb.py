@@ -1,0 +1,185 @@
+"""`duckdb.processor` (DuckDBProcessor): SQL over the outputs of the steps a step needs.
+
+Each input stream becomes a table named after its step id (quote ids that are not plain SQL
+names: `SELECT * FROM "pull-orders"`), plus a view `df_<id>` (non-alphanumerics -> `_`) for
+pipelines written for the original Osiris. Inputs are spooled to newline-delimited JSON and
+loaded in one statement each (DuckDB's Python `executemany` is far slower), into a database file
+in a temporary folder so DuckDB can spill past `memory_limit`. The result is fetched in batches.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+import shutil
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from osiris_runtime.drivers.base import StepContext
+from osiris_runtime.errors import ConfigError, RunFailed
+from osiris_runtime.runner.batches import Batch, Column, Schema
+
+DEFAULT_BATCH_SIZE = 10_000
+
+_LOGICAL_TO_DUCKDB = {
+    "bool": "BOOLEAN", "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT",
+    "uint8": "UTINYINT", "uint16": "USMALLINT", "uint32": "UINTEGER", "uint64": "UBIGINT",
+    "float32": "FLOAT", "float64": "DOUBLE", "string": "VARCHAR", "bytes": "BLOB", "date": "DATE",
+    "time": "TIME", "datetime": "TIMESTAMP", "timestamp": "TIMESTAMPTZ", "json": "JSON",
+}
+_DUCKDB_TO_LOGICAL = {
+    "BOOLEAN": "bool", "TINYINT": "int8", "SMALLINT": "int16", "INTEGER": "int32", "BIGINT": "int64",
+    "UTINYINT": "uint8", "USMALLINT": "uint16", "UINTEGER": "uint32", "UBIGINT": "uint64",
+    "HUGEINT": "decimal(38,0)", "FLOAT": "float32", "DOUBLE": "float64", "VARCHAR": "string", "BLOB": "bytes",
+    "DATE": "date", "TIME": "time", "TIMESTAMP": "datetime", "TIMESTAMP WITH TIME ZONE": "timestamp",
+    "TIMESTAMP_NS": "datetime", "TIMESTAMP_MS": "datetime", "TIMESTAMP_S": "datetime", "JSON": "json", "UUID": "string",
+}
+_DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$", re.IGNORECASE)
+
+
+def duckdb_type(logical: str) -> str:
+    """DuckDB column type for a logical batch type (unknown types travel as text)."""
+    match = _DECIMAL.match(logical)
+    if match:
+        precision, scale = int(match[1]), int(match[2])
+        return f"DECIMAL({precision},{scale})" if precision <= 38 else "VARCHAR"
+    return _LOGICAL_TO_DUCKDB.get(logical, "VARCHAR")
+
+
+def logical_type(duckdb_name: str) -> str:
+    """Logical batch type of a DuckDB result column."""
+    upper = duckdb_name.upper()
+    if upper.startswith("DECIMAL"):
+        return upper.lower().replace(" ", "")
+    return _DUCKDB_TO_LOGICAL.get(upper, "string")
+
+
+def legacy_view_name(step_id: str) -> str:
+    """The original Osiris's input name: `df_` + the id with non-alphanumerics as `_`."""
+    name = re.sub(r"[^0-9A-Za-z_]", "_", step_id)
+    return f"df_{name}"
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return value
+
+
+class DuckDBProcessor:
+    """Runs `query` over its inputs and yields the result in batches of `batch_size` rows."""
+
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+        query = ctx.config.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise ConfigError(f"step `{ctx.step_id}`: `query` is required", code="config.missing-required",
+                              fix="add `query: SELECT ... FROM <needed step id>`")
+        self.query = query
+        self.batch_size = int(ctx.config.get("batch_size", DEFAULT_BATCH_SIZE))
+        self.memory_limit = str(ctx.config.get("memory_limit", "512MB"))
+        self.threads = int(ctx.config.get("threads", 2))
+
+    def run(self, inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch]:
+        import duckdb
+
+        workdir = Path(tempfile.mkdtemp(prefix="osiris-duckdb-"))
+        con = duckdb.connect(str(workdir / "work.duckdb"))
+        try:
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            con.execute(f"SET threads = {self.threads}")
+            con.execute(f"SET temp_directory = '{workdir / 'spill'}'")
+            for step_id, stream in inputs.items():
+                self._load(con, workdir, step_id, stream)
+                if self.ctx.cancelled:
+                    return
+            try:
+                cursor = con.execute(self.query)
+            except duckdb.Error as exc:
+                raise RunFailed(f"step `{self.ctx.step_id}`: query failed: {exc}", code="run.sql-error",
+                                fix=f"tables available: {', '.join(inputs) or 'none'}") from None
+            if cursor.description is None:
+                return  # a statement without a result set (DDL only)
+            schema = Schema(tuple(Column(d[0], logical_type(str(d[1])), True, str(d[1])) for d in cursor.description))
+            while not self.ctx.cancelled:
+                rows = cursor.fetchmany(self.batch_size)
+                if not rows:
+                    return
+                yield Batch(schema, rows)
+        finally:
+            con.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _load(self, con: Any, workdir: Path, step_id: str, stream: Iterator[Batch]) -> None:
+        spool = workdir / f"input-{len(list(workdir.glob('input-*')))}.jsonl"
+        schema: Schema | None = None
+        rows = 0
+        with spool.open("w", encoding="utf-8") as handle:
+            for batch in stream:
+                if self.ctx.cancelled:
+                    return
+                schema = schema or batch.schema
+                names = schema.names
+                handle.writelines(
+                    json.dumps(dict(zip(names, map(_json_value, row))), ensure_ascii=False, default=str) + "\n"
+                    for row in batch.rows
+                )
+                rows += len(batch)
+                self.ctx.add_read(len(batch))
+        table = quote_identifier(step_id)
+        if schema is None:
+            con.execute(f"CREATE TABLE {table} (_empty BOOLEAN)")  # an empty input still names a table
+        else:
+            self._create_from_spool(con, table, schema, spool)
+        view = legacy_view_name(step_id)
+        if view != step_id:
+            con.execute(f"CREATE VIEW {quote_identifier(view)} AS SELECT * FROM {table}")
+        spool.unlink()
+        self.ctx.emit("duckdb_table_loaded", table=step_id, rows=rows)
+
+    def _create_from_spool(self, con: Any, table: str, schema: Schema, spool: Path) -> None:
+        columns = ", ".join(f"{quote_identifier(c.name)} {duckdb_type(c.type)}" for c in schema.columns)
+        con.execute(f"CREATE TABLE {table} ({columns})")
+        # JSON carries text for dates, decimals and base64 for bytes: read as text, cast on insert.
+        json_columns = ", ".join(
+            f"{_sql_string(c.name)}: {_sql_string(_json_read_type(c.type))}" for c in schema.columns
+        )
+        selects = ", ".join(_cast_expression(c) for c in schema.columns)
+        con.execute(
+            f"INSERT INTO {table} SELECT {selects} FROM read_json({_sql_string(str(spool))}, "
+            f"format = 'newline_delimited', columns = {{{json_columns}}})"
+        )
+
+
+def _json_read_type(logical: str) -> str:
+    duck = duckdb_type(logical)
+    return duck if duck in {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+                            "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "VARCHAR", "JSON"} else "VARCHAR"
+
+
+def _cast_expression(column: Column) -> str:
+    name = quote_identifier(column.name)
+    duck = duckdb_type(column.type)
+    if duck == "BLOB":
+        return f"from_base64({name})"
+    if _json_read_type(column.type) == duck:
+        return name
+    return f"CAST({name} AS {duck})"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
