@@ -1,0 +1,164 @@
+"""`workspace/executeCommand`: compile and run the pipeline in the editor.
+
+Both work on the editor's text (unsaved edits included). Compile runs in-process: the compiler is
+a pure function. Run compiles the same way, then starts `osiris-run` on the compiled directory in
+a child process, so a crashing driver cannot take the language server down and cancellation is a
+signal; its stderr lines are streamed to the client as progress and log messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from osiris_lsp.workspace import DocumentSnapshot, FolderContext
+
+COMPILE = "osiris.compile"
+RUN = "osiris.run"
+COMMANDS = (COMPILE, RUN)
+CANCEL_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """How a command talks back while it works: progress (message, percent), log lines, a cancel flag."""
+
+    progress: Callable[[str, int | None], None]
+    log: Callable[[str], None]
+    cancelled: threading.Event
+
+
+class Cancelled(Exception):
+    pass
+
+
+def compiled_dir(snap: DocumentSnapshot, folder: FolderContext) -> Path:
+    """Where a pipeline's compiled output goes: `<folder>/.osiris/compiled/<file stem>/`."""
+    root = folder.root or (snap.path.parent if snap.path else Path(tempfile.gettempdir()))
+    stem = snap.path.name if snap.path else "untitled"
+    stem = re.sub(r"\.(oml\.)?ya?ml$", "", stem) or "pipeline"
+    return root / ".osiris" / "compiled" / stem
+
+
+def _compile(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter) -> tuple[dict[str, Any], Any]:
+    from osiris_runtime.compiler import compile_pipeline, write_compiled
+
+    reporter.progress("compiling", 10)
+    result = compile_pipeline(snap.text, folder.registry, connections=folder.connections(),
+                              source=str(snap.path) if snap.path else snap.uri)
+    diagnostics = [d.to_json() for d in result.diagnostics]
+    if result.pipeline is None:
+        errors = [d for d in result.diagnostics if d.is_error]
+        reporter.log(f"compile failed: {len(errors)} error(s)")
+        for d in errors:
+            reporter.log(d.format(str(snap.path) if snap.path else snap.uri))
+        return {"ok": False, "command": "compile", "diagnostics": diagnostics}, None
+    out_dir = compiled_dir(snap, folder)
+    write_compiled(result.pipeline, out_dir)
+    files = sorted(str(out_dir / name) for name in result.pipeline.files())
+    reporter.progress(f"compiled to {out_dir}", 100)
+    summary = {
+        "ok": True, "command": "compile", "out_dir": str(out_dir), "manifest": str(out_dir / "manifest.yaml"),
+        "outputs": files, "steps": list(result.pipeline.step_ids()), "stages": result.pipeline.stages(),
+        "diagnostics": diagnostics,
+    }
+    return summary, out_dir
+
+
+def compile_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter) -> dict[str, Any]:
+    """Compile the document into `compiled_dir`; the result names the files written."""
+    return _compile(snap, folder, reporter)[0]
+
+
+def run_command_line(out_dir: Path, folder: FolderContext) -> list[str]:
+    settings = folder.settings
+    script = Path(sys.executable).parent / "osiris-run"
+    base = [str(script)] if script.exists() else [sys.executable, "-c",
+                                                   "from osiris_runtime.cli.main import headless_run; headless_run()"]
+    args = [str(out_dir), "--json", "--engine", settings.run_engine]
+    connections = folder.connections_path()
+    if connections is not None:
+        args += ["--connections", str(connections)]
+    if settings.secrets_file is not None:
+        args += ["--secrets-file", str(settings.secrets_file)]
+    return base + args
+
+
+def run_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter) -> dict[str, Any]:
+    """Compile, then run with the configured engine; the result has the run directory and row counts."""
+    compiled, out_dir = _compile(snap, folder, reporter)
+    if out_dir is None:
+        return {**compiled, "command": "run"}
+    if reporter.cancelled.is_set():
+        return {"ok": False, "command": "run", "cancelled": True}
+    argv = run_command_line(out_dir, folder)
+    reporter.log("running: " + " ".join(argv))
+    cwd = folder.root or (snap.path.parent if snap.path else None)
+    total = max(len(compiled.get("steps", [])), 1)
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_COLOR": "1"}, start_new_session=True)
+    stdout_chunks: list[str] = []
+    reader = threading.Thread(target=lambda: stdout_chunks.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+    reader.start()
+    watcher = threading.Thread(target=_stop_on_cancel, args=(proc, reporter.cancelled), daemon=True)
+    watcher.start()
+    finished = 0
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        line = line.rstrip()
+        if not line:
+            continue
+        if re.search(r"\b(finished|done|ok|completed)\b", line, re.I):
+            finished = min(finished + 1, total)
+        reporter.progress(line, 10 + int(85 * finished / total))
+    code = proc.wait()
+    reader.join(timeout=5)
+    if reporter.cancelled.is_set():
+        return {"ok": False, "command": "run", "cancelled": True, "exit_code": code}
+    return _run_result(code, "".join(stdout_chunks), compiled)
+
+
+def _stop_on_cancel(proc: subprocess.Popen[str], cancelled: threading.Event) -> None:
+    while proc.poll() is None:
+        if cancelled.wait(0.1):
+            try:
+                os.killpg(proc.pid, signal.SIGINT)
+                deadline = time.monotonic() + CANCEL_GRACE_S
+                while proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return
+
+
+def _run_result(code: int, stdout: str, compiled: dict[str, Any]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for candidate in (stdout.strip(), *reversed(stdout.strip().splitlines())):
+        try:
+            parsed = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            summary = parsed
+            break
+    rows: dict[str, int] = {}
+    for step in summary.get("steps", []) or []:
+        if isinstance(step, dict) and step.get("step"):
+            rows[str(step["step"])] = int(step.get("rows_written") or step.get("rows_out") or step.get("rows_read") or 0)
+    return {
+        "ok": code == 0, "command": "run", "exit_code": code, "run_dir": summary.get("run_dir"),
+        "out_dir": compiled.get("out_dir"), "outputs": summary.get("outputs", []), "rows": rows,
+        "status": summary.get("status"), "error": summary.get("error"), "summary": summary,
+    }

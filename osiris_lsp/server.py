@@ -1,0 +1,403 @@
+"""The OML language server: pygls wiring, capability negotiation, settings, scheduling.
+
+Handlers stay thin: each takes the document snapshot and its folder context and calls a feature
+function. Latency-sensitive requests (completion, hover) run inline on the event loop and never
+parse or validate; validation runs on one worker thread, debounced for push diagnostics. Exactly
+one diagnostics model per session: pull when the client declares `textDocument.diagnostic`,
+push otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from osiris_lsp.convert import runtime_position
+from osiris_lsp.features import code_actions, code_lens, commands, definition, rename, symbols
+from osiris_lsp.features.completion import CompletionOptions, complete
+from osiris_lsp.features.diagnostics import diagnose
+from osiris_lsp.features.hover import hover
+from osiris_lsp.settings import ServerSettings
+from osiris_lsp.workspace import CONNECTIONS_FILE_NAME, DocumentSnapshot, FolderContext, OmlWorkspace, uri_to_path
+
+log = logging.getLogger("osiris_lsp")
+
+SERVER_NAME = "osiris-lsp"
+SERVER_VERSION = "0.1.0"
+# Push diagnostics wait this long after the last keystroke: long enough to skip intermediate
+# versions while typing, short enough to stay far inside the 300 ms budget.
+DIAGNOSTICS_DELAY_S = 0.06
+TRIGGER_CHARACTERS = [":", " ", "@", ".", "[", ",", "-", "{"]
+
+
+class OsirisProtocol(LanguageServerProtocol):
+    """Hands the full ExecuteCommandParams (work-done token) and a cancel flag to pipeline commands."""
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):  # type: ignore[override]
+        server: OsirisLanguageServer = self._server  # type: ignore[assignment]
+        if params.command not in commands.COMMANDS:
+            return (yield from super().lsp_workspace__execute_command(params))
+        cancel = threading.Event()
+        server.cancel_flags[self.msg_id] = cancel
+        try:
+            return (yield server.execute_pipeline_command, (params, cancel), None)
+        finally:
+            server.cancel_flags.pop(self.msg_id, None)
+
+    def _handle_cancel_notification(self, msg_id):  # noqa: ANN001 - pygls signature
+        flag = self._server.cancel_flags.get(msg_id)  # type: ignore[attr-defined]
+        if flag is not None:
+            flag.set()
+        super()._handle_cancel_notification(msg_id)
+
+
+class OsirisLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(SERVER_NAME, SERVER_VERSION, protocol_cls=OsirisProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.oml = OmlWorkspace()
+        self.pull_diagnostics = False
+        self.snippets = True
+        self.cancel_flags: dict[Any, threading.Event] = {}
+        self._pending: dict[str, asyncio.Task[None]] = {}
+        self._pull_cache: dict[str, tuple[str, list[types.Diagnostic]]] = {}
+        self._validator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="osiris-validate")
+
+    # --- documents ---------------------------------------------------------------------------
+
+    def snapshot(self, uri: str) -> DocumentSnapshot | None:
+        """The current version of an open document (None if the client never opened it)."""
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None:
+            return None
+        return self.oml.snapshot(uri, doc.version, doc.source)
+
+    def oml_snapshot(self, uri: str) -> tuple[DocumentSnapshot, FolderContext] | None:
+        snap = self.snapshot(uri)
+        if snap is None or not snap.is_oml:
+            return None
+        return snap, self.oml.folder_for(uri)
+
+    # --- diagnostics ---------------------------------------------------------------------------
+
+    async def validate(self, snap: DocumentSnapshot, folder: FolderContext) -> list[types.Diagnostic]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._validator, diagnose, snap, folder)
+
+    def schedule_diagnostics(self, uri: str, delay: float = DIAGNOSTICS_DELAY_S) -> None:
+        """Push model: (re)start the debounce timer of one document."""
+        if self.pull_diagnostics:
+            return
+        pending = self._pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        self._pending[uri] = asyncio.ensure_future(self._publish_later(uri, delay))
+
+    async def _publish_later(self, uri: str, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+            found = self.oml_snapshot(uri)
+            if found is None:
+                self._publish(uri, None, [])
+                return
+            snap, folder = found
+            items = await self.validate(snap, folder)
+            current = self.snapshot(uri)
+            if current is not None and current.version == snap.version:
+                self._publish(uri, snap.version, items)
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # one document's failure must not stop the server
+            self.log_error(f"diagnostics failed for {uri}")
+        finally:
+            if self._pending.get(uri) is asyncio.current_task():
+                self._pending.pop(uri, None)
+
+    def _publish(self, uri: str, version: int | None, items: list[types.Diagnostic]) -> None:
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=items))
+
+    async def pull(self, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
+        uri = params.text_document.uri
+        found = self.oml_snapshot(uri)
+        if found is None:
+            return types.RelatedFullDocumentDiagnosticReport(items=[])
+        snap, folder = found
+        folder.connections()  # notice a changed connections file before naming the result
+        result_id = f"{snap.version}:{folder.generation}:{id(folder)}"
+        cached = self._pull_cache.get(uri)
+        if cached is not None and cached[0] == result_id:
+            if params.previous_result_id == result_id:
+                return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
+            return types.RelatedFullDocumentDiagnosticReport(items=cached[1], result_id=result_id)
+        items = await self.validate(snap, folder)
+        self._pull_cache[uri] = (result_id, items)
+        return types.RelatedFullDocumentDiagnosticReport(items=items, result_id=result_id)
+
+    def revalidate_all(self) -> None:
+        """Something every document depends on changed (connections file, specs, settings)."""
+        self._pull_cache.clear()
+        if self.pull_diagnostics:
+            refresh = get_capability(self.client_capabilities, "workspace.diagnostics.refresh_support", False)
+            if refresh:
+                self.workspace_diagnostic_refresh(None)
+            return
+        for uri in list(self.workspace.text_documents):
+            self.schedule_diagnostics(uri, delay=0)
+
+    # --- settings ------------------------------------------------------------------------------
+
+    async def fetch_configuration(self) -> None:
+        if not get_capability(self.client_capabilities, "workspace.configuration", False):
+            return
+        try:
+            result = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="osiris")]))
+        except Exception as exc:  # a client that fails the request keeps the current settings
+            self.log_message(f"workspace/configuration failed: {exc}", types.MessageType.Warning)
+            return
+        if result and self.oml.update_settings(self.oml.settings.merged(result[0])):
+            self.revalidate_all()
+
+    # --- commands ------------------------------------------------------------------------------
+
+    async def execute_pipeline_command(self, params: types.ExecuteCommandParams, cancel: threading.Event) -> Any:
+        args = params.arguments or []
+        uri = args[0] if args and isinstance(args[0], str) else None
+        if uri is None:
+            raise ValueError(f"{params.command} needs the document URI as its first argument")
+        found = self.oml_snapshot(uri)
+        if found is None:
+            path = uri_to_path(uri)
+            if path is None or not path.is_file():
+                raise ValueError(f"{uri} is not an open OML document")
+            text = path.read_text(encoding="utf-8")
+            snap, folder = DocumentSnapshot(uri, None, text), self.oml.folder_for(uri)
+        else:
+            snap, folder = found
+        token = params.work_done_token
+        if token is None and get_capability(self.client_capabilities, "window.work_done_progress", False):
+            token = f"osiris-{params.command}-{id(cancel)}"
+            try:
+                await self.work_done_progress.create_async(token)
+            except Exception:
+                token = None
+        loop = asyncio.get_running_loop()
+        reporter = commands.Reporter(
+            progress=lambda message, pct: loop.call_soon_threadsafe(self._report_progress, token, message, pct),
+            log=lambda message: loop.call_soon_threadsafe(self.log_message, message, types.MessageType.Info),
+            cancelled=cancel,
+        )
+        title = "Compiling" if params.command == commands.COMPILE else "Running"
+        if token is not None:
+            self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=f"Osiris: {title} {snap.path.name if snap.path else uri}", cancellable=True, percentage=0))
+            future = self.work_done_progress.tokens.get(token)
+            if future is not None:
+                future.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
+        run = commands.compile_document if params.command == commands.COMPILE else commands.run_document
+        try:
+            result = await loop.run_in_executor(None, run, snap, folder, reporter)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        finally:
+            if token is not None:
+                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="cancelled" if cancel.is_set() else "done"))
+        return result
+
+    def _report_progress(self, token: Any, message: str, percentage: int | None) -> None:
+        if token is not None:
+            self.work_done_progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
+        self.log_message(message, types.MessageType.Info)
+
+    # --- logging -------------------------------------------------------------------------------
+
+    def log_message(self, message: str, kind: types.MessageType = types.MessageType.Log) -> None:
+        try:
+            self.window_log_message(types.LogMessageParams(type=kind, message=message))
+        except Exception:  # the connection may be gone at shutdown
+            log.debug("could not send log message", exc_info=True)
+
+    def log_error(self, what: str) -> None:
+        detail = traceback.format_exc(limit=8)
+        log.error("%s\n%s", what, detail)
+        self.log_message(f"{what}: {detail}", types.MessageType.Error)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # A failing notification handler: log it for the user's output panel, no pop-up, carry on.
+        self.log_message(f"internal error ({getattr(source, '__name__', source)}): {error!r}", types.MessageType.Error)
+
+
+def build_server() -> OsirisLanguageServer:
+    server = OsirisLanguageServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: OsirisLanguageServer, params: types.InitializeParams) -> None:
+        ls.oml.settings = ServerSettings().merged(params.initialization_options)
+        folders = [uri_to_path(f.uri) for f in params.workspace_folders or []]
+        if not folders and ls.workspace.root_uri:
+            folders = [uri_to_path(ls.workspace.root_uri)]
+        ls.oml.set_folders([f for f in folders if f is not None])
+        caps = params.capabilities
+        ls.snippets = bool(get_capability(caps, "text_document.completion.completion_item.snippet_support", False))
+        ls.pull_diagnostics = get_capability(caps, "text_document.diagnostic", None) is not None
+        if ls.pull_diagnostics:
+            ls.feature(types.TEXT_DOCUMENT_DIAGNOSTIC, types.DiagnosticOptions(
+                identifier="osiris", inter_file_dependencies=True, workspace_diagnostics=False))(_pull_diagnostics)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: OsirisLanguageServer, params: types.InitializedParams) -> None:
+        if get_capability(ls.client_capabilities, "workspace.did_change_watched_files.dynamic_registration", False):
+            watchers = [types.FileSystemWatcher(glob_pattern=f"**/{CONNECTIONS_FILE_NAME}"),
+                        types.FileSystemWatcher(glob_pattern="**/components/**/*.yaml")]
+            try:
+                await ls.client_register_capability_async(types.RegistrationParams(registrations=[types.Registration(
+                    id="osiris-watch", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                    register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers))]))
+            except Exception as exc:
+                ls.log_message(f"file watching unavailable: {exc}", types.MessageType.Warning)
+        await ls.fetch_configuration()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: OsirisLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        if isinstance(params.settings, dict) and ls.oml.update_settings(ls.oml.settings.merged(params.settings)):
+            ls.revalidate_all()
+        await ls.fetch_configuration()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_folders(ls: OsirisLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        roots = [f.root for f in ls.oml.folders()[: len(ls.oml.folders())] if f.root is not None]
+        removed = {uri_to_path(f.uri) for f in params.event.removed}
+        roots = [r for r in roots if r not in removed] + [p for f in params.event.added if (p := uri_to_path(f.uri))]
+        ls.oml.set_folders(roots)
+        ls.revalidate_all()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: OsirisLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+        paths = [p for change in params.changes if (p := uri_to_path(change.uri)) is not None]
+        connections = [p for p in paths if p.name == CONNECTIONS_FILE_NAME]
+        if any(ls.oml.connections_changed(p) for p in connections) or len(connections) < len(paths):
+            ls.revalidate_all()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: OsirisLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.schedule_diagnostics(params.text_document.uri, delay=0)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: OsirisLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.schedule_diagnostics(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: OsirisLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        path = uri_to_path(params.text_document.uri)
+        if path is not None and path.name == CONNECTIONS_FILE_NAME and ls.oml.connections_changed(path):
+            ls.revalidate_all()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: OsirisLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        pending = ls._pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        ls.oml.forget(uri)
+        ls._pull_cache.pop(uri, None)
+        if not ls.pull_diagnostics:
+            ls._publish(uri, None, [])
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS))
+    def completion(ls: OsirisLanguageServer, params: types.CompletionParams) -> types.CompletionList | None:
+        found = ls.oml_snapshot(params.text_document.uri)
+        if found is None:
+            return None
+        snap, folder = found
+        pos = runtime_position(snap.lines, params.position)
+        return complete(snap.lines, pos.line, pos.column, folder, CompletionOptions(snippets=ls.snippets))
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    def on_hover(ls: OsirisLanguageServer, params: types.HoverParams) -> types.Hover | None:
+        found = ls.oml_snapshot(params.text_document.uri)
+        if found is None:
+            return None
+        snap, folder = found
+        pos = runtime_position(snap.lines, params.position)
+        return hover(snap.lines, pos.line, pos.column, folder)
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+    def code_action(ls: OsirisLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        found = ls.oml_snapshot(params.text_document.uri)
+        if found is None:
+            return None
+        snap, folder = found
+        return code_actions.quick_fixes(snap, folder, params.context.diagnostics)
+
+    @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def document_symbol(ls: OsirisLanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol] | None:
+        found = ls.oml_snapshot(params.text_document.uri)
+        return symbols.document_symbols(found[0]) if found else None
+
+    @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+    def goto_definition(ls: OsirisLanguageServer, params: types.DefinitionParams) -> list[types.Location] | None:
+        found = ls.oml_snapshot(params.text_document.uri)
+        if found is None:
+            return None
+        snap, folder = found
+        return definition.definition(snap, folder, runtime_position(snap.lines, params.position))
+
+    @server.feature(types.TEXT_DOCUMENT_REFERENCES)
+    def references(ls: OsirisLanguageServer, params: types.ReferenceParams) -> list[types.Location] | None:
+        found = ls.oml_snapshot(params.text_document.uri)
+        if found is None:
+            return None
+        snap, _ = found
+        return definition.references(snap, runtime_position(snap.lines, params.position), params.context.include_declaration)
+
+    @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
+    def prepare_rename(ls: OsirisLanguageServer, params: types.PrepareRenameParams):
+        found = ls.oml_snapshot(params.text_document.uri)
+        if found is None:
+            return None
+        snap, _ = found
+        return rename.prepare_rename(snap, runtime_position(snap.lines, params.position))
+
+    @server.feature(types.TEXT_DOCUMENT_RENAME)
+    def on_rename(ls: OsirisLanguageServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+        found = ls.oml_snapshot(params.text_document.uri)
+        if found is None:
+            return None
+        snap, _ = found
+        return rename.rename(snap, runtime_position(snap.lines, params.position), params.new_name)
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+    def on_code_lens(ls: OsirisLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
+        found = ls.oml_snapshot(params.text_document.uri)
+        return code_lens.code_lenses(found[0]) if found else None
+
+    # Registered for the executeCommand capability; OsirisProtocol dispatches them with full params.
+    for name in commands.COMMANDS:
+        server.command(name)(_unreachable_command)
+
+    return server
+
+
+async def _pull_diagnostics(ls: OsirisLanguageServer, params: types.DocumentDiagnosticParams):
+    return await ls.pull(params)
+
+
+def _unreachable_command(*args: Any) -> None:  # pragma: no cover - dispatched by OsirisProtocol
+    raise RuntimeError("pipeline commands are dispatched by OsirisProtocol")
+
+
+def serve() -> None:
+    """Run the server on stdio until the client exits."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    build_server().start_io()
