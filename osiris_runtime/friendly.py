@@ -11,6 +11,7 @@ Secret values are never repeated in a message: only field names and allowed valu
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 from dataclasses import dataclass, field
@@ -131,13 +132,12 @@ def friendly_from_schema_error(
         return FriendlyError("config.unknown-key", field_name(key_path), key_path, "key", f"unknown key `{field_name(key_path)}`",
                              fix, None, doc_url, data)
     if kind == "required":
-        missing = [r for r in error.validator_value if not isinstance(error.instance, Mapping) or r not in error.instance]
-        key = missing[0] if missing else "?"
+        key = _required_property(error)
         key_path = (*path, key)
         example = example_for(spec, key, error.schema.get("properties", {}).get(key, {}))
         fix = f"add `{field_name(key_path)}`" + (f", e.g. `{example_text(example)}`" if example is not None else "")
         return FriendlyError("config.missing-required", field_name(key_path), key_path, "parent",
-                             f"missing required `{field_name(key_path)}`", fix, example, doc_url, {"missing": missing})
+                             f"missing required `{field_name(key_path)}`", fix, example, doc_url, {"missing": [key]})
     if kind in ("enum", "const"):
         allowed = list(error.validator_value) if kind == "enum" else [error.validator_value]
         guess = did_you_mean(str(error.instance), [str(a) for a in allowed]) if isinstance(error.instance, str) else None
@@ -182,7 +182,7 @@ def friendly_from_schema_error(
             return FriendlyError("config.invalid-type", name, path, "value", f"{shown} must be {wanted}",
                                  f"write {wanted}", None, doc_url, {"expected": types})
         if error.context and all(e.validator == "required" for e in error.context):
-            options = [str(e.validator_value[0]) for e in error.context if e.validator_value]
+            options = list(dict.fromkeys(_required_property(e) for e in error.context))
             return FriendlyError("config.missing-required", name, path, "value" if path else "parent",
                                  f"{shown} needs one of: {', '.join(options)}", f"add `{options[0]}`" if options else None,
                                  None, doc_url, {"missing": options, "any_of": True})
@@ -195,6 +195,20 @@ def friendly_from_schema_error(
                              None, doc_url, {})
     reason = error.message if not secret else f"failed the `{kind}` rule"
     return FriendlyError("config.invalid-value", name, path, "value", f"{shown}: {reason}", None, None, doc_url, {"rule": kind})
+
+
+def _required_property(error: "ValidationError") -> str:
+    """The one missing property a `required` error is about (jsonschema yields one error per property)."""
+    suffix = " is a required property"
+    if error.message.endswith(suffix):
+        try:
+            value = ast.literal_eval(error.message[: -len(suffix)])
+        except (ValueError, SyntaxError):
+            value = None
+        if isinstance(value, str):
+            return value
+    missing = [r for r in error.validator_value if not isinstance(error.instance, Mapping) or r not in error.instance]
+    return str(missing[0]) if missing else "?"
 
 
 _RANGE_WORDS = {

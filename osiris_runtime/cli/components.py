@@ -65,15 +65,17 @@ def list_command(as_json: bool, mode: str | None) -> None:
     if as_json:
         click.echo(json.dumps([_summary(s) for s in specs], indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Osiris components", title_justify="left")
-    for column in ("Component", "Version", "Modes", "Capabilities", "Runnable"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("Component", "Version"))
+    # One mode / capability per line keeps the table readable in an 80-column terminal.
+    table = Table(title="Osiris components", title_justify="left", box=box.SIMPLE_HEAD, show_lines=True)
+    for column in ("Component", "Version", "Modes", "Capabilities", "Driver"):
+        table.add_column(column, no_wrap=True)
     for spec in specs:
-        capabilities = ", ".join(k for k, v in spec.capabilities.items() if v)
-        table.add_row(spec.name, spec.version, ", ".join(spec.modes), capabilities, "yes" if spec.runnable else "no")
+        capabilities = "\n".join(k for k, v in spec.capabilities.items() if v) or "-"
+        table.add_row(spec.name, spec.version, "\n".join(spec.modes), capabilities, "yes" if spec.runnable else "no")
     Console(soft_wrap=False).print(table)
 
 
