@@ -17,10 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from osiris_runtime.errors import Diagnostic, Range, Severity
 from osiris_runtime.oml.yaml_tree import parse_yaml
+
+if TYPE_CHECKING:
+    from osiris_runtime.registry import Registry
 
 CONNECTIONS_FILENAME = "osiris_connections.yaml"
 CONNECTIONS_ENV = "OSIRIS_CONNECTIONS"
@@ -248,3 +251,59 @@ def parse_connections(text: str, path: Path | None = None) -> ConnectionsFile:
         by_family,
         family_ranges,
     )
+
+
+def validate_connections(conns: ConnectionsFile, registry: "Registry") -> list[Diagnostic]:
+    """Each alias against the fields its family's components expect (families without specs are skipped).
+
+    Unknown fields and missing required connection fields are warnings (field names vary between
+    connection styles); a literal secret (not `${VAR}`) is a warning too. Values are never resolved.
+    """
+    from osiris_runtime.friendly import did_you_mean
+
+    by_family: dict[str, list[Any]] = {}
+    for spec in registry.specs():
+        by_family.setdefault(spec.family, []).append(spec)
+    source = str(conns.path) if conns.path is not None else None
+    out: list[Diagnostic] = []
+    for family in conns.families():
+        specs = by_family.get(family)
+        if not specs:
+            continue
+        known: set[str] = set()
+        secret_keys: set[str] = set()
+        for spec in specs:
+            known |= set(spec.connection_fields) | set(spec.properties)
+            secret_keys |= set(registry.get_secret_map(spec.name).secret_keys)
+        known |= secret_keys
+        # Required everywhere in the family and supplied by connections: what an alias must hold.
+        required = set.intersection(*({r for r in s.required if r in s.connection_fields} for s in specs))
+        for alias in conns.aliases(family):
+            for name, value in alias.fields.items():
+                rng = alias.field_key_ranges.get(str(name), alias.range)
+                if name not in known:
+                    guess = did_you_mean(str(name), known)
+                    out.append(Diagnostic(
+                        "connection.unknown-field",
+                        f"`{name}` is not a field any `{family}` component reads",
+                        rng, Severity.WARNING,
+                        fix=f"did you mean `{guess}`?" if guess else f"known fields: {', '.join(sorted(known))}",
+                        data={"replacement": guess} if guess else {}, source=source))
+                elif name in secret_keys and isinstance(value, (str, int)) and not isinstance(value, bool) \
+                        and str(value) and not ENV_REFERENCE.search(str(value)):
+                    out.append(Diagnostic(
+                        "connection.literal-secret",
+                        f"`{family}.{alias.alias}.{name}` is written as a literal secret",
+                        alias.field_ranges.get(str(name), rng), Severity.WARNING,
+                        fix=f"write `{name}: ${{{family.upper()}_{str(name).upper()}}}` and export the variable",
+                        data={"field": str(name), "family": family}, source=source))
+            has_secret = bool(set(alias.fields) & secret_keys)
+            missing = sorted(r for r in required if r not in alias.fields and not (has_secret and r in secret_keys))
+            if missing:
+                out.append(Diagnostic(
+                    "connection.missing-field",
+                    f"alias `{family}.{alias.alias}` lacks {', '.join(f'`{m}`' for m in missing)}",
+                    alias.range, Severity.WARNING,
+                    fix=f"add {', '.join(f'`{m}:`' for m in missing)} under `{alias.alias}:`",
+                    data={"missing": missing}, source=source))
+    return out

@@ -30,6 +30,7 @@ def check_configs(ctx: RuleContext) -> None:
         if values is None:
             values = param_values(ctx)
         config, unresolved = _with_param_defaults(step.config or {}, values)
+        alias = _resolved_alias(ctx, step, spec)
         errors = validate_config(spec, config, connection_fields=_supplied_fields(ctx, step, spec))
         base = config_path(step)
         seen: set[tuple[str, tuple[Any, ...], str]] = set()
@@ -39,7 +40,20 @@ def check_configs(ctx: RuleContext) -> None:
             if (error.code, error.path, error.problem) in seen:
                 continue  # jsonschema reports `required` once per missing key; the mapper lists them all
             seen.add((error.code, error.path, error.problem))
+            if alias is not None and error.code == "config.missing-required" and error.data.get("connection_field"):
+                error = _missing_from_alias(error, alias)
             _report_friendly(ctx, base, error)
+
+
+def _missing_from_alias(error: FriendlyError, alias: ConnectionAlias) -> FriendlyError:
+    """The step has a connection, but its alias lacks a field: say so, and where to add it."""
+    from dataclasses import replace
+
+    return replace(
+        error,
+        problem=f"missing required `{error.field}`: the connection `{alias.ref}` does not supply it",
+        fix=f"add `{error.field}:` to the alias `{alias.alias}` in {CONNECTIONS_FILENAME}",
+    )
 
 
 def _report_friendly(ctx: RuleContext, base: tuple[Any, ...], error: FriendlyError) -> None:
