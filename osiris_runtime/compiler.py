@@ -56,6 +56,8 @@ _SAFE_STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _ENV_PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}\Z")
 # Keys that look secret but hold none (the validator's exceptions).
 _NOT_SECRET_KEYS = frozenset({"primary_key", "upsert_keys", "url"})
+# Undeclared keys ending like this are treated as secret names too (`api_token`, `db_password`).
+_SECRET_SUFFIXES = ("_password", "_secret", "_token", "_api_key", "_apikey")
 # Diagnostic families that mean "the compiler could not produce outputs" (exit 3) rather than
 # "the OML is invalid" (exit 2).
 _COMPILE_FAMILIES = ("params.", "compile.")
@@ -460,7 +462,8 @@ class _Compilation:
 
         for key, value in config.items():
             name = str(key).strip().lower().replace("-", "_")
-            if key in spec.properties or name in _NOT_SECRET_KEYS or name not in FALLBACK_SECRET_KEYS:
+            looks_secret = name in FALLBACK_SECRET_KEYS or name.endswith(_SECRET_SUFFIXES)
+            if key in spec.properties or name in _NOT_SECRET_KEYS or not looks_secret:
                 continue
             if _is_secret_literal(value):
                 self._secret_error(config_path + (key,), spec.name)
