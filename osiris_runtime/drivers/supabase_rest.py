@@ -50,6 +50,7 @@ import httpx
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_identifier
 from osiris_runtime.errors import ConfigError, RunFailed
+from osiris_runtime.secrets import MASK, Redactor
 from osiris_runtime.runner.batches import Batch, Column, Schema
 
 T = TypeVar("T")
@@ -182,12 +183,14 @@ class RestFailure:
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """Remove secret values and anything shaped like an API key or bearer token from `text`."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
+    """`text` through the run's redactor with the connection's secrets, then minus any token-shaped string.
+
+    The runner redacts again whatever leaves the process; this pass exists because httpx and
+    supabase-py messages can carry URLs, headers and server-echoed input that the driver sees first.
+    """
+    text = Redactor(secret_values=[s for s in secrets if s]).redact(text)
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
 
 
