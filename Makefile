@@ -26,7 +26,9 @@ editor-deps:
 	bash tests/editors/setup-editor-deps.sh
 
 test: $(STAMP) services editor-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov=osiris_runtime --cov-report=term
+	# The registry and the error mapper must stay above 90% line coverage.
+	$(BIN)/python -m coverage report --include='*/osiris_runtime/registry.py,*/osiris_runtime/friendly.py' --fail-under=90
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .coverage
