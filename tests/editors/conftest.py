@@ -24,7 +24,7 @@ REPO = HERE.parents[1]
 EDITOR_CACHE = Path(os.environ.get("OSIRIS_EDITOR_CACHE", Path.home() / ".cache" / "osiris-editors"))
 CODE_SERVER_VERSION = os.environ.get("CODE_SERVER_VERSION", "4.100.3")
 
-# A pipeline with one error (a misspelt component) and an empty `component:` to complete.
+# A pipeline with a misspelt component and an unfinished last step (`component:` to complete).
 BROKEN_PIPELINE = """\
 oml_version: "0.1.0"
 name: editor-check
@@ -33,9 +33,20 @@ steps:
     component: mysql.extractr
     mode: read
     config:
+      connection: "@mysql.shop"
       query: "SELECT id FROM orders"
   - id: load-orders
     component: 
+"""
+CONNECTIONS = """\
+connections:
+  mysql:
+    shop:
+      default: true
+      host: 127.0.0.1
+      database: shop
+      user: reader
+      password: ${MYSQL_SHOP_PASSWORD}
 """
 
 
@@ -74,12 +85,13 @@ def server_under_test() -> ServerUnderTest:
 
 @pytest.fixture
 def broken_pipeline(tmp_path: Path) -> BrokenPipeline:
-    """A workspace folder holding only `broken.oml.yaml` (no connections file)."""
+    """A workspace folder with `broken.oml.yaml` and the connections file it refers to."""
     ws = tmp_path / "ws"
     ws.mkdir()
     path = ws / "broken.oml.yaml"
     path.write_text(BROKEN_PIPELINE)
-    return BrokenPipeline(ws, path, 4, "    component: mysql.extractor", (9, len("    component: ")))
+    (ws / "osiris_connections.yaml").write_text(CONNECTIONS)
+    return BrokenPipeline(ws, path, 4, "    component: mysql.extractor", (10, len("    component: ")))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,28 @@ async function completionAtEndOfLine(page, lineFromEnd) {
   return rowsOf(page, '.suggest-widget .monaco-list-row');
 }
 
+// Quick Open (Ctrl+P), pick the file; retried because an Enter pressed while the result list is
+// still refreshing is lost.
+async function openWithQuickOpen(page, name) {
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Control+P');
+    // '.quick-input-widget input' also matches a hidden checkbox; the text box is this one.
+    await page.waitForSelector('.quick-input-box input', { state: 'visible', timeout: 30000 });
+    await page.keyboard.type(name);
+    await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 30000 });
+    await page.waitForTimeout(500);
+    await page.keyboard.press('Enter');
+    try {
+      await page.waitForSelector(`.tabs-container .tab[aria-label*="${name}"]`, { timeout: 10000 });
+      await page.waitForSelector('.monaco-editor .view-lines', { timeout: 10000 });
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      await page.keyboard.press('Escape');
+    }
+  }
+}
+
 (async () => {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM, headless: true,
@@ -36,13 +58,7 @@ async function completionAtEndOfLine(page, lineFromEnd) {
     await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
     step('workbench loaded');
     await page.waitForTimeout(2000);
-    await page.keyboard.press('Control+P');
-    // '.quick-input-widget input' also matches a hidden checkbox; the text box is this one.
-    await page.waitForSelector('.quick-input-box input', { state: 'visible', timeout: 30000 });
-    await page.keyboard.type(process.env.OML_FILE);
-    await page.waitForTimeout(1000);
-    await page.keyboard.press('Enter');
-    await page.waitForSelector('.monaco-editor .view-lines', { timeout: 30000 });
+    await openWithQuickOpen(page, process.env.OML_FILE);
     step('editor open');
     result.language = await page.$eval('.statusbar-item[id$="status.editor.mode"]', (e) => e.innerText.trim()).catch(() => null);
     await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: 60000 });

@@ -2,7 +2,8 @@
 -- open a broken pipeline, wait for its diagnostics, ask for completion, fix the error by editing
 -- the buffer and wait for the diagnostic to go away. Everything it sees goes to a JSON file.
 -- Inputs (environment): OSIRIS_NVIM_CMD (JSON array), OSIRIS_NVIM_ROOT, OSIRIS_NVIM_FILE,
--- OSIRIS_NVIM_COMPLETE_AT ("line:col", 0-based), OSIRIS_NVIM_FIX ("line:text"), OSIRIS_NVIM_OUT.
+-- OSIRIS_NVIM_COMPLETE_AT ("line:col", 0-based), OSIRIS_NVIM_FIX ("line:text"),
+-- OSIRIS_NVIM_FIXED_CODE (the diagnostic code the fix removes), OSIRIS_NVIM_OUT.
 local env = vim.env
 local result = { events = {} }
 local function event(s) table.insert(result.events, s) end
@@ -33,11 +34,18 @@ local ok, err = pcall(function()
     return out
   end
 
+  -- Waits end early when the server process is gone: the test then reports its stderr.
+  local function gone()
+    local client = vim.lsp.get_client_by_id(id)
+    return client == nil or client.is_stopped()
+  end
   local t0 = vim.loop.hrtime()
-  result.diagnostics_arrived = vim.wait(30000, function() return #vim.diagnostic.get(buf) > 0 end, 20)
+  result.diagnostics_arrived = vim.wait(30000, function() return gone() or #vim.diagnostic.get(buf) > 0 end, 20)
+    and not gone()
   result.diagnostics_ms = (vim.loop.hrtime() - t0) / 1e6
   result.diagnostics = diagnostics()
 
+  if gone() then error('the language server exited; see lsp.log') end
   local line, col = env.OSIRIS_NVIM_COMPLETE_AT:match('(%d+):(%d+)')
   local responses = vim.lsp.buf_request_sync(buf, 'textDocument/completion', {
     textDocument = { uri = vim.uri_from_bufnr(buf) },
@@ -54,9 +62,14 @@ local ok, err = pcall(function()
   -- server has re-validated.
   local fix_line, fix_text = env.OSIRIS_NVIM_FIX:match('(%d+):(.*)')
   vim.api.nvim_buf_set_lines(buf, tonumber(fix_line), tonumber(fix_line) + 1, false, { fix_text })
-  local before = #result.diagnostics
+  local function fixed()
+    for _, d in ipairs(diagnostics()) do
+      if d.code == env.OSIRIS_NVIM_FIXED_CODE then return false end
+    end
+    return true
+  end
   local t1 = vim.loop.hrtime()
-  result.fix_cleared = vim.wait(30000, function() return #vim.diagnostic.get(buf) < before end, 20)
+  result.fix_cleared = vim.wait(30000, function() return gone() or fixed() end, 20) and not gone()
   result.fix_ms = (vim.loop.hrtime() - t1) / 1e6
   result.diagnostics_after_fix = diagnostics()
 

@@ -25,6 +25,7 @@ def drive_neovim(nvim: str, server_command, pipeline, tmp_path: Path) -> dict:
         "OSIRIS_NVIM_FILE": str(pipeline.path),
         "OSIRIS_NVIM_COMPLETE_AT": "{}:{}".format(*pipeline.complete_at),
         "OSIRIS_NVIM_FIX": f"{pipeline.broken_line}:{pipeline.fixed_text}",
+        "OSIRIS_NVIM_FIXED_CODE": "oml.unknown-component",
         "OSIRIS_NVIM_OUT": str(out),
     }
     proc = subprocess.run(
