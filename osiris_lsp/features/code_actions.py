@@ -198,7 +198,6 @@ def _move_secret(snap: DocumentSnapshot, folder: FolderContext, diag: types.Diag
     connections_path = folder.connections_path()
     if connections_path is None:
         connections_path = (folder.root or (snap.path.parent if snap.path else Path.cwd())) / CONNECTIONS_FILE_NAME
-    connections_uri = from_fs_path(str(connections_path)) or connections_path.as_uri()
 
     lines = snap.lines
     key_line = doc.range_of(path, key=True).start.line
@@ -207,21 +206,46 @@ def _move_secret(snap: DocumentSnapshot, folder: FolderContext, diag: types.Diag
     replacement = "" if has_ref else f'{indent}connection: "@{family}.{alias_name}"\n'
     oml_edit = types.TextEdit(range=lsp_range(lines, Range.at(key_line, 0, end, 0)), new_text=replacement)
 
-    connections_edit = _connections_insert(folder, connections_path, family, alias_name, field, value)
+    env_name = re.sub(r"[^A-Z0-9_]", "_", f"{family}_{alias_name}_{field}".upper())
+    secrets_file = folder.settings.secrets_file
+    # With a secrets file the value goes there and the connections file gets a `${VAR}`
+    # placeholder (the connections file is meant to hold no literal secrets); without one the
+    # value itself moves, so the pipeline keeps working.
+    stored = f"${{{env_name}}}" if secrets_file is not None else value
+    connections_edit = _connections_insert(folder, connections_path, family, alias_name, field, stored)
     if connections_edit is None:
-        return None
+        if not has_ref:
+            return None
+        # the step's alias already holds this field: the inline copy only has to go
+        remove = types.TextEdit(range=lsp_range(lines, Range.at(key_line, 0, end, 0)), new_text="")
+        return _action(f"Remove `{field}`: @{family}.{alias_name} supplies it", diag, _edit(snap.uri, [remove]))
     changes: list[Any] = []
-    if not connections_path.exists():
-        changes.append(types.CreateFile(uri=connections_uri, kind="create",
-                                        options=types.CreateFileOptions(ignore_if_exists=True)))
-    changes.append(types.TextDocumentEdit(
-        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=connections_uri, version=None),
-        edits=[connections_edit]))
+    if secrets_file is not None:
+        changes += _file_edit(secrets_file, _secrets_line(secrets_file, env_name, value))
+    changes += _file_edit(connections_path, connections_edit)
     changes.append(types.TextDocumentEdit(
         text_document=types.OptionalVersionedTextDocumentIdentifier(uri=snap.uri, version=snap.version),
         edits=[oml_edit]))
     title = f"Move `{field}` to the connections file as @{family}.{alias_name}"
     return _action(title, diag, types.WorkspaceEdit(document_changes=changes))
+
+
+def _file_edit(path: Path, edit: types.TextEdit) -> list[Any]:
+    uri = from_fs_path(str(path)) or path.as_uri()
+    out: list[Any] = []
+    if not path.exists():
+        out.append(types.CreateFile(uri=uri, kind="create", options=types.CreateFileOptions(ignore_if_exists=True)))
+    out.append(types.TextDocumentEdit(text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
+                                      edits=[edit]))
+    return out
+
+
+def _secrets_line(path: Path, name: str, value: Any) -> types.TextEdit:
+    """`NAME=value` (dotenv) or `NAME: "value"` (YAML) appended to the secrets file."""
+    yaml_like = path.suffix in (".yaml", ".yml", ".json")
+    line = f"{name}: {json.dumps(str(value))}\n" if yaml_like else f"{name}={json.dumps(str(value))}\n"
+    lines = path.read_text(encoding="utf-8").split("\n") if path.exists() else [""]
+    return _insert_at(lines, len(lines), line)
 
 
 def _alias_for(step: Any) -> tuple[str, bool]:
@@ -268,10 +292,11 @@ def _child_indent(lines: Sequence[str], key_line: int) -> int:
 
 
 def _insert_at(lines: Sequence[str], line: int, text: str) -> types.TextEdit:
-    if line >= len(lines) or (line == len(lines) - 1 and lines[-1] == ""):
-        line = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
-        if lines and lines[-1] != "" and line == len(lines):
-            pos = types.Position(line=len(lines) - 1, character=len(lines[-1]))
-            return types.TextEdit(range=types.Range(start=pos, end=pos), new_text="\n" + text)
-    pos = types.Position(line=line, character=0)
-    return types.TextEdit(range=types.Range(start=pos, end=pos), new_text=text)
+    """Insert whole lines before `line`, or at the end of the file (adding a missing final newline)."""
+    if line < len(lines):
+        pos, new_text = types.Position(line=line, character=0), text
+    elif not lines or lines[-1] == "":
+        pos, new_text = types.Position(line=max(len(lines) - 1, 0), character=0), text
+    else:
+        pos, new_text = types.Position(line=len(lines) - 1, character=len(lines[-1])), "\n" + text
+    return types.TextEdit(range=types.Range(start=pos, end=pos), new_text=new_text)

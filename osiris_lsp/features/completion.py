@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from lsprotocol import types
 
-from osiris_lsp.convert import line_range
+from osiris_lsp.convert import doc_href, line_range
 from osiris_lsp.cursor import (
     COMPONENT_KEYS, CompletionContext, ContextKind, child_mapping, completion_context, mapping_keys, scalar,
 )
@@ -283,7 +283,9 @@ def field_markdown(key: str, schema: Mapping[str, Any], spec: ComponentSpec) -> 
         facts.append("secret: keep it in the connections file")
     if facts:
         parts.append("\n".join(f"- {f}" for f in facts))
-    parts.append(f"[{spec.name} docs]({spec.doc_url})")
+    href = doc_href(spec.doc_url)
+    if href:
+        parts.append(f"[{spec.name} docs]({href})")
     return "\n\n".join(parts)
 
 
@@ -300,7 +302,9 @@ def component_markdown(spec: ComponentSpec) -> str:
         example = spec.examples[0]
         config = example.get("config", example) if isinstance(example, Mapping) else example
         parts.append("**Example:**\n```yaml\n" + _yaml_block(config) + "```")
-    parts.append(f"[Documentation]({spec.doc_url})")
+    href = doc_href(spec.doc_url)
+    if href:
+        parts.append(f"[Documentation]({href})")
     return "\n\n".join(parts)
 
 
