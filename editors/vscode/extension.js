@@ -9,6 +9,7 @@ const {
   LanguageClient, TransportKind, State, WorkDoneProgress, ExecuteCommandRequest,
 } = require('vscode-languageclient/node');
 const { resolveServerCommand, serverSettings } = require('./lib/serverCommand');
+const { describeResult } = require('./lib/commandResult');
 
 // Command ids the server offers through workspace/executeCommand.
 const SERVER_COMMANDS = { compile: 'osiris.compile', run: 'osiris.run' };
@@ -75,29 +76,6 @@ async function startClient() {
   }
 }
 
-/** One line per output of a compile/run result, whatever subset of fields the server sends. */
-function describeResult(result) {
-  if (result === null || result === undefined) return ['(no result)'];
-  if (typeof result !== 'object') return [String(result)];
-  const lines = [];
-  const ok = result.ok ?? result.success;
-  if (ok !== undefined) lines.push(ok ? 'status: ok' : 'status: failed');
-  for (const key of ['out_dir', 'outDir', 'output_dir', 'manifest', 'run_dir', 'runDir', 'logs']) {
-    if (result[key]) lines.push(`${key}: ${result[key]}`);
-  }
-  const rows = result.rows || result.row_counts || result.rowCounts;
-  if (rows && typeof rows === 'object') {
-    for (const [step, n] of Object.entries(rows)) lines.push(`rows ${step}: ${n}`);
-  }
-  for (const key of ['outputs', 'paths', 'files', 'artifacts']) {
-    if (Array.isArray(result[key])) for (const p of result[key]) lines.push(`${key}: ${typeof p === 'string' ? p : JSON.stringify(p)}`);
-  }
-  if (Array.isArray(result.diagnostics) && result.diagnostics.length) {
-    lines.push(`${result.diagnostics.length} diagnostic(s), see the Problems panel`);
-  }
-  return lines.length ? lines : [JSON.stringify(result, null, 2)];
-}
-
 function pipelineDocument() {
   const editor = vscode.window.activeTextEditor;
   if (!editor) return undefined;
@@ -123,9 +101,8 @@ async function runServerCommand(kind) {
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Osiris: ${title} ${name}`, cancellable: true },
     async (progress, cancelled) => {
-      let last = 0;
+      let last = 0;   // the server logs each progress message to the output itself
       const sub = client.onProgress(WorkDoneProgress.type, token, (value) => {
-        if (value.message) output.appendLine(`[osiris] ${value.message}`);
         const pct = typeof value.percentage === 'number' ? value.percentage : last;
         progress.report({ message: value.message || value.title, increment: Math.max(0, pct - last) });
         last = pct;
@@ -136,9 +113,9 @@ async function runServerCommand(kind) {
         }, cancelled);
         const lines = describeResult(result);
         lines.forEach((l) => output.appendLine(`  ${l}`));
-        const failed = result && (result.ok === false || result.success === false);
+        const failed = !result || result.ok === false;
         const show = failed ? vscode.window.showErrorMessage : vscode.window.showInformationMessage;
-        show(`Osiris: ${kind} ${failed ? 'failed' : 'finished'}: ${lines[0]}`, 'Show output')
+        show(`Osiris: ${kind}: ${lines[0]}`, 'Show output')
           .then((pick) => pick && output.show(true));
         return result;
       } catch (err) {

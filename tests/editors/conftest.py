@@ -138,6 +138,11 @@ def run(cmd: list[str], cwd: Path, timeout: int = 300, env: dict | None = None) 
 
 
 @pytest.fixture(scope="session")
+def extension_src() -> Path:
+    return EXTENSION_SRC
+
+
+@pytest.fixture(scope="session")
 def vsix(tmp_path_factory, node, editor_tools) -> Path:
     """editors/vscode packaged as it would ship: `npm ci` in a copy, then `vsce package`."""
     vsce = editor_tools.vsce()
