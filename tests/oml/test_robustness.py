@@ -1,0 +1,128 @@
+"""The validator never raises, and hostile YAML ends quickly with a clear diagnostic."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from osiris_runtime.oml.document import parse_oml
+from osiris_runtime.oml.rules import validate
+from osiris_runtime.oml.yaml_tree import MAX_ALIAS_EXPANSION, MAX_CHARS
+
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("OML_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def assert_no_internal_errors(diagnostics):
+    assert all(d.code != "oml.internal-error" for d in diagnostics), [d.message for d in diagnostics]
+
+
+def billion_laughs(levels: int = 10) -> str:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        refs = ",".join([f"*a{i - 1}"] * 10)
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    return "\n".join(lines) + f"\nsteps: *a{levels - 1}\n"
+
+
+def test_billion_laughs_is_cut_off_quickly(check):
+    start = time.perf_counter()
+    diagnostics = check(billion_laughs())
+    assert time.perf_counter() - start < 5
+    limit = [d for d in diagnostics if d.code == "yaml.alias-limit"]
+    assert limit and str(MAX_ALIAS_EXPANSION) in limit[0].message.replace(",", "")
+
+
+def test_ten_thousand_deep_nesting_is_a_diagnostic(check):
+    flow = "a: " + "[" * 10_000 + "]" * 10_000
+    block = "a:\n" + "- " * 10_000 + "x\n"  # 10,000 nested block sequences on one line
+    mixed = "a: " + "{k: [" * 5_000 + "]}" * 5_000
+    for text in (flow, block, mixed):
+        start = time.perf_counter()
+        diagnostics = check(text)
+        assert time.perf_counter() - start < 5
+        assert "yaml.too-deep" in [d.code for d in diagnostics]
+
+
+def test_a_20_mb_file_is_refused_with_a_clear_diagnostic(check):
+    text = "name: x\n" + "# padding\n" * 2_000_000
+    assert len(text) > MAX_CHARS
+    start = time.perf_counter()
+    diagnostics = check(text)
+    assert time.perf_counter() - start < 2
+    assert [d.code for d in diagnostics] == ["yaml.too-large"]
+
+
+def test_unknown_alias_and_multiple_documents(check):
+    codes = [d.code for d in check("a: *nope\n---\nb: 1\n")]
+    assert "yaml.unknown-alias" in codes and "yaml.multiple-documents" in codes
+
+
+yaml_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20),
+    st.sampled_from(["mysql.extractor", "mysql.writer", "read", "write", "@mysql.shop", "${params.x}", "a", "b"]),
+)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["id", "component", "mode", "config", "needs", "steps", "params", "profiles", "name",
+                         "oml_version", "connection", "table", "query", "password", "type", "with", "x-a", "default"]),
+        children, max_size=5),
+    max_leaves=25,
+)
+
+
+@SETTINGS
+@given(value=yaml_values)
+def test_arbitrary_yaml_data_gives_diagnostics_not_exceptions(check, value):
+    import json
+
+    text = json.dumps(value)  # JSON is YAML; hypothesis explores the shapes
+    assert_no_internal_errors(check(text))
+    assert_no_internal_errors(check({"oml_version": "0.1.0", "name": "p", "steps": value} and json.dumps(
+        {"oml_version": "0.1.0", "name": "p", "steps": value})))
+
+
+@SETTINGS
+@given(text=st.text(max_size=300))
+def test_arbitrary_text_gives_diagnostics_not_exceptions(check, text):
+    assert_no_internal_errors(check(text))
+
+
+@SETTINGS
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_give_diagnostics_not_exceptions(check, data):
+    doc = parse_oml(data.decode("utf-8", errors="replace"))
+    assert isinstance(doc.syntax_diagnostics, tuple)
+    assert_no_internal_errors(check(data.decode("latin-1")))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_mutated_valid_pipelines_give_diagnostics_not_exceptions(check, valid_pipeline, data):
+    text = valid_pipeline
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(text)))
+        action = data.draw(st.sampled_from(["delete", "insert", "replace", "cut-line", "dup-line"]))
+        if action == "delete":
+            text = text[:position] + text[position + data.draw(st.integers(1, 10)):]
+        elif action == "insert":
+            text = text[:position] + data.draw(st.sampled_from([":", "-", " ", "\n", "[", "{", "&a ", "*a", '"', "  ", "\t", "#", "|"])) + text[position:]
+        elif action == "replace":
+            text = text[:position] + data.draw(st.text(max_size=3)) + text[position + 1:]
+        else:
+            lines = text.split("\n")
+            index = data.draw(st.integers(0, len(lines) - 1))
+            lines[index:index + 1] = [] if action == "cut-line" else [lines[index]] * 2
+            text = "\n".join(lines)
+    diagnostics = check(text)
+    assert_no_internal_errors(diagnostics)
+    doc = parse_oml(text)
+    for step in doc.steps():  # the model of a broken document is still usable
+        assert step.range is not None
+
+
+def test_validate_is_pure_for_the_same_document(registry, valid_pipeline, connections):
+    doc = parse_oml(valid_pipeline + "  - id: x\n    component: nope\n    mode: read\n")
+    assert validate(doc, registry, connections=connections) == validate(doc, registry, connections=connections)
