@@ -441,7 +441,7 @@ class _Compilation:
                     self.error("needs.unknown-step", f"step `{step.id}` needs `{dep}`, which is not a step",
                                self.doc.range_of(step.path + ("needs", index)))
                 elif dep == step.id:
-                    self.error("needs.cycle", f"step `{step.id}` needs itself",
+                    self.error("needs.self", f"step `{step.id}` needs itself",
                                self.doc.range_of(step.path + ("needs", index)))
 
     # Secrets.

@@ -136,3 +136,29 @@ def test_cli_output_is_identical_across_hash_seeds(workdir: Path) -> None:
         assert done.returncode == 0, done.stderr
     for name in ("manifest.yaml", "cfg/pull.json", "cfg/save.json"):
         assert (workdir / "a" / name).read_bytes() == (workdir / "b" / name).read_bytes()
+
+
+def test_a_terminal_gets_a_short_rich_summary(workdir: Path) -> None:
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSIRIS_PARAM_")}
+    env.update({"OSIRIS_COMPONENTS_PATH": str(SPECS), "OSIRIS_CONNECTIONS": str(workdir / "osiris_connections.yaml"),
+                "COLUMNS": "100", "TERM": "dumb"})
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([*OSIRIS, "compile", "pipeline.yaml", "--out", "build", "--param", "since=x"],
+                               cwd=workdir, env=env, stdout=follower, stderr=subprocess.PIPE)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait(timeout=60) == 0
+    os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "stage" in screen and "pull" in screen and "save" in screen
+    assert "2 steps, 2 stages" in screen and "build/manifest.yaml" in screen

@@ -1,0 +1,125 @@
+"""Compiler benchmark: in-process compile of 20- and 1,000-step pipelines, and `osiris compile` end to end.
+
+The baseline for the CLI is `python -c pass` measured in the same run (interpreter start-up is
+the floor no CLI can beat); the CLI figure is reported as a median and as a ratio to it. The
+in-process figures are compile_pipeline + serialization (`files()`), with a warm registry, and
+the per-step cost of 1,000 steps against 20 steps shows whether growth is linear (ratio ~1).
+
+    .venv/bin/python bench/compile.py              # about 30 s on 2 cores
+    .venv/bin/python bench/compile.py --reps 5     # quicker, noisier
+Goals (issue 4): 20 steps < 30 ms in-process; CLI < 400 ms median; linear growth.
+Writes bench/results/compile.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+SPECS = REPO / "tests" / "compiler" / "specs"  # frozen spec copies: the figures don't move with components/
+
+
+def pipeline_text(steps: int) -> str:
+    """A chain: MySQL extract, (steps - 2) DuckDB transforms, a CSV writer; one param used throughout."""
+    lines = ['oml_version: "0.1.0"', f"name: bench-{steps}", "params:", "  since: {type: string, default: '2024-01-01'}",
+             "steps:",
+             "  - id: extract", "    component: mysql.extractor", "    mode: read", "    config:",
+             '      connection: "@mysql.shop"', "      query: \"SELECT * FROM orders WHERE d >= '${params.since}'\""]
+    previous = "extract"
+    for index in range(1, steps - 1):
+        step_id = f"transform-{index:04d}"
+        lines += [f"  - id: {step_id}", "    component: duckdb.processor", "    mode: transform", f"    needs: [{previous}]",
+                  "    config:", f"      query: SELECT *, {index} AS n FROM {previous.replace('-', '_')}"]
+        previous = step_id
+    lines += ["  - id: write", "    component: filesystem.csv_writer", "    mode: write", f"    needs: [{previous}]",
+              "    config:", "      path: out/${params.since}.csv"]
+    return "\n".join(lines) + "\n"
+
+
+def time_in_process(text: str, reps: int) -> list[float]:
+    from osiris_runtime.compiler import compile_pipeline
+    from osiris_runtime.registry import Registry
+
+    registry = Registry([SPECS])
+    compile_pipeline(text, registry)  # warm: registry loaded, imports done
+    samples = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        result = compile_pipeline(text, registry)
+        assert result.pipeline is not None, [d.format() for d in result.errors]
+        result.pipeline.files()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def time_command(argv: list[str], reps: int, env: dict[str, str]) -> list[float]:
+    samples = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        done = subprocess.run(argv, env=env, capture_output=True)
+        samples.append((time.perf_counter() - start) * 1000)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=15, help="repetitions per measurement (default 15)")
+    args = parser.parse_args()
+    reps = max(3, args.reps)
+
+    small, large = pipeline_text(20), pipeline_text(1000)
+    in_20 = time_in_process(small, reps * 3)
+    in_1000 = time_in_process(large, max(3, reps // 3))
+
+    env = {**os.environ, "OSIRIS_COMPONENTS_PATH": str(SPECS)}
+    env.pop("OSIRIS_CONNECTIONS", None)
+    osiris = str(Path(sys.executable).with_name("osiris"))
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "bench-20.yaml"
+        source.write_text(small)
+        cli = [osiris, "compile", str(source), "--out", str(Path(tmp) / "out")]
+        baseline = [sys.executable, "-c", "pass"]
+        time_command(cli, 2, env)  # warm the page cache and .pyc files
+        base_samples, cli_samples = [], []
+        for _ in range(reps):  # interleaved, so both see the same machine load
+            base_samples += time_command(baseline, 1, env)
+            cli_samples += time_command(cli, 1, env)
+
+    med = statistics.median
+    per_step_20, per_step_1000 = med(in_20) / 20, med(in_1000) / 1000
+    report = {
+        "reps": reps,
+        "in_process_ms": {"20_steps_median": round(med(in_20), 2), "1000_steps_median": round(med(in_1000), 1)},
+        "per_step_ms": {"20": round(per_step_20, 3), "1000": round(per_step_1000, 3),
+                        "ratio_1000_vs_20": round(per_step_1000 / per_step_20, 2)},
+        "cli_ms": {"baseline_python_c_pass_median": round(med(base_samples), 1),
+                   "osiris_compile_20_steps_median": round(med(cli_samples), 1),
+                   "ratio_vs_baseline": round(med(cli_samples) / med(base_samples), 2),
+                   "overhead_over_baseline": round(med(cli_samples) - med(base_samples), 1)},
+        "goals": {"in_process_20_steps_ms": 30, "cli_median_ms": 400},
+    }
+    print(f"in-process, 20 steps:    {report['in_process_ms']['20_steps_median']:8.2f} ms median (goal < 30 ms)")
+    print(f"in-process, 1000 steps:  {report['in_process_ms']['1000_steps_median']:8.1f} ms median")
+    print(f"per step, 1000 vs 20:    {report['per_step_ms']['ratio_1000_vs_20']:8.2f} x (1.0 = linear)")
+    print(f"python -c pass:          {report['cli_ms']['baseline_python_c_pass_median']:8.1f} ms median (baseline)")
+    print(f"osiris compile 20 steps: {report['cli_ms']['osiris_compile_20_steps_median']:8.1f} ms median "
+          f"= {report['cli_ms']['ratio_vs_baseline']:.2f} x baseline (goal < 400 ms)")
+    out = BENCH / "results" / "compile.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
