@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import secrets as _random
 import threading
@@ -188,12 +189,22 @@ class LocalEngine:
             ),
             prepared.redactor,
         )
-        redacted_error = None if error is None else StepError(error.code, prepared.redactor.redact(error.message), error.exit_code)
+        redact = prepared.redactor.redact
         return RunSummary(
             run_id=prepared.run_id, run_dir=prepared.run_dir, pipeline=prepared.pipeline, engine=self.name,
-            status=status, exit_code=exit_code, duration_ms=duration_ms, steps=result.outcomes, error=redacted_error,
+            status=status, exit_code=exit_code, duration_ms=duration_ms,
+            steps=tuple(redacted_outcome(o, prepared.redactor) for o in result.outcomes),
+            error=None if error is None else StepError(error.code, redact(error.message), error.exit_code),
             failed_step=failed_step, outputs=tuple(prepared.redactor.redact(list(outputs))), totals=totals,
         )
+
+
+def redacted_outcome(outcome: StepOutcome, redactor: Redactor) -> StepOutcome:
+    """The outcome as it may leave the process: error message and driver metrics redacted."""
+    error = outcome.error
+    if error is not None:
+        error = StepError(error.code, redactor.redact(error.message), error.exit_code)
+    return dataclasses.replace(outcome, error=error, metrics=redactor.redact(dict(outcome.metrics)))
 
 
 def load_driver(step: StepPlan) -> type:

@@ -185,10 +185,11 @@ class Scheduler:
                 # A consequence of another step's failure (a closed stream, a dropped connection).
                 return "cancelled", None
             self.cancel.set()
+        redact = self._bus.redactor.redact  # database errors echo DSNs: never keep the raw text
         if isinstance(exc, OsirisError):
-            error = StepError(exc.code, exc.message, int(exc.exit_code))
+            error = StepError(exc.code, redact(exc.message), int(exc.exit_code))
         else:
-            error = StepError("run.step-failed", f"{type(exc).__name__}: {exc}")
+            error = StepError("run.step-failed", redact(f"{type(exc).__name__}: {exc}"))
         return "failed", error
 
     def _outcome(self, step: StepPlan, ctx: StepContext | None, status: str, error: StepError | None,

@@ -115,10 +115,18 @@ class UsesConnection:
         self.ctx = ctx
 
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> None:
+        import logging
+        import os
+
         first = self.ctx.connection()
+        # What careless driver code does: every one of these must come out redacted.
+        self.ctx.emit("connected", detail=f"connected with {first}")
+        logging.getLogger("osiris.test.driver").warning("connecting with %s", first)
+        ready = self.ctx.config.get("ready_file")
+        if ready:
+            open(ready, "w").close()
         waited = 0.0
         gate = self.ctx.config.get("gate_file")
-        import os
 
         while gate and not os.path.exists(gate) and waited < 10:
             time.sleep(0.02)
