@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
+from pygls.exceptions import FeatureRequestError
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
@@ -234,7 +235,11 @@ class OsirisLanguageServer(LanguageServer):
         self.log_message(f"{what}: {detail}", types.MessageType.Error)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        # A failing notification handler: log it for the user's output panel, no pop-up, carry on.
+        # Log for the user's output panel, no pop-up, carry on. A failed request already carries
+        # its error in the response; other failures (notifications, serialisation) only have this.
+        if source is FeatureRequestError:
+            self.log_message(f"request failed: {error}", types.MessageType.Log)
+            return
         self.log_message(f"internal error ({getattr(source, '__name__', source)}): {error!r}", types.MessageType.Error)
 
 

@@ -1,0 +1,133 @@
+"""Outline, go-to-definition, references and rename of step ids, code lens."""
+
+from __future__ import annotations
+
+import pytest
+from lsprotocol import types
+
+from osiris_runtime.registry import Registry
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+DOC = """\
+oml_version: "0.1.0"
+name: orders
+params:
+  since: {type: string, default: "2024-01-01"}
+steps:
+  - id: pull-orders
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.shop"
+      query: SELECT * FROM t WHERE d >= '${params.since}'
+  - id: push
+    component: mysql.writer
+    mode: write
+    needs: [pull-orders]
+    config:
+      connection: "@mysql.shop"
+      table: t
+  - id: audit
+    component: mysql.writer
+    mode: write
+    needs:
+      - pull-orders
+      - push
+    config:
+      connection: "@mysql.shop"
+      table: audit
+"""
+
+
+def at(needle: str, occurrence: int = 0, offset: int = 1) -> types.Position:
+    seen = 0
+    for n, line in enumerate(DOC.split("\n")):
+        if needle in line:
+            if seen == occurrence:
+                return types.Position(line=n, character=line.index(needle) + offset)
+            seen += 1
+    raise AssertionError(needle)
+
+
+def doc_id(uri):
+    return types.TextDocumentIdentifier(uri=uri)
+
+
+async def test_outline_lists_steps(editor):
+    uri, _ = editor.open(DOC)
+    symbols = await editor.client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc_id(uri)))
+    by_name = {s.name: s for s in symbols}
+    assert {"oml_version", "name", "params", "steps"} <= set(by_name)
+    steps = by_name["steps"].children
+    assert [s.name for s in steps] == ["pull-orders", "push", "audit"]
+    assert steps[0].detail == "mysql.extractor · read"
+    assert steps[1].selection_range.start == types.Position(line=11, character=8)
+    assert [c.name for c in by_name["params"].children] == ["since"]
+
+
+async def test_needs_entry_goes_to_step(editor):
+    uri, _ = editor.open(DOC)
+    result = await editor.client.text_document_definition_async(types.DefinitionParams(
+        text_document=doc_id(uri), position=at("- pull-orders", offset=4)))
+    assert [(r.uri, r.range.start.line) for r in result] == [(uri, 5)]
+
+
+async def test_connection_ref_goes_to_alias(editor, lsp_workspace):
+    uri, _ = editor.open(DOC)
+    result = await editor.client.text_document_definition_async(types.DefinitionParams(
+        text_document=doc_id(uri), position=at("@mysql.shop", offset=3)))
+    assert result[0].uri == (lsp_workspace / "osiris_connections.yaml").as_uri()
+    assert result[0].range.start.line == 2
+
+
+async def test_component_goes_to_spec_file(editor):
+    uri, _ = editor.open(DOC)
+    result = await editor.client.text_document_definition_async(types.DefinitionParams(
+        text_document=doc_id(uri), position=at("mysql.extractor", offset=3)))
+    assert result[0].uri == Registry().get("mysql.extractor").path.resolve().as_uri() or result[0].uri.endswith("spec.yaml")
+
+
+async def test_param_ref_goes_to_declaration(editor):
+    uri, _ = editor.open(DOC)
+    result = await editor.client.text_document_definition_async(types.DefinitionParams(
+        text_document=doc_id(uri), position=at("${params.since}", offset=5)))
+    assert result[0].range.start.line == 3
+
+
+async def test_references_of_a_step_id(editor):
+    uri, _ = editor.open(DOC)
+    result = await editor.client.text_document_references_async(types.ReferenceParams(
+        text_document=doc_id(uri), position=at("id: pull-orders", offset=6),
+        context=types.ReferenceContext(include_declaration=False)))
+    assert sorted(r.range.start.line for r in result) == [14, 22]
+    with_decl = await editor.client.text_document_references_async(types.ReferenceParams(
+        text_document=doc_id(uri), position=at("[pull-orders]", offset=2),
+        context=types.ReferenceContext(include_declaration=True)))
+    assert sorted(r.range.start.line for r in with_decl) == [5, 14, 22]
+
+
+async def test_rename_step_id_across_needs(editor):
+    uri, _ = editor.open(DOC)
+    prep = await editor.client.text_document_prepare_rename_async(types.PrepareRenameParams(
+        text_document=doc_id(uri), position=at("id: pull-orders", offset=6)))
+    assert prep.placeholder == "pull-orders"
+    edit = await editor.client.text_document_rename_async(types.RenameParams(
+        text_document=doc_id(uri), position=at("id: pull-orders", offset=6), new_name="fetch-orders"))
+    edits = edit.changes[uri]
+    assert sorted(e.range.start.line for e in edits) == [5, 14, 22]
+    assert {e.new_text for e in edits} == {"fetch-orders"}
+
+
+async def test_rename_refuses_an_invalid_id(editor):
+    uri, _ = editor.open(DOC)
+    with pytest.raises(Exception, match="not a valid step id"):
+        await editor.client.text_document_rename_async(types.RenameParams(
+            text_document=doc_id(uri), position=at("id: push", offset=5), new_name="bad id!"))
+
+
+async def test_code_lens_above_steps(editor):
+    uri, _ = editor.open(DOC)
+    lenses = await editor.client.text_document_code_lens_async(types.CodeLensParams(text_document=doc_id(uri)))
+    assert [(l.range.start.line, l.command.command) for l in lenses] == [(4, "osiris.compile"), (4, "osiris.run")]
+    assert list(lenses[0].command.arguments) == [uri]
