@@ -117,13 +117,13 @@ class RestEndpoint:
         if not url or not key:
             missing = " and ".join(name for name, value in (("url", url), ("key", key)) if not value)
             raise ConfigError(
-                f"step {ctx.step_id}: the Supabase connection has no {missing}",
+                f"the Supabase connection has no {missing}",
                 code="connection.missing-field",
                 fix="give the connection `url` (or `project_id`) and `key`, or a direct `dsn`/`host`",
             )
         if not re.match(r"^https?://[^\s/]+", str(url)):
             raise ConfigError(
-                f"step {ctx.step_id}: the Supabase url must start with http:// or https://",
+                "the Supabase url must start with http:// or https://",
                 code="connection.invalid-field",
             )
         return cls(
@@ -277,7 +277,7 @@ class RestSession:
             return create_client(self.endpoint.url, self.endpoint.key, options)
         except Exception as exc:  # SupabaseException: bad url or key shape
             raise ConfigError(
-                f"step {self._ctx.step_id}: cannot create the Supabase client: {scrub(str(exc), [self.endpoint.key])}",
+                f"cannot create the Supabase client: {scrub(str(exc), [self.endpoint.key])}",
                 code="connection.invalid-field",
             ) from None
 
@@ -368,7 +368,7 @@ def _run_failed(ctx: StepContext, what: str, failure: RestFailure, attempt: int)
     status = f"HTTP {failure.status}" if failure.status else "no response"
     code = f" [{failure.code}]" if failure.code and failure.code != str(failure.status) else ""
     tries = f" after {attempt + 1} attempts" if attempt else ""
-    return RestRequestFailed(f"step {ctx.step_id}: Supabase REST {what} failed{tries} ({status}){code}: {failure.message}", failure)
+    return RestRequestFailed(f"Supabase REST {what} failed{tries} ({status}){code}: {failure.message}", failure)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,15 +544,24 @@ def _schema_and_table(ctx: StepContext) -> tuple[str, str]:
     return _identifier(schema, "schema"), table
 
 
+def _retries(config: Mapping[str, Any]) -> int:
+    value = config.get("retries")
+    if value is None:
+        return DEFAULT_RETRIES
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"retries must be a non-negative integer, got {value!r}", code="config.invalid-value")
+    return value
+
+
 def _require_table(ctx: StepContext) -> str:
     if ctx.config.get("query"):
         raise ConfigError(
-            f"step {ctx.step_id}: `query` needs a direct Postgres connection; the REST API cannot run SQL",
+            "`query` needs a direct Postgres connection; the REST API cannot run SQL",
             code="config.needs-direct-connection",
             fix="add `dsn` (or host/port/database/user/password) to the Supabase connection, or use `table`",
         )
     if not ctx.config.get("table"):
-        raise ConfigError(f"step {ctx.step_id}: `table` is required", code="config.missing-required")
+        raise ConfigError("`table` is required", code="config.missing-required")
     return _schema_and_table(ctx)[1]
 
 
@@ -564,7 +573,7 @@ def extract_rest(ctx: StepContext) -> Iterator[Batch]:
     configured_order = _order_terms(ctx.config.get("order"))
     page_size = _positive_int(ctx.config, "batch_size", DEFAULT_PAGE_SIZE) or DEFAULT_PAGE_SIZE
     limit = _positive_int(ctx.config, "limit", None)
-    policy = RetryPolicy(retries=int(ctx.config.get("retries", DEFAULT_RETRIES)))
+    policy = RetryPolicy(retries=_retries(ctx.config))
 
     with RestSession(ctx, policy) as session:
         described = describe_table(session.openapi(), table)
@@ -572,7 +581,7 @@ def extract_rest(ctx: StepContext) -> Iterator[Batch]:
             by_name = {c.name: c for c in described}
             unknown = [c for c in wanted if c not in by_name]
             if unknown:
-                raise ConfigError(f"step {ctx.step_id}: table {table} has no column {unknown[0]!r}", code="config.unknown-column")
+                raise ConfigError(f"table {table} has no column {unknown[0]!r}", code="config.unknown-column")
             columns = [by_name[c] for c in wanted] if wanted else described
             order_columns = described
         else:
@@ -713,7 +722,7 @@ class WriterSettings:
         table = _require_table(ctx)
         mode = str(config.get("write_mode") or config.get("mode") or "append")
         if mode not in ("append", "upsert", "replace"):
-            raise ConfigError(f"step {ctx.step_id}: write_mode must be append, upsert or replace, not {mode!r}",
+            raise ConfigError(f"write_mode must be append, upsert or replace, not {mode!r}",
                               code="config.invalid-enum")
         raw_key = config.get("primary_key", config.get("upsert_keys"))
         keys = [raw_key] if isinstance(raw_key, str) else list(raw_key or ())
@@ -723,18 +732,18 @@ class WriterSettings:
             primary_key=tuple(_identifier(k, "primary_key column") for k in keys),
             batch_size=_positive_int(config, "batch_size", DEFAULT_WRITE_BATCH) or DEFAULT_WRITE_BATCH,
             create_if_missing=bool(config.get("create_if_missing", False)),
-            retries=int(config.get("retries", DEFAULT_RETRIES)),
+            retries=_retries(config),
         )
         if mode == "replace":
             raise ConfigError(
-                f"step {ctx.step_id}: write_mode replace needs a direct Postgres connection: over the REST API "
+                "write_mode replace needs a direct Postgres connection: over the REST API "
                 "there is no transaction across requests, so a failed replace would leave the table half "
                 "replaced",
                 code="config.needs-direct-connection",
                 fix="add `dsn` (or host/port/database/user/password) to the Supabase connection, or use upsert",
             )
         if mode == "upsert" and not settings.primary_key:
-            raise ConfigError(f"step {ctx.step_id}: write_mode upsert needs primary_key", code="config.missing-required",
+            raise ConfigError("write_mode upsert needs primary_key", code="config.missing-required",
                               fix="set `primary_key: <column>` (or a list of columns) to the conflict key")
         return settings
 
@@ -776,13 +785,13 @@ def _check_target(session: RestSession, ctx: StepContext, settings: WriterSettin
             raise
         if settings.create_if_missing:
             raise ConfigError(
-                f"step {ctx.step_id}: table {settings.table} does not exist and create_if_missing needs a "
+                f"table {settings.table} does not exist and create_if_missing needs a "
                 "direct Postgres connection (PostgREST cannot run DDL)",
                 code="config.needs-direct-connection",
                 fix="add `dsn` (or host/port/database/user/password) to the Supabase connection, or create the table first",
             ) from None
         raise RunFailed(
-            f"step {ctx.step_id}: table {settings.table} does not exist (or is not exposed by the REST API)",
+            f"table {settings.table} does not exist (or is not exposed by the REST API)",
             code="run.table-not-found",
             fix="create the table, or set create_if_missing with a direct Postgres connection",
         ) from None
