@@ -69,7 +69,7 @@ def _compile(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter) 
     reporter.progress(f"compiled to {out_dir}", 100)
     summary = {
         "ok": True, "command": "compile", "out_dir": str(out_dir), "manifest": str(out_dir / "manifest.yaml"),
-        "outputs": files, "steps": list(result.pipeline.step_ids()), "stages": result.pipeline.stages(),
+        "outputs": files, "steps": list(result.pipeline.step_ids), "stages": result.pipeline.stages,
         "diagnostics": diagnostics,
     }
     return summary, out_dir
@@ -80,12 +80,14 @@ def compile_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Re
     return _compile(snap, folder, reporter)[0]
 
 
-def run_command_line(out_dir: Path, folder: FolderContext) -> list[str]:
+def run_command_line(out_dir: Path, folder: FolderContext, work_dir: Path | None = None) -> list[str]:
     settings = folder.settings
     script = Path(sys.executable).parent / "osiris-run"
     base = [str(script)] if script.exists() else [sys.executable, "-c",
                                                    "from osiris_runtime.cli.main import headless_run; headless_run()"]
     args = [str(out_dir), "--json", "--engine", settings.run_engine]
+    if work_dir is not None:
+        args += ["--work-dir", str(work_dir)]
     connections = folder.connections_path()
     if connections is not None:
         args += ["--connections", str(connections)]
@@ -101,12 +103,14 @@ def run_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Report
         return {**compiled, "command": "run"}
     if reporter.cancelled.is_set():
         return {"ok": False, "command": "run", "cancelled": True}
-    argv = run_command_line(out_dir, folder)
+    # relative paths in step configs start at the pipeline file's folder, as with `osiris run file`
+    work_dir = snap.path.parent if snap.path is not None and snap.path.parent.is_dir() else None
+    argv = run_command_line(out_dir, folder, work_dir)
     reporter.log("running: " + " ".join(argv))
     cwd = folder.root or (snap.path.parent if snap.path else None)
     total = max(len(compiled.get("steps", [])), 1)
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "NO_COLOR": "1"}, start_new_session=True)
+                            env=_run_env(folder), start_new_session=True)
     stdout_chunks: list[str] = []
     reader = threading.Thread(target=lambda: stdout_chunks.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
     reader.start()
@@ -118,14 +122,26 @@ def run_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Report
         line = line.rstrip()
         if not line:
             continue
-        if re.search(r"\b(finished|done|ok|completed)\b", line, re.I):
+        if _STEP_DONE.match(line):
             finished = min(finished + 1, total)
         reporter.progress(line, 10 + int(85 * finished / total))
     code = proc.wait()
     reader.join(timeout=5)
     if reporter.cancelled.is_set():
         return {"ok": False, "command": "run", "cancelled": True, "exit_code": code}
-    return _run_result(code, "".join(stdout_chunks), compiled)
+    return _run_result(code, "".join(stdout_chunks), compiled, Path(cwd) if cwd else Path.cwd())
+
+
+_STEP_DONE = re.compile(r"^\[osiris\] [^:]+: (ok|FAILED|cancelled)\b")
+
+
+def _run_env(folder: FolderContext) -> dict[str, str]:
+    """The run's environment: the server's, plus the components path the editor configured."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    extra = [str(p) for p in folder.settings.components_path]
+    if extra:
+        env["OSIRIS_COMPONENTS_PATH"] = os.pathsep.join(filter(None, [env.get("OSIRIS_COMPONENTS_PATH", ""), *extra]))
+    return env
 
 
 def _stop_on_cancel(proc: subprocess.Popen[str], cancelled: threading.Event) -> None:
@@ -143,7 +159,7 @@ def _stop_on_cancel(proc: subprocess.Popen[str], cancelled: threading.Event) -> 
             return
 
 
-def _run_result(code: int, stdout: str, compiled: dict[str, Any]) -> dict[str, Any]:
+def _run_result(code: int, stdout: str, compiled: dict[str, Any], cwd: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for candidate in (stdout.strip(), *reversed(stdout.strip().splitlines())):
         try:
@@ -157,8 +173,9 @@ def _run_result(code: int, stdout: str, compiled: dict[str, Any]) -> dict[str, A
     for step in summary.get("steps", []) or []:
         if isinstance(step, dict) and step.get("step"):
             rows[str(step["step"])] = int(step.get("rows_written") or step.get("rows_out") or step.get("rows_read") or 0)
+    run_dir = summary.get("run_dir")
     return {
-        "ok": code == 0, "command": "run", "exit_code": code, "run_dir": summary.get("run_dir"),
+        "ok": code == 0, "command": "run", "exit_code": code, "run_dir": str(cwd / run_dir) if run_dir else None,
         "out_dir": compiled.get("out_dir"), "outputs": summary.get("outputs", []), "rows": rows,
         "status": summary.get("status"), "error": summary.get("error"), "summary": summary,
     }
