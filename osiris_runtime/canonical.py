@@ -19,7 +19,8 @@ import hashlib
 import json
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "CanonicalError",
@@ -34,38 +35,77 @@ __all__ = [
 class CanonicalError(ValueError):
     """A value that has no canonical form (NaN, infinity, an object that is not plain data)."""
 
+    def __init__(self, message: str, path: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
 
-def normalize(value: Any, _path: str = "") -> Any:
+
+def normalize(value: Any) -> Any:
     """Plain JSON data (dict/list/str/int/float/bool/None) from YAML-ish data.
 
     Subclasses from YAML loaders (ruamel's ScalarFloat, CommentedMap, ...) become their base
-    types, so their formatting memory never reaches the output.
+    types, so their formatting memory never reaches the output. `CanonicalError.path` says where
+    a value without a canonical form sits.
     """
-    if value is None or value is True or value is False:
+    try:
+        return _normalize(value)
+    except _NoCanonicalForm as exc:
+        path = _locate(value, exc.value) or ()
+        where = "/" + "/".join(str(p) for p in path)
+        raise CanonicalError(f"{where}: {exc.reason}", path) from None
+
+
+class _NoCanonicalForm(Exception):
+    def __init__(self, value: Any, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+
+
+# Types returned as they are (floats are not: they are checked for NaN/infinity).
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _normalize(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:  # the common case, first
         return value
+    if kind is list:
+        return [item if type(item) in _PLAIN_SCALARS else _normalize(item) for item in value]
+    if kind is dict or isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                key = str(key) if isinstance(key, str) else scalar_text(_normalize(key))
+            out[key] = item if type(item) in _PLAIN_SCALARS else _normalize(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [item if type(item) in _PLAIN_SCALARS else _normalize(item) for item in value]
     if isinstance(value, str):
         return str(value)
+    if isinstance(value, bool):
+        return bool(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         number = float(value)
         if math.isnan(number) or math.isinf(number):
-            raise CanonicalError(f"{_path or 'value'}: NaN and infinity have no canonical form")
+            raise _NoCanonicalForm(value, "NaN and infinity have no canonical form")
         return number
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                key = scalar_text(normalize(key, _path))
-            out[key] = normalize(item, f"{_path}/{key}")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [normalize(item, f"{_path}/{index}") for index, item in enumerate(value)]
-    if isinstance(value, _dt.datetime):
+    if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    raise CanonicalError(f"{_path or 'value'}: {type(value).__name__} is not plain data")
+    raise _NoCanonicalForm(value, f"{type(value).__name__} is not plain data")
+
+
+def _locate(data: Any, target: Any) -> tuple[str | int, ...] | None:
+    """The path of `target` (by identity) inside `data`; only used to explain an error."""
+    if data is target:
+        return ()
+    items = data.items() if isinstance(data, Mapping) else enumerate(data) if isinstance(data, (list, tuple)) else ()
+    for key, item in items:
+        found = _locate(item, target)
+        if found is not None:
+            return (key, *found)
+    return None
 
 
 def scalar_text(value: Any) -> str:

@@ -13,9 +13,10 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from osiris_runtime.canonical import CanonicalError, canonical_json, canonical_yaml, fingerprint, normalize
 from osiris_runtime.errors import CompileFailed, Diagnostic, ExitCode, Range, Severity
@@ -280,6 +281,12 @@ class _Compilation:
             self.error("compile.not-a-pipeline", "the document is not a mapping", Range())
             return None
         resolved_data, param_values = self._resolve_params(data)
+        try:
+            resolved_data = normalize(resolved_data)
+        except CanonicalError as exc:
+            self.error("compile.invalid-value", str(exc), self.doc.range_of(exc.path),
+                       fix="use finite numbers and plain YAML values")
+            return None
         steps = self.doc.steps()
         if not steps:
             self.error("compile.no-steps", "the pipeline has no steps", self.doc.range_of(("steps",), key=True),
@@ -325,16 +332,16 @@ class _Compilation:
             return None
         try:
             return self._assemble(resolved_data, param_values, specs, manifest_steps, order, stages, cfgs)
-        except CanonicalError as exc:
-            self.error("compile.invalid-value", str(exc), Range(), fix="use finite numbers and plain YAML values")
+        except CanonicalError as exc:  # a spec default with no canonical form
+            self.error("compile.invalid-value", str(exc), Range(), fix="fix the component spec's defaults")
             return None
 
     def _assemble(self, resolved_data: Mapping[str, Any], param_values: Mapping[str, Any],
                   specs: Mapping[str, "ComponentSpec"], manifest_steps: list[dict[str, Any]],
                   order: list[str], stages: list[list[str]], cfgs: dict[str, dict[str, Any]]) -> CompiledPipeline:
         used_specs = {spec.name: spec for spec in specs.values()}
-        cfgs = {step_id: normalize(cfg, f"/steps/{step_id}/config") for step_id, cfg in cfgs.items()}
-        params_data = normalize(dict(param_values), "/params")
+        cfgs = {step_id: normalize(cfg) for step_id, cfg in cfgs.items()}
+        params_data = normalize(dict(param_values))
         manifest: dict[str, Any] = {
             "compiler": {"name": COMPILER_NAME, "version": COMPILER_VERSION},
             "fingerprints": {
@@ -400,6 +407,7 @@ class _Compilation:
     def _specs(self, steps: list["StepView"]) -> dict[str, "ComponentSpec"] | None:
         """Each step's spec; the structural facts the outputs depend on are re-checked here."""
         specs: dict[str, "ComponentSpec"] = {}
+        by_name: dict[str | None, "ComponentSpec | None"] = {}
         seen_files: dict[str, str] = {}
         for step in steps:
             if step.id is None or not _SAFE_STEP_ID.match(step.id):
@@ -415,7 +423,9 @@ class _Compilation:
                            step.id_range, fix="give every step a distinct id")
                 continue
             seen_files[folded] = step.id
-            spec = self.registry.get(step.component) if step.component else None
+            if step.component not in by_name:  # one registry lookup per component, not per step
+                by_name[step.component] = self.registry.get(step.component) if step.component else None
+            spec = by_name[step.component]
             if spec is None:
                 self.error("compile.unknown-component", f"step `{step.id}`: unknown component {step.component!r}",
                            step.component_range)

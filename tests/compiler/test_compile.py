@@ -263,3 +263,11 @@ def test_golden_examples_also_compile_with_the_builtin_registry() -> None:
         result = compile_pipeline(text, registry, params=args.get("params", {}), env=args.get("env", {}),
                                   profile=args.get("profile"), source=folder.name)
         assert result.pipeline is not None, [d.format() for d in result.errors]
+
+
+def test_nan_in_a_config_is_a_located_compile_error(compile_text) -> None:
+    text = BASIC.replace('name: basic\n', 'name: basic\nx-ratio: .nan\n')
+    result = compile_text(text, mode="off")
+    assert result.exit_code == ExitCode.COMPILE
+    [diag] = result.errors
+    assert diag.code == "compile.invalid-value" and diag.range.start.line == 2 and "/x-ratio" in diag.message
