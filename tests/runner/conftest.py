@@ -6,6 +6,8 @@ manifest can name them by dotted path, exactly as a spec's x-runtime.driver does
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -19,6 +21,7 @@ from osiris_runtime.runner.engine import RunOptions, RunSummary, run_with  # noq
 from osiris_runtime.runner.local import LocalEngine  # noqa: E402
 
 FAKES = "runner_test_drivers"
+HERE = Path(__file__).parent
 
 
 def step(step_id: str, driver: str, *, mode: str = "extract", needs: Sequence[str] = (), component: str | None = None,
@@ -59,3 +62,11 @@ def read_events(run_dir: Path) -> list[Mapping[str, Any]]:
     import json
 
     return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def osiris(*args: str, cwd: Path, env: dict[str, str] | None = None, headless: bool = False) -> subprocess.CompletedProcess[str]:
+    entry = "headless_run" if headless else "main"
+    full_env = {**os.environ, "PYTHONPATH": str(HERE), "OSIRIS_COMPONENTS_PATH": str(HERE / "specs"), **(env or {})}
+    full_env.pop("OSIRIS_CONNECTIONS", None)
+    return subprocess.run([sys.executable, "-c", f"from osiris_runtime.cli.main import {entry}; {entry}()", *args],
+                          cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import osiris
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -17,14 +16,6 @@ QUICKSTART = REPO / "examples" / "quickstart"
 CANARY_PASS = "canary-pw-7f3a9c1e"
 CANARY_DSN_PASS = "canary-dsn-b81d22"
 CANARIES = (CANARY_PASS, CANARY_DSN_PASS)
-
-
-def osiris(*args: str, cwd: Path, env: dict[str, str] | None = None, headless: bool = False) -> subprocess.CompletedProcess[str]:
-    entry = "headless_run" if headless else "main"
-    full_env = {**os.environ, "PYTHONPATH": str(HERE), "OSIRIS_COMPONENTS_PATH": str(HERE / "specs"), **(env or {})}
-    full_env.pop("OSIRIS_CONNECTIONS", None)
-    return subprocess.run([sys.executable, "-c", f"from osiris_runtime.cli.main import {entry}; {entry}()", *args],
-                          cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120)
 
 
 def run_dir_of(result: subprocess.CompletedProcess[str]) -> Path:
