@@ -65,6 +65,34 @@ def mysql_client() -> MySQLClient:
     return MySQLClient("pymysql", pymysql, importlib.import_module("pymysql.cursors").SSCursor)
 
 
+def _datetime_or_none(text: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text if isinstance(text, str) else text.decode())
+    except ValueError:  # zero dates ('0000-00-00 ...') have no datetime; both drivers give None/str
+        return None
+
+
+def _date_or_none(text: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text if isinstance(text, str) else text.decode())
+    except ValueError:
+        return None
+
+
+def _decoders(client: MySQLClient) -> dict[Any, Any]:
+    """The driver's own conversions, with dates parsed by the C `fromisoformat` (about twice as fast
+    as the drivers' Python parsers, which dominate the cost of reading a table with dates)."""
+    if client.name == "mysqlclient":
+        conversions = dict(importlib.import_module("MySQLdb.converters").conversions)
+    else:
+        conversions = dict(importlib.import_module("pymysql.converters").conversions)
+    field_type = importlib.import_module(f"{client.module.__name__}.constants.FIELD_TYPE")
+    conversions[field_type.DATETIME] = _datetime_or_none
+    conversions[field_type.TIMESTAMP] = _datetime_or_none
+    conversions[field_type.DATE] = _date_or_none
+    return conversions
+
+
 def connect(ctx: StepContext, client: MySQLClient, *, for_write: bool = False) -> Any:
     """A fresh connection from `ctx.connection()` (re-read on each connect), UTF-8 (4-byte), UTC."""
     conn_cfg = ctx.connection()
@@ -77,6 +105,7 @@ def connect(ctx: StepContext, client: MySQLClient, *, for_write: bool = False) -
         "charset": "utf8mb4",
         "autocommit": False,
         "connect_timeout": 30,
+        "conv": _decoders(client),
     }
     try:
         conn = client.module.connect(**kwargs)

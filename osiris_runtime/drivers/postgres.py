@@ -379,17 +379,34 @@ def create_table_sql(table_sql: str, schema: Schema, primary_key: Sequence[str])
 
 
 def upsert_sql(table_sql: str, stage: str, columns: Sequence[TargetColumn], key: Sequence[str]) -> str:
+    """One statement: insert new keys, update changed rows, leave unchanged rows untouched.
+
+    The anti-join drops unchanged rows before `ON CONFLICT` sees them: `DO UPDATE ... WHERE` alone
+    would still lock (and so write) every conflicting row; `ON CONFLICT` stays for correctness
+    against concurrent writers.
+    """
     names = ", ".join(quote_pg(c.name) for c in columns)
-    sql = f"INSERT INTO {table_sql} AS t ({names}) SELECT {names} FROM {stage} ON CONFLICT ({', '.join(quote_pg(k) for k in key)})"
+    keys = ", ".join(quote_pg(k) for k in key)
     rest = [c for c in columns if c.name not in key]
-    if not rest:
-        return sql + " DO NOTHING"
-    sets = ", ".join(f"{quote_pg(c.name)} = EXCLUDED.{quote_pg(c.name)}" for c in rest)
 
     def comparable(prefix: str, c: TargetColumn) -> str:
         # json has no equality operator; compare it as jsonb.
         return f"{prefix}.{quote_pg(c.name)}" + ("::jsonb" if c.type_oid == 114 else "")
 
+    join = " AND ".join(f"cur.{quote_pg(k)} = s.{quote_pg(k)}" for k in key)
+    changed = f"cur.{quote_pg(key[0])} IS NULL"
+    if rest:
+        old = ", ".join(comparable("cur", c) for c in rest)
+        new = ", ".join(comparable("s", c) for c in rest)
+        changed += f" OR ROW({old}) IS DISTINCT FROM ROW({new})"
+    selected = ", ".join(f"s.{quote_pg(c.name)}" for c in columns)
+    sql = (
+        f"INSERT INTO {table_sql} AS t ({names}) SELECT {selected} FROM {stage} AS s "
+        f"LEFT JOIN {table_sql} AS cur ON {join} WHERE {changed} ON CONFLICT ({keys})"
+    )
+    if not rest:
+        return sql + " DO NOTHING"
+    sets = ", ".join(f"{quote_pg(c.name)} = EXCLUDED.{quote_pg(c.name)}" for c in rest)
     old = ", ".join(comparable("t", c) for c in rest)
     new = ", ".join(comparable("EXCLUDED", c) for c in rest)
     return f"{sql} DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
@@ -496,6 +513,9 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
     try:
         with conn.transaction():
             conn.execute("SET LOCAL statement_timeout = 0")
+            # The final set-based statement joins staging with the target: hash it in memory, no JIT.
+            conn.execute("SET LOCAL work_mem = '64MB'")
+            conn.execute("SET LOCAL jit = off")
             written = _write_in_transaction(ctx, conn, options, table_sql, first, batches)
         ctx.add_written(written)
         ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=written)

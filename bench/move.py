@@ -1,0 +1,357 @@
+"""Benchmark: move a generated 8-column MySQL table into PostgreSQL, and Postgres -> Postgres.
+
+Run by hand (never part of the test suite), on the machine's own MariaDB (127.0.0.1:3306, root) and
+PostgreSQL (127.0.0.1:5432, postgres). The big tables live in their own MySQL database and Postgres
+database (`osiris_bench`), dropped at the end unless --keep.
+
+    .venv/bin/python bench/move.py                       # 1M rows, 3 runs each, every scenario
+    .venv/bin/python bench/move.py --rows 3000000 --runs 1 --only osiris-append   # memory at 3M
+    .venv/bin/python bench/move.py --via drivers         # drivers in-process instead of `osiris run`
+
+Scenarios, all in the same run so that ratios compare like with like (the machine is shared):
+- pipe:            `mariadb --batch --raw | psql -c "COPY ... FROM STDIN"` (the baseline, SQL-side escaping)
+- osiris-append:   mysql.extractor -> supabase.writer (direct path), append into an empty table
+- sling:           Sling 1.4.11 full-refresh (when the binary from PyPI `sling-linux-amd64` is installed)
+- osiris-upsert:   the same 1M rows upserted into the populated table (nothing changed: 0 tuples written)
+- pg-copy-pipe:    psycopg binary `COPY TO` blocks written into `COPY FROM` (Postgres -> Postgres baseline)
+- osiris-pg2pg:    supabase.extractor -> supabase.writer, direct path (binary COPY pass-through)
+
+Each timed command runs in its own process under `/usr/bin/time` for wall time and peak RSS; every
+run is checked on the target (count, sum(id), count(ref_id), sum(length(note)), sum(amount)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pymysql
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DB = "osiris_bench"
+MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+COLUMNS = "id, first_name, email, amount, created_at, is_active, note, ref_id"
+
+MYSQL_DDL = """
+CREATE TABLE customers (
+  id INT NOT NULL PRIMARY KEY, first_name VARCHAR(50) NOT NULL, email VARCHAR(120) NOT NULL,
+  amount DECIMAL(12,2) NOT NULL, created_at DATETIME NOT NULL, is_active TINYINT(1) NOT NULL,
+  note TEXT, ref_id INT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+"""
+MYSQL_FILL = """
+INSERT INTO customers
+WITH RECURSIVE seq(n) AS (SELECT {start} UNION ALL SELECT n + 1 FROM seq WHERE n < {stop})
+SELECT n,
+       CONCAT(ELT(1 + n % 8, 'Ana','Bruno','Chloé','Dmitri','Eve','Faisal','Grete','Hiro'), '_', n),
+       CONCAT('user', n, '@example', n % 97, '.com'),
+       ROUND((n * 7919 % 1000000) / 100, 2),
+       TIMESTAMP('2020-01-01 00:00:00') + INTERVAL (n * 37) SECOND,
+       n % 2,
+       CASE WHEN n % 1000 = 0 THEN CONCAT('tab\\there back\\\\slash nl\\nend #', n)
+            ELSE CONCAT('note ', n, ' lorem ipsum dolor sit amet consectetur ad') END,
+       IF(n % 7 = 0, NULL, n % 5000)
+FROM seq
+"""
+PG_DDL = """
+CREATE TABLE {name} (
+  id integer PRIMARY KEY, first_name varchar(50) NOT NULL, email varchar(120) NOT NULL,
+  amount numeric(12,2) NOT NULL, created_at timestamp NOT NULL, is_active smallint NOT NULL,
+  note text, ref_id integer
+)
+"""
+PIPE_SELECT = (
+    "SELECT id, "
+    + ", ".join(
+        f"REPLACE(REPLACE(REPLACE(REPLACE({c},'\\\\','\\\\\\\\'),'\\t','\\\\t'),'\\n','\\\\n'),'\\r','\\\\r')"
+        for c in ("first_name", "email")
+    )
+    + ", amount, created_at, is_active, "
+    + "COALESCE(REPLACE(REPLACE(REPLACE(REPLACE(note,'\\\\','\\\\\\\\'),'\\t','\\\\t'),'\\n','\\\\n'),'\\r','\\\\r'),'\\\\N'), "
+    + "COALESCE(ref_id,'\\\\N') FROM customers"
+)
+CHECK_SQL = "SELECT count(*), sum(id), count(ref_id), sum(length(note)), sum(amount) FROM {table}"
+
+
+# --- setup ---------------------------------------------------------------------------------------
+
+
+def mysql(database: str | None = None) -> Any:
+    return pymysql.connect(**MY, database=database, charset="utf8mb4", autocommit=True)
+
+
+def pg(database: str = "postgres") -> psycopg.Connection:
+    return psycopg.connect(**PG, dbname=database, autocommit=True)
+
+
+def setup(rows: int) -> None:
+    c = mysql()
+    with c.cursor() as cur:
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS {DB} DEFAULT CHARSET utf8mb4")
+        cur.execute(f"USE {DB}")
+        cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'customers'", (DB,))
+        have = 0
+        if cur.fetchone()[0]:
+            cur.execute("SELECT COUNT(*) FROM customers")
+            have = cur.fetchone()[0]
+        if have != rows:
+            print(f"generating {rows:,} MySQL rows ...", flush=True)
+            cur.execute("DROP TABLE IF EXISTS customers")
+            cur.execute(MYSQL_DDL)
+            cur.execute("SET SESSION max_recursive_iterations = 2000000")
+            for start in range(1, rows + 1, 1_000_000):
+                cur.execute(MYSQL_FILL.format(start=start, stop=min(start + 999_999, rows)))
+    c.close()
+    admin = pg()
+    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB,)).fetchone():
+        admin.execute(f"CREATE DATABASE {DB}")
+    admin.close()
+    with pg(DB) as t:
+        for name in ("customers", "customers_pg2"):
+            t.execute(f"DROP TABLE IF EXISTS {name}")
+            t.execute(PG_DDL.format(name=name))
+
+
+def teardown() -> None:
+    with mysql() as c, c.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+    admin = pg()
+    admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    admin.close()
+
+
+# --- children: each timed command is its own process ---------------------------------------------
+
+
+def child_pg_copy_pipe() -> None:
+    """Baseline: psycopg binary COPY TO blocks straight into COPY FROM."""
+    src, dst = pg(DB), psycopg.connect(**PG, dbname=DB)
+    with src.cursor() as s, dst.cursor() as d:
+        with s.copy("COPY customers TO STDOUT (FORMAT BINARY)") as cout, d.copy("COPY customers_pg2 FROM STDIN (FORMAT BINARY)") as cin:
+            for block in cout:
+                cin.write(block)
+    dst.commit()
+
+
+def child_drivers(scenario: str) -> None:
+    """The drivers wired like the runner does: extractor thread -> bounded queue -> writer thread."""
+    sys.path.insert(0, str(ROOT))
+    from osiris_runtime.drivers.base import StepContext
+    from osiris_runtime.drivers.mysql import MySQLExtractor
+    from osiris_runtime.drivers.supabase import SupabaseExtractor, SupabaseWriter
+
+    pg_conn = {"url": "http://127.0.0.1:9", "key": "x", **PG, "database": DB}
+    if scenario == "pg2pg":
+        source = SupabaseExtractor(StepContext("pull", "supabase.extractor", "extract", {"table": "customers", "batch_size": 10000}, lambda: dict(pg_conn)))
+        target_cfg: dict[str, Any] = {"table": "customers_pg2", "write_mode": "append"}
+    else:
+        my_conn = {**MY, "database": DB}
+        source = MySQLExtractor(StepContext("pull", "mysql.extractor", "extract", {"table": "customers", "batch_size": 10000}, lambda: dict(my_conn)))
+        target_cfg = {"table": "customers", "write_mode": "upsert" if scenario == "upsert" else "append", "primary_key": "id"}
+    writer_ctx = StepContext("push", "supabase.writer", "write", target_cfg, lambda: dict(pg_conn))
+    channel: queue.Queue[Any] = queue.Queue(maxsize=4)
+    done = object()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for batch in source.run({}):
+                channel.put(batch)
+        except BaseException as exc:  # noqa: BLE001
+            failure.append(exc)
+        finally:
+            channel.put(done)
+
+    def consume() -> Any:
+        while (item := channel.get()) is not done:
+            yield item
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    SupabaseWriter(writer_ctx).run({"pull": consume()})
+    producer.join()
+    if failure:
+        raise failure[0]
+    print(json.dumps({"rows_written": writer_ctx.rows_written, **{k: v for k, v in writer_ctx.extra_metrics.items()}}))
+
+
+PIPELINES = {
+    "append": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "append"}),
+    "upsert": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "upsert", "primary_key": "id"}),
+    "pg2pg": ("supabase.extractor", "@supabase.bench", "customers_pg2", {"write_mode": "append"}),
+}
+
+
+def osiris_run_command(scenario: str, work: Path) -> list[str]:
+    """An OML pipeline + connections file for `osiris run` (the user-facing path)."""
+    source, source_conn, target, write = PIPELINES[scenario]
+    (work / "osiris_connections.yaml").write_text(textwrap.dedent(f"""\
+        version: 1
+        connections:
+          mysql:
+            bench: {{host: 127.0.0.1, port: 3306, database: {DB}, user: root, password: ""}}
+          supabase:
+            bench: {{url: "http://127.0.0.1:9", key: unused, host: 127.0.0.1, port: 5432, database: {DB}, user: postgres}}
+        """))
+    write_cfg = "".join(f"\n      {k}: {v}" for k, v in write.items())
+    (work / "move.yaml").write_text(textwrap.dedent(f"""\
+        oml_version: "0.1.0"
+        name: bench-{scenario}
+        steps:
+          - id: pull
+            component: {source}
+            mode: read
+            config:
+              connection: "{source_conn}"
+              table: customers
+              batch_size: 10000
+          - id: push
+            component: supabase.writer
+            mode: write
+            needs: [pull]
+            config:
+              connection: "@supabase.bench"
+              table: {target}""") + write_cfg + "\n")
+    osiris = str(Path(PYTHON).parent / "osiris")
+    return [osiris, "run", str(work / "move.yaml")]
+
+
+# --- measurement ---------------------------------------------------------------------------------
+
+
+def timed(command: list[str], cwd: Path | None = None) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS MB of the largest process, stdout) of one command under /usr/bin/time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        start = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *command], cwd=cwd, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"command failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        rss_kb = int(report.read().strip().splitlines()[-1])
+    return wall, rss_kb // 1024, done.stdout
+
+
+def check(table: str) -> str:
+    with pg(DB) as t:
+        row = t.execute(CHECK_SQL.format(table=table)).fetchone()
+    return "/".join(str(v) for v in row)
+
+
+def prepare(statement: str) -> None:
+    with pg(DB) as t:
+        if statement:
+            t.execute(statement)
+        t.execute("CHECKPOINT")
+
+
+def tuples_written(table: str) -> int:
+    with pg(DB) as t:
+        t.execute("SELECT pg_stat_force_next_flush()")
+        row = t.execute("SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables WHERE relname = %s", (table,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def sling_binary() -> str | None:
+    hits = glob.glob(str(ROOT / ".venv*/lib/python3*/site-packages/sling_linux_amd64/bin/sling-linux-amd64")) + glob.glob(
+        "/tmp/*/lib/python3*/site-packages/sling_linux_amd64/bin/sling-linux-amd64"
+    )
+    return hits[0] if hits else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--via", choices=["run", "drivers"], default="run", help="`osiris run` (default) or drivers in-process")
+    parser.add_argument("--only", nargs="*", help="scenario names to run")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_pg_copy_pipe() if args.child == "pg-copy-pipe" else child_drivers(args.child)
+        return
+
+    setup(args.rows)
+    work = Path(tempfile.mkdtemp(prefix="osiris-bench-"))
+    me = [PYTHON, str(Path(__file__).resolve())]
+
+    def osiris(scenario: str) -> list[str]:
+        return osiris_run_command(scenario, work) if args.via == "run" else [*me, "--child", scenario]
+
+    sling = sling_binary()
+    (work / "pipe_select.sql").write_text(PIPE_SELECT + "\n")
+    pipe = (
+        f"mariadb -h127.0.0.1 -P3306 -uroot {DB} --batch --raw --skip-column-names --quick < {work / 'pipe_select.sql'} "
+        f"| psql -h 127.0.0.1 -p 5432 -U postgres -d {DB} -qc 'COPY customers FROM STDIN'"
+    )
+    sling_env = (
+        f"env HOME={work} SLING_HOME_DIR={work} SLING_DISABLE_TELEMETRY=true "
+        f"MY=mysql://root@127.0.0.1:3306/{DB} PG='postgresql://postgres@127.0.0.1:5432/{DB}?sslmode=disable' "
+    )
+    scenarios: list[tuple[str, str, list[str], str]] = [
+        ("pipe", "TRUNCATE customers", ["bash", "-c", f"set -o pipefail; {pipe}"], "customers"),
+        ("osiris-append", "TRUNCATE customers", osiris("append"), "customers"),
+    ]
+    if sling:
+        scenarios.append(
+            ("sling", "DROP TABLE IF EXISTS public.customers_sling",
+             ["bash", "-c", f"{sling_env} {sling} run --src-conn MY --src-stream {DB}.customers --tgt-conn PG "
+                            "--tgt-object public.customers_sling --mode full-refresh"], "customers_sling")
+        )
+    scenarios += [
+        ("osiris-upsert", "VACUUM customers", osiris("upsert"), "customers"),
+        ("pg-copy-pipe", "TRUNCATE customers_pg2", [*me, "--child", "pg-copy-pipe"], "customers_pg2"),
+        ("osiris-pg2pg", "TRUNCATE customers_pg2", osiris("pg2pg"), "customers_pg2"),
+    ]
+    wanted = [s for s in scenarios if not args.only or s[0] in args.only]
+    results: dict[str, list[tuple[float, int]]] = {}
+    print(f"{'scenario':16} {'run':>3} {'wall_s':>7} {'rssMB':>6}  check (count/sum id/count ref_id/sum len note/sum amount)")
+    for run in range(1, args.runs + 1):
+        for name, prep, command, table in wanted:
+            if name == "osiris-upsert" and check("customers").split("/")[0] != str(args.rows):
+                prepare("TRUNCATE customers")
+                timed(["bash", "-c", f"set -o pipefail; {pipe}"])  # populate the target first
+                prepare("VACUUM customers")
+            prepare(prep)
+            before = tuples_written(table)
+            wall, rss, out = timed(command, cwd=work)
+            extra = ""
+            if name == "osiris-upsert":
+                extra = f"  tuples written by the upsert: {tuples_written(table) - before}"
+            results.setdefault(name, []).append((wall, rss))
+            print(f"{name:16} {run:>3} {wall:7.2f} {rss:6d}  {check(table)}{extra}", flush=True)
+
+    print(f"\nmedians over {args.runs} run(s), {args.rows:,} rows, via {args.via}:")
+    med = {name: (statistics.median(w for w, _ in v), max(r for _, r in v)) for name, v in results.items()}
+    for name, (wall, rss) in med.items():
+        print(f"  {name:16} {wall:7.2f} s  {args.rows / wall:>10,.0f} rows/s  peak {rss} MB")
+    ratios = [
+        ("osiris-append vs pipe (rows/s, goal >= 0.5)", "osiris-append", "pipe"),
+        ("osiris-append vs sling (rows/s)", "osiris-append", "sling"),
+        ("osiris-upsert vs osiris-append (rows/s, goal >= 0.5)", "osiris-upsert", "osiris-append"),
+        ("osiris-pg2pg vs pg-copy-pipe (rows/s, goal >= 0.8)", "osiris-pg2pg", "pg-copy-pipe"),
+    ]
+    for label, a, b in ratios:
+        if a in med and b in med:
+            print(f"  {label}: {med[b][0] / med[a][0]:.2f}x")
+    if not args.keep:
+        teardown()
+
+
+if __name__ == "__main__":
+    main()
