@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from osiris_runtime.errors import Diagnostic, Range, Severity
-from osiris_runtime.oml.yaml_tree import parse_yaml
+from osiris_runtime.oml.yaml_tree import parse_yaml, to_range
 
 if TYPE_CHECKING:
     from osiris_runtime.registry import Registry
@@ -179,7 +179,8 @@ def parse_connections(text: str, path: Path | None = None) -> ConnectionsFile:
     """The pure part of `load_connections`: text in, model with positions and diagnostics out."""
     tree = parse_yaml(text)
     diagnostics: list[Diagnostic] = list(tree.diagnostics)
-    values, keys = tree.value_ranges, tree.key_ranges
+    values = {path: to_range(span) for path, span in tree.value_ranges.items()}
+    keys = {path: to_range(span) for path, span in tree.key_ranges.items()}
     by_family: dict[str, tuple[ConnectionAlias, ...]] = {}
     family_ranges: dict[str, Range] = {}
     root = tree.data

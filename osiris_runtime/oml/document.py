@@ -8,11 +8,11 @@ with the legacy v0.1.0 spellings (`type`/`uses` for `component`, `with` for `con
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from osiris_runtime.errors import Diagnostic, Position, Range
-from osiris_runtime.oml.yaml_tree import Path, YamlTree, parse_yaml
+from osiris_runtime.oml.yaml_tree import Path, YamlTree, parse_yaml, to_range
 
 # Legacy spellings, in the order they are looked up after the current one.
 COMPONENT_KEYS = ("component", "type", "uses")
@@ -36,12 +36,32 @@ class StepView:
     needs: tuple[str, ...] | None  # None when the step has no `needs` key
     depends_on: tuple[str, ...]  # `needs`, or the previous step's id when `needs` is absent
     raw: Mapping[str, Any]
-    range: Range
-    id_range: Range
-    component_range: Range
-    mode_range: Range
-    config_range: Range
-    needs_range: Range
+    doc: "OmlDocument" = field(repr=False, compare=False)
+
+    # Ranges are looked up on demand: most callers need one or two of them, for a few steps.
+    @property
+    def range(self) -> Range:
+        return self.doc.range_of(self.path)
+
+    @property
+    def id_range(self) -> Range:
+        return self.doc.range_of(self.path + ("id",))
+
+    @property
+    def component_range(self) -> Range:
+        return self.doc.range_of(self.path + ((self.component_key or "component"),))
+
+    @property
+    def mode_range(self) -> Range:
+        return self.doc.range_of(self.path + ("mode",))
+
+    @property
+    def config_range(self) -> Range:
+        return self.doc.range_of(self.path + ((self.config_key or "config"),))
+
+    @property
+    def needs_range(self) -> Range:
+        return self.doc.range_of(self.path + ("needs",))
 
     @property
     def component_mode(self) -> str | None:
@@ -92,14 +112,14 @@ class OmlDocument:
         path = tuple(path)
         exact = self._keys.get(path) if key else self._values.get(path)
         if exact is not None:
-            return exact
+            return to_range(exact)
         if key and path in self._values:  # list items have no key: use the value
-            return self._values[path]
+            return to_range(self._values[path])
         for end in range(len(path) - 1, -1, -1):
             ancestor = path[:end]
             found = self._keys.get(ancestor) or self._values.get(ancestor)
             if found is not None:
-                return self._first_line(found)
+                return self._first_line(to_range(found))
         return Range()
 
     def _first_line(self, rng: Range) -> Range:
@@ -126,11 +146,11 @@ class OmlDocument:
         """The innermost path whose key or value contains `position`, and whether it's on the key."""
         best: Path = ()
         on_key = False
-        for path, rng in self._keys.items():
-            if rng.contains(position) and len(path) >= len(best):
+        for path, span in self._keys.items():
+            if to_range(span).contains(position) and len(path) >= len(best):
                 best, on_key = path, True
-        for path, rng in self._values.items():
-            if rng.contains(position) and len(path) > len(best):
+        for path, span in self._values.items():
+            if to_range(span).contains(position) and len(path) > len(best):
                 best, on_key = path, False
         return best, on_key
 
@@ -204,12 +224,7 @@ def _read_steps(doc: OmlDocument) -> list[StepView]:
                 needs=needs,
                 depends_on=depends_on,
                 raw=raw,
-                range=doc.range_of(path),
-                id_range=doc.range_of(path + ("id",)),
-                component_range=doc.range_of(path + ((component_key or "component"),)),
-                mode_range=doc.range_of(path + ("mode",)),
-                config_range=doc.range_of(path + ((config_key or "config"),)),
-                needs_range=doc.range_of(path + ("needs",)),
+                doc=doc,
             )
         )
         previous_id = step_id

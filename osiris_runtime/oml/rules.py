@@ -30,6 +30,7 @@ class RuleContext:
     connections: "ConnectionsFile | None"
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _specs: dict[str, "ComponentSpec | None"] = field(default_factory=dict)
+    _secret_keys: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def spec(self, name: str | None) -> "ComponentSpec | None":
         if not name:
@@ -37,6 +38,12 @@ class RuleContext:
         if name not in self._specs:
             self._specs[name] = self.registry.get(name)
         return self._specs[name]
+
+    def secret_keys(self, component: str) -> frozenset[str]:
+        """Field names holding secrets for a component (its secret map), looked up once per validation."""
+        if component not in self._secret_keys:
+            self._secret_keys[component] = self.registry.get_secret_map(component).secret_keys
+        return self._secret_keys[component]
 
     def report(
         self,

@@ -95,7 +95,7 @@ def _supplied_fields(ctx: RuleContext, step: StepView, spec: "ComponentSpec") ->
     supplied = set(alias.fields)
     # A secret may be spelled differently in a connection (`service_role_key` for `key`):
     # any secret field in the alias supplies the spec's secret roots.
-    secret_keys = ctx.registry.get_secret_map(spec.name).secret_keys
+    secret_keys = ctx.secret_keys(spec.name)
     if supplied & secret_keys:
         supplied |= spec.secret_roots
     return supplied

@@ -24,6 +24,9 @@ from ruamel.yaml.reader import ReaderError
 from osiris_runtime.errors import Diagnostic, Position, Range, Severity
 
 Path = tuple[Any, ...]
+# A range as a plain tuple (line, column, end line, end column): thousands are made per parse,
+# and `Range` objects are only built for the few that a caller asks for.
+Span = tuple[int, int, int, int]
 
 MAX_CHARS = 5_000_000
 MAX_DEPTH = 100
@@ -46,6 +49,8 @@ _SPECIAL_FLOATS = {
     ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
 }
 _STR_TAG = "tag:yaml.org,2002:str"
+_STARTS = (ev.MappingStartEvent, ev.SequenceStartEvent)
+_ENDS = (ev.MappingEndEvent, ev.SequenceEndEvent)
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,8 @@ class YamlTree:
     """What could be read from a YAML text: data, ranges by path, and the problems found."""
 
     data: Any
-    value_ranges: dict[Path, Range]
-    key_ranges: dict[Path, Range]
+    value_ranges: dict[Path, Span]  # (line, column, end line, end column), zero-based
+    key_ranges: dict[Path, Span]
     diagnostics: tuple[Diagnostic, ...]
     line_count: int
 
@@ -115,16 +120,20 @@ def _event_stream(text: str) -> Iterator[Any]:
     yield from YAML(typ="safe", pure=True).parse(text)
 
 
-def _range(start: Any, end: Any) -> Range:
-    return Range(Position(start.line, start.column), Position(end.line, end.column))
+def _span(start: Any, end: Any) -> Span:
+    return (start.line, start.column, end.line, end.column)
 
 
-def _hashable_key(key: Any, key_range: Range) -> Any:
+def to_range(span: Span) -> Range:
+    return Range(Position(span[0], span[1]), Position(span[2], span[3]))
+
+
+def _hashable_key(key: Any, key_span: Span) -> Any:
     try:
         hash(key)
         return key
     except TypeError:
-        return f"<complex key at {key_range.start.line + 1}:{key_range.start.column + 1}>"
+        return f"<complex key at {key_span[0] + 1}:{key_span[1] + 1}>"
 
 
 @dataclass
@@ -132,13 +141,13 @@ class _Frame:
     is_map: bool
     container: Any
     path: Path | None  # None: inside a complex key, nothing is indexed
-    start: Position
+    start: tuple[int, int]
     anchor: str | None
     flow: bool = False
-    last_end: Position | None = None
+    last_end: tuple[int, int] | None = None
     weight: int = 1
     pending_key: Any = None
-    pending_key_range: Range | None = None
+    pending_key_span: Span | None = None
     has_pending_key: bool = False
     merges: list[Any] = field(default_factory=list)
 
@@ -148,8 +157,8 @@ class _TreeBuilder:
 
     def __init__(self) -> None:
         self.root: Any = None
-        self.values: dict[Path, Range] = {}
-        self.keys: dict[Path, Range] = {}
+        self.values: dict[Path, Span] = {}
+        self.keys: dict[Path, Span] = {}
         self.diagnostics: list[Diagnostic] = []
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
@@ -171,7 +180,7 @@ class _TreeBuilder:
             return frame.path + (frame.pending_key,)
         return frame.path + (len(frame.container),)
 
-    def _complete(self, value: Any, rng: Range, weight: int, anchor: str | None, path: Path | None) -> None:
+    def _complete(self, value: Any, rng: Span, weight: int, anchor: str | None, path: Path | None) -> None:
         if anchor:
             self.anchors[anchor] = (value, weight)
         if not self.stack:
@@ -182,7 +191,7 @@ class _TreeBuilder:
             return
         frame = self.stack[-1]
         frame.weight += weight
-        frame.last_end = rng.end
+        frame.last_end = (rng[2], rng[3])
         if not frame.is_map:
             if path is not None:
                 self.values[path] = rng
@@ -190,9 +199,9 @@ class _TreeBuilder:
             return
         if not frame.has_pending_key:
             key = _hashable_key(value, rng)
-            frame.pending_key, frame.pending_key_range, frame.has_pending_key = key, rng, True
+            frame.pending_key, frame.pending_key_span, frame.has_pending_key = key, rng, True
             return
-        key, key_range = frame.pending_key, frame.pending_key_range
+        key, key_range = frame.pending_key, frame.pending_key_span
         frame.has_pending_key = False
         if key == "<<" and frame.path is not None:
             frame.merges.append(value)
@@ -202,7 +211,7 @@ class _TreeBuilder:
                 Diagnostic(
                     "yaml.duplicate-key",
                     f"duplicate key `{key}`; the first one is kept",
-                    key_range or rng,
+                    to_range(key_range or rng),
                     fix="remove or rename one of the two keys",
                     data={"key": str(key)},
                 )
@@ -216,16 +225,17 @@ class _TreeBuilder:
     # -- events ------------------------------------------------------------------------------
     def feed(self, event: Any) -> bool:
         """Consume one event; False once the first document is finished."""
+        cls = type(event)
         if self.too_deep_at:
-            if isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+            if cls in _STARTS:
                 self.too_deep_at += 1
-            elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+            elif cls in _ENDS:
                 self.too_deep_at -= 1
                 if self.too_deep_at == 0:
-                    self._complete(None, _range(event.start_mark, event.end_mark), 1, None, None)
+                    self._complete(None, _span(event.start_mark, event.end_mark), 1, None, None)
             return True
-        if isinstance(event, ev.ScalarEvent):
-            rng = _range(event.start_mark, event.end_mark)
+        if cls is ev.ScalarEvent:
+            rng = _span(event.start_mark, event.end_mark)
             if event.tag and event.tag not in ("!", _STR_TAG) and event.tag.startswith("tag:yaml.org,2002:"):
                 value = _tagged_scalar(event.tag, event.value)
             elif event.tag or event.style or not event.implicit[0]:
@@ -233,41 +243,41 @@ class _TreeBuilder:
             else:
                 value = resolve_plain_scalar(event.value)
             self._complete(value, rng, 1, event.anchor, self._child_path())
-        elif isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+        elif cls in _STARTS:
             if len(self.stack) >= MAX_DEPTH:
                 self.diagnostics.append(
                     Diagnostic(
                         "yaml.too-deep",
                         f"nesting deeper than {MAX_DEPTH} levels; the deeper part is ignored",
-                        _range(event.start_mark, event.end_mark),
+                        to_range(_span(event.start_mark, event.end_mark)),
                         fix="flatten the structure",
                     )
                 )
                 self.too_deep_at = 1
                 return True
-            is_map = isinstance(event, ev.MappingStartEvent)
+            is_map = cls is ev.MappingStartEvent
             self.stack.append(
                 _Frame(
                     is_map=is_map,
                     container={} if is_map else [],
                     path=self._child_path(),
-                    start=Position(event.start_mark.line, event.start_mark.column),
+                    start=(event.start_mark.line, event.start_mark.column),
                     anchor=event.anchor,
                     flow=bool(event.flow_style),
                 )
             )
-        elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
-            self._close(Position(event.end_mark.line, event.end_mark.column))
-        elif isinstance(event, ev.AliasEvent):
+        elif cls in _ENDS:
+            self._close((event.end_mark.line, event.end_mark.column))
+        elif cls is ev.AliasEvent:
             self._alias(event)
-        elif isinstance(event, ev.DocumentStartEvent):
+        elif cls is ev.DocumentStartEvent:
             self.documents += 1
             if self.documents > 1:
                 self.diagnostics.append(
                     Diagnostic(
                         "yaml.multiple-documents",
                         "only the first YAML document is read",
-                        _range(event.start_mark, event.end_mark),
+                        to_range(_span(event.start_mark, event.end_mark)),
                         Severity.WARNING,
                         fix="put each pipeline in its own file",
                     )
@@ -276,14 +286,14 @@ class _TreeBuilder:
         return True
 
     def _alias(self, event: Any) -> None:
-        rng = _range(event.start_mark, event.end_mark)
+        rng = _span(event.start_mark, event.end_mark)
         target = self.anchors.get(event.anchor)
         if target is None:
             self.diagnostics.append(
                 Diagnostic(
                     "yaml.unknown-alias",
                     f"alias `*{event.anchor}` refers to no anchor defined before it",
-                    rng,
+                    to_range(rng),
                     fix=f"define `&{event.anchor}` before using `*{event.anchor}`",
                 )
             )
@@ -298,7 +308,7 @@ class _TreeBuilder:
                     Diagnostic(
                         "yaml.alias-limit",
                         f"aliases expand to more than {MAX_ALIAS_EXPANSION} nodes; the rest are ignored",
-                        rng,
+                        to_range(rng),
                         fix="use fewer nested aliases",
                     )
                 )
@@ -306,11 +316,11 @@ class _TreeBuilder:
         # Shared, not copied: the expansion budget bounds any later walk of the data.
         self._complete(value, rng, weight, None, self._child_path())
 
-    def _close(self, end: Position) -> None:
+    def _close(self, end: tuple[int, int]) -> None:
         frame = self.stack[-1]
         if frame.is_map and frame.has_pending_key:  # `key:` cut short by an error: keep the key
             path = frame.path + (frame.pending_key,) if frame.path is not None else None
-            self._complete(None, Range(end, end), 1, None, path)
+            self._complete(None, (*end, *end), 1, None, path)
         self.stack.pop()
         for merged in frame.merges:
             for source in merged if isinstance(merged, list) else [merged]:
@@ -318,10 +328,10 @@ class _TreeBuilder:
                     for key, value in source.items():
                         frame.container.setdefault(key, value)
         # A block collection ends with its last child; the end event sits on the next line.
-        rng = Range(frame.start, end if frame.flow or frame.last_end is None else frame.last_end)
+        rng = (*frame.start, *(end if frame.flow or frame.last_end is None else frame.last_end))
         self._complete(frame.container, rng, frame.weight, frame.anchor, frame.path)
 
-    def close_all(self, end: Position) -> None:
+    def close_all(self, end: tuple[int, int]) -> None:
         while self.stack:
             self._close(end)
 
@@ -353,13 +363,15 @@ def _blank_lines(text: str, lines: set[int]) -> str:
 
 def _build(text: str) -> tuple[_TreeBuilder, Exception | None]:
     builder = _TreeBuilder()
-    last = Position()
+    last = (0, 0)
     try:
         for event in _event_stream(text):
-            last = Position(event.end_mark.line, event.end_mark.column)
             if not builder.feed(event):
                 break
     except (YAMLError, RecursionError, ValueError, TypeError, UnicodeError, OverflowError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            last = (mark.line, mark.column)
         builder.close_all(last)
         return builder, exc
     builder.close_all(last)
