@@ -2,7 +2,7 @@
 
 The baseline for the CLI is `python -c pass` measured in the same run (interpreter start-up is
 the floor no CLI can beat); the CLI figure is reported as a median and as a ratio to it. The
-in-process figures are compile_pipeline + serialization (`files()`), with a warm registry, and
+in-process figures are compile_pipeline + serialization (`files()`) with the built-in specs and a warm registry, and
 the per-step cost of 1,000 steps against 20 steps shows whether growth is linear (ratio ~1).
 
     .venv/bin/python bench/compile.py              # about 30 s on 2 cores
@@ -25,7 +25,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-SPECS = REPO / "tests" / "compiler" / "specs"  # frozen spec copies: the figures don't move with components/
+CONNECTIONS = "connections:\n  mysql:\n    shop: {host: localhost, database: shop, user: reader, password: \"${SHOP_PASSWORD}\"}\n"
 
 
 def pipeline_text(steps: int) -> str:
@@ -49,7 +49,7 @@ def time_in_process(text: str, reps: int) -> list[float]:
     from osiris_runtime.compiler import compile_pipeline
     from osiris_runtime.registry import Registry
 
-    registry = Registry([SPECS])
+    registry = Registry()  # the built-in specs, as `osiris compile` uses them
     compile_pipeline(text, registry)  # warm: registry loaded, imports done
     samples = []
     for _ in range(reps):
@@ -82,12 +82,12 @@ def main() -> None:
     in_20 = time_in_process(small, reps * 3)
     in_1000 = time_in_process(large, max(3, reps // 3))
 
-    env = {**os.environ, "OSIRIS_COMPONENTS_PATH": str(SPECS)}
-    env.pop("OSIRIS_CONNECTIONS", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSIRIS_")}
     osiris = str(Path(sys.executable).with_name("osiris"))
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "bench-20.yaml"
         source.write_text(small)
+        (Path(tmp) / "osiris_connections.yaml").write_text(CONNECTIONS)
         cli = [osiris, "compile", str(source), "--out", str(Path(tmp) / "out")]
         baseline = [sys.executable, "-c", "pass"]
         time_command(cli, 2, env)  # warm the page cache and .pyc files
