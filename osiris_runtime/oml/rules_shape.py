@@ -54,7 +54,7 @@ def check_type(ctx: RuleContext, path: tuple[Any, ...], value: Any, expected: ty
 
 def check_document_shape(ctx: RuleContext) -> None:
     data = ctx.doc.data
-    if data is None and any(d.code.startswith("yaml.too") for d in ctx.doc.syntax_diagnostics):
+    if data is None and any(d.code in ("yaml.too-large", "yaml.too-deep") for d in ctx.doc.syntax_diagnostics):
         return  # refused as hostile: the YAML diagnostic says why
     if not isinstance(data, dict):
         if data is not None or not ctx.doc.syntax_diagnostics:
