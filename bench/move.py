@@ -201,7 +201,6 @@ def osiris_run_command(scenario: str, work: Path) -> list[str]:
     """An OML pipeline + connections file for `osiris run` (the user-facing path)."""
     source, source_conn, target, write = PIPELINES[scenario]
     (work / "osiris_connections.yaml").write_text(textwrap.dedent(f"""\
-        version: 1
         connections:
           mysql:
             bench: {{host: 127.0.0.1, port: 3306, database: {DB}, user: root, password: ""}}
@@ -209,7 +208,8 @@ def osiris_run_command(scenario: str, work: Path) -> list[str]:
             bench: {{url: "http://127.0.0.1:9", key: unused, host: 127.0.0.1, port: 5432, database: {DB}, user: postgres}}
         """))
     write_cfg = "".join(f"\n      {k}: {v}" for k, v in write.items())
-    (work / "move.yaml").write_text(textwrap.dedent(f"""\
+    pipeline = work / f"move-{scenario}.yaml"
+    pipeline.write_text(textwrap.dedent(f"""\
         oml_version: "0.1.0"
         name: bench-{scenario}
         steps:
@@ -228,7 +228,7 @@ def osiris_run_command(scenario: str, work: Path) -> list[str]:
               connection: "@supabase.bench"
               table: {target}""") + write_cfg + "\n")
     osiris = str(Path(PYTHON).parent / "osiris")
-    return [osiris, "run", str(work / "move.yaml")]
+    return [osiris, "run", "--headless", str(pipeline)]
 
 
 # --- measurement ---------------------------------------------------------------------------------
@@ -334,7 +334,10 @@ def main() -> None:
             if name == "osiris-upsert":
                 extra = f"  tuples written by the upsert: {tuples_written(table) - before}"
             results.setdefault(name, []).append((wall, rss))
-            print(f"{name:16} {run:>3} {wall:7.2f} {rss:6d}  {check(table)}{extra}", flush=True)
+            checked = check(table)
+            print(f"{name:16} {run:>3} {wall:7.2f} {rss:6d}  {checked}{extra}", flush=True)
+            if checked.split("/")[0] != str(args.rows):
+                raise SystemExit(f"{name}: the target does not hold {args.rows} rows")
 
     print(f"\nmedians over {args.runs} run(s), {args.rows:,} rows, via {args.via}:")
     med = {name: (statistics.median(w for w, _ in v), max(r for _, r in v)) for name, v in results.items()}
