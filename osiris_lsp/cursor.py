@@ -112,6 +112,9 @@ def ancestors(lines: Sequence[str], line_no: int, level: int, dash_col: int | No
         text = lines[n]
         if text[: (seq_level if in_sequence else level) + 1].isspace():
             continue  # indented deeper than anything we look for: content of a sibling
+        if in_sequence and _is_item_at(text, seq_level):
+            item_count += 1  # an earlier item of the same sequence (the common case: skip the regex)
+            continue
         shape = shape_of(text)
         if shape is None:
             continue
@@ -150,6 +153,14 @@ def ancestors(lines: Sequence[str], line_no: int, level: int, dash_col: int | No
         frames.append(Frame(item_count, item_line, item_level))
     frames.reverse()
     return frames
+
+
+def _is_item_at(text: str, column: int) -> bool:
+    return (
+        text.startswith("-", column)
+        and (column == 0 or text[:column].isspace())
+        and (len(text) == column + 1 or text[column + 1] in " \t\r\n")
+    )
 
 
 def mapping_keys(lines: Sequence[str], first_line: int, level: int) -> dict[str, tuple[int, str]]:

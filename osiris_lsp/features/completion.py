@@ -39,7 +39,8 @@ STEP_KEYS: Mapping[str, str] = {
 }
 # OML step mode -> component mode
 OML_MODES: Mapping[str, str] = {"read": "extract", "write": "write", "transform": "transform"}
-_STEP_ID = r"^(?:{dash_indent}- +|{indent})id[ \t]*:[ \t]*(?P<id>[^\s#]+)"
+NEEDS_LIMIT = 100  # step ids offered at once in `needs`; typing narrows the list (it is incomplete)
+_STEP_ID = r"\n(?:{dash_indent}- +|{indent})id[ \t]*:[ \t]*(?P<id>[^\s#]+)"  # `\n`: far faster than `^` with re.M
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ def complete(lines: Sequence[str], line: int, column: int, folder: FolderContext
              options: CompletionOptions = CompletionOptions()) -> types.CompletionList:
     """Completion items at (`line`, `column`) (code points) of an OML document's lines."""
     ctx = completion_context(lines, line, column)
-    return types.CompletionList(is_incomplete=False, items=list(_items(ctx, lines, folder, options)))
+    items = list(_items(ctx, lines, folder, options))
+    truncated = ctx.kind is ContextKind.NEEDS_ITEM and len(items) >= NEEDS_LIMIT
+    return types.CompletionList(is_incomplete=truncated, items=items)
 
 
 def _items(ctx: CompletionContext, lines: Sequence[str], folder: FolderContext,
@@ -188,30 +191,34 @@ def _connection_items(ctx: CompletionContext, rng: types.Range, folder: FolderCo
 
 
 def _needs_items(ctx: CompletionContext, rng: types.Range, lines: Sequence[str]) -> Iterable[types.CompletionItem]:
+    """Step ids, nearest earlier steps first; at most NEEDS_LIMIT (the list is then incomplete)."""
     if len(ctx.frames) < 2:
         return
     step = ctx.frames[1]
     own = mapping_keys(lines, step.line, step.level).get("id")
     seen = set(ctx.present_keys) | ({scalar(own[1])} if own else set())
-    for line_no, step_id in step_ids_in_text(lines, step.level).items():
-        if step_id in seen:
-            continue
-        seen.add(step_id)
+    prefix = ctx.prefix.lower()
+    candidates = [(line_no, step_id) for line_no, step_id in step_ids_in_text(lines, step.level).items()
+                  if step_id not in seen and prefix in step_id.lower()]
+    # earlier steps (what a step usually needs) by distance, then later ones
+    candidates.sort(key=lambda c: (c[0] > step.line, abs(step.line - c[0])))
+    for rank, (line_no, step_id) in enumerate(candidates[:NEEDS_LIMIT]):
         yield types.CompletionItem(label=step_id, kind=types.CompletionItemKind.Reference,
-                                   detail=f"step on line {line_no + 1}", sort_text=f"{line_no:08d}",
+                                   detail=f"step on line {line_no + 1}", sort_text=f"{rank:05d}",
                                    text_edit=types.TextEdit(range=rng, new_text=step_id))
 
 
 def step_ids_in_text(lines: Sequence[str], step_level: int) -> dict[int, str]:
-    """Step ids by line, read from `id:` keys at the steps' key column."""
+    """Step ids by line, read from `id:` keys at the steps' key column (one regex pass in C)."""
     dash_indent = " " * max(step_level - 2, 0)
     pattern = re.compile(_STEP_ID.format(dash_indent=dash_indent, indent=" " * step_level))
+    text = "\n" + "\n".join(lines)
     ids: dict[int, str] = {}
-    for n, text in enumerate(lines):
-        if "id" in text:
-            m = pattern.match(text)
-            if m:
-                ids[n] = scalar(m["id"])
+    line_no, last = -1, 0
+    for m in pattern.finditer(text):
+        line_no += text.count("\n", last, m.start() + 1)
+        last = m.start() + 1
+        ids[line_no] = scalar(m["id"])
     return ids
 
 
