@@ -16,8 +16,7 @@ from osiris_runtime.secrets import Redactor
 
 
 def write_text(path: Path, text: str, redactor: Redactor) -> None:
-    """Write redacted text atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write redacted text atomically (a reader never sees half a file); the folder must exist."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(redactor.redact(text), encoding="utf-8", newline="\n")
     os.replace(tmp, path)
@@ -29,6 +28,8 @@ def write_json(path: Path, data: Mapping[str, Any], redactor: Redactor) -> None:
 
 
 def write_compiled_files(run_dir: Path, files: Mapping[str, bytes], redactor: Redactor) -> None:
+    for folder in {(run_dir / relative).parent for relative in files}:
+        folder.mkdir(parents=True, exist_ok=True)
     for relative, content in files.items():
         write_text(run_dir / relative, content.decode("utf-8"), redactor)
 
