@@ -255,7 +255,7 @@ def parse_connections(text: str, path: Path | None = None) -> ConnectionsFile:
 
 
 def validate_connections(conns: ConnectionsFile, registry: "Registry") -> list[Diagnostic]:
-    """Each alias against the fields its family's components expect (families without specs are skipped).
+    """Each alias against the fields its family's components expect (families no connected component reads are skipped).
 
     Unknown fields and missing required connection fields are warnings (field names vary between
     connection styles); a literal secret (not `${VAR}`) is a warning too. Values are never resolved.
@@ -264,7 +264,8 @@ def validate_connections(conns: ConnectionsFile, registry: "Registry") -> list[D
 
     by_family: dict[str, list[Any]] = {}
     for spec in registry.specs():
-        by_family.setdefault(spec.family, []).append(spec)
+        if spec.connection_fields:  # only components that take a connection say what an alias holds
+            by_family.setdefault(spec.family, []).append(spec)
     source = str(conns.path) if conns.path is not None else None
     out: list[Diagnostic] = []
     for family in conns.families():

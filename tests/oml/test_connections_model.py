@@ -89,3 +89,44 @@ def test_missing_file_is_a_diagnostic(tmp_path: Path):
     conns = load_connections(tmp_path / "nope.yaml")
     assert [d.code for d in conns.diagnostics] == ["connection.no-file"]
     assert conns.families() == []
+
+
+def test_aliases_are_checked_against_the_fields_their_family_reads(registry):
+    from osiris_runtime.oml.connections import validate_connections
+
+    conns = parse_connections(
+        "connections:\n"
+        "  mysql:\n"
+        "    shop:\n"
+        "      hots: db\n"            # line 4: typo
+        "      database: d\n"
+        "      user: u\n"
+        "      password: hunter2\n"   # line 7: literal secret
+        "  supabase:\n"
+        "    main: {url: 'https://a.supabase.co', service_role_key: '${K}'}\n"
+        "  duckdb:\n"
+        "    local: {path: x.db}\n"  # no duckdb component in the fixture registry: not checked
+    )
+    by_code = {d.code: d for d in validate_connections(conns, registry)}
+    assert set(by_code) == {"connection.unknown-field", "connection.literal-secret", "connection.missing-field"}
+    assert by_code["connection.unknown-field"].range.start.line == 3
+    assert by_code["connection.unknown-field"].data == {"replacement": "host"}
+    assert by_code["connection.literal-secret"].range.start.line == 6
+    assert "hunter2" not in by_code["connection.literal-secret"].message
+    assert by_code["connection.missing-field"].data == {"missing": ["host"]}
+    assert all(not d.is_error for d in by_code.values())
+
+
+def test_well_formed_connections_have_no_field_problems(registry):
+    from osiris_runtime.oml.connections import validate_connections
+
+    conns = parse_connections(CONNECTIONS.replace("      host: backup.internal\n", "      host: b\n      database: d\n      user: u\n      password: ${P}\n")
+                              .replace("      host: db.internal\n", "      host: db.internal\n      database: d\n      user: u\n")
+                              .replace("      url: https://abc.supabase.co\n", "      url: https://abc.supabase.co\n      key: ${SUPABASE_KEY}\n"))
+    assert validate_connections(conns, registry) == []
+
+
+def test_env_references_lists_names_in_order():
+    from osiris_runtime.oml.connections import env_references
+
+    assert env_references({"a": "${A}", "b": ["x ${B:-1} ${A}", {"c": "${C}"}], "d": 3}) == ["A", "B", "C"]
