@@ -82,19 +82,15 @@ def run_command(ctx: click.Context, target: Path, engine: str, secrets_file: Pat
 
         observers.append(PlainLog(sys.stderr))
     prepared = runner.prepare(pipeline, options, observers)
-    try:
-        if fancy:
-            from osiris_runtime.runner.progress import RichProgress
+    if fancy:
+        from osiris_runtime.runner.progress import RichProgress
 
-            display = RichProgress(console, prepared.live, [s.id for s in prepared.steps])
-            prepared.bus.subscribe(display)
-            with display:
-                result = runner.execute(prepared)
-        else:
+        display = RichProgress(console, prepared.live, [s.id for s in prepared.steps])
+        prepared.bus.subscribe(display)
+        with display:
             result = runner.execute(prepared)
-    except KeyboardInterrupt:
-        prepared.cancel.set()
-        raise
+    else:
+        result = runner.execute(prepared)  # Ctrl-C cancels the steps and still writes the artifacts
     summary = runner.collect(prepared, result)
     _report(summary, as_json=as_json, fancy=fancy, console=console)
     ctx.exit(summary.exit_code)

@@ -46,6 +46,10 @@ class PreparedRun:
 class ExecResult:
     outcomes: tuple[StepOutcome, ...]
     failed: StepOutcome | None
+    interrupted: bool = False
+
+
+INTERRUPTED_EXIT = 130  # the shell's convention for SIGINT, as the CLI uses elsewhere
 
 
 def new_run_id() -> str:
@@ -158,13 +162,15 @@ class LocalEngine:
             contexts=prepared.live,
         )
         outcomes = scheduler.run()
-        return ExecResult(outcomes, scheduler.first_failure)
+        return ExecResult(outcomes, scheduler.first_failure, scheduler.interrupted)
 
     # --- collect ---------------------------------------------------------------------------------
 
     def collect(self, prepared: PreparedRun, result: ExecResult) -> RunSummary:
         duration_ms = round((time.perf_counter() - prepared.started_clock) * 1000, 3)
         error = prepared.error or (result.failed.error if result.failed else None)
+        if error is None and result.interrupted:
+            error = StepError("run.interrupted", "interrupted (Ctrl-C): running steps were cancelled", INTERRUPTED_EXIT)
         if error is None and any(o.status != "ok" for o in result.outcomes):
             error = StepError("run.cancelled", "the run was cancelled")
         exit_code = int(ExitCode.OK) if error is None else error.exit_code

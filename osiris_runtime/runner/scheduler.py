@@ -74,6 +74,7 @@ class Scheduler:
         self._outcomes: dict[str, StepOutcome] = {}
         self._lock = threading.Lock()
         self.first_failure: StepOutcome | None = None
+        self.interrupted = False
         self.contexts: dict[str, StepContext] = {} if contexts is None else contexts  # live counters (progress)
         self._outputs: dict[str, list[Channel]] = {s.id: [] for s in self.steps}
         self._inputs: dict[str, dict[str, Channel]] = {s.id: {} for s in self.steps}
@@ -107,18 +108,27 @@ class Scheduler:
                 running.pop(index, None)
                 wake.notify_all()
 
-        with wake:
-            while pending or running:
-                if self.cancel.is_set():
-                    pending.clear()
-                ready = [i for i in pending if flows[i].after <= finished]
-                for index in ready[: self._max_parallel - len(running)]:
-                    pending.remove(index)
-                    thread = threading.Thread(target=run_flow, args=(index,), name=f"osiris-flow-{index}", daemon=True)
-                    running[index] = thread
-                    thread.start()
-                if pending or running:
-                    wake.wait(_POLL_SECONDS)
+        def loop() -> None:
+            with wake:
+                while pending or running:
+                    if self.cancel.is_set():
+                        pending.clear()
+                    ready = [i for i in pending if flows[i].after <= finished]
+                    for index in ready[: self._max_parallel - len(running)]:
+                        pending.remove(index)
+                        thread = threading.Thread(target=run_flow, args=(index,), name=f"osiris-flow-{index}", daemon=True)
+                        running[index] = thread
+                        thread.start()
+                    if pending or running:
+                        wake.wait(_POLL_SECONDS)
+
+        try:
+            loop()
+        except KeyboardInterrupt:
+            # Ctrl-C: cancel like a failure would, then let the running steps stop cleanly.
+            self.interrupted = True
+            self.cancel.set()
+            loop()
         for step in self.steps:
             if step.id not in self._outcomes:
                 self._record(self._not_started(step))

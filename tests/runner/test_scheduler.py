@@ -135,3 +135,17 @@ def test_a_config_error_raised_by_a_driver_keeps_its_exit_code(run_pipeline):
     fakes.RaisesConfig = RaisesConfig
     summary = run_pipeline(pipeline(step("cfg", "RaisesConfig", mode="write")))
     assert summary.exit_code == 5 and summary.error.code == "config.test"
+
+
+def test_ctrl_c_cancels_the_running_steps_and_still_writes_the_artifacts(run_pipeline):
+    import _thread
+    import threading
+
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    summary = run_pipeline(pipeline(step("slow", "Slow", mode="write", seconds=10)))
+    timer.cancel()
+    assert summary.exit_code == 130 and summary.error.code == "run.interrupted"
+    assert summary.duration_ms < 5000
+    assert (summary.run_dir / "status.json").exists()
+    assert [o.status for o in summary.steps] == ["cancelled"]
