@@ -135,15 +135,6 @@ def _pointer_root(pointer: str) -> str:
     return _pointer_tokens(pointer)[0]
 
 
-def canonical_json(data: Any) -> str:
-    """Sorted keys, no whitespace, UTF-8 as is: the same data always gives the same text."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def fingerprint_of(data: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
-
-
 def _connection_fields(raw: Mapping[str, Any], secrets: Iterable[str]) -> dict[str, ConnectionField]:
     declared = raw.get("x-connection-fields")
     if declared is None:
@@ -181,9 +172,18 @@ def spec_from_raw(raw: Mapping[str, Any], path: Path) -> ComponentSpec:
         driver=runtime.get("driver"),
         path=path,
         raw=raw,
-        fingerprint=fingerprint_of(raw),
+        fingerprint=_spec_fingerprint(raw, path),
         doc_url=f"{DOCS_PATH_PREFIX}{name}.md",
     )
+
+
+def _spec_fingerprint(raw: Mapping[str, Any], path: Path) -> str:
+    from osiris_runtime.canonical import CanonicalError, fingerprint
+
+    try:
+        return fingerprint(raw)
+    except CanonicalError:  # e.g. a NaN default: still a stable identity from the file's bytes
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def secret_map_of(spec: ComponentSpec) -> SecretMap:

@@ -276,3 +276,11 @@ def test_spec_views_for_callers():
     assert spec.runnable
     raw = builtin_spec("supabase.writer")
     assert spec.raw == raw
+
+
+def test_a_spec_without_a_canonical_form_still_gets_a_stable_fingerprint(tmp_path: Path, write_spec: SpecWriter):
+    text = json.dumps(minimal_spec("acme.extractor"), indent=2).replace('"minimum": 1', '"minimum": 1, "default": .nan')
+    write_spec(tmp_path, text, folder="acme.extractor")
+    first = Registry([tmp_path]).require("acme.extractor")
+    again = Registry([tmp_path]).require("acme.extractor")
+    assert first.fingerprint == again.fingerprint and first.fingerprint.startswith("sha256:")
