@@ -2,7 +2,7 @@
 
 Reads stream through an unbuffered server-side cursor (`SSCursor`) in `batch_size` chunks, so a
 table of any size moves in bounded memory. The C driver `mysqlclient` is used when installed (it
-decodes rows about three times faster, see docs/performance.md); `pymysql` is the fallback.
+decodes rows about three times faster, see docs/data-movement.md); `pymysql` is the fallback.
 Sessions run in UTC so TIMESTAMP columns arrive as instants (timezone-aware datetimes).
 
 Writes are atomic per target: append and upsert run in one InnoDB transaction
@@ -336,6 +336,8 @@ def _write_fixups(columns: Sequence[_TargetColumn], schema: Schema) -> list[tupl
             fixups.append((i, _json_text))
         elif target.data_type == "bit":
             fixups.append((i, _bit_value))
+        elif source.source_type == "uuid":
+            fixups.append((i, str))
     return fixups
 
 
