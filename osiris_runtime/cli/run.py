@@ -176,5 +176,5 @@ def _report(summary: Any, *, as_json: bool, fancy: bool, console: Any) -> None:
     if summary.error is not None:
         where = f"step `{summary.failed_step}`: " if summary.failed_step else ""
         click.echo(f"error[{summary.error.code}]: {where}{summary.error.message}", err=True)
-    click.echo(f"run directory: {summary.run_dir.resolve()}")
+    click.echo(f"run directory: {summary.run_dir}")
 

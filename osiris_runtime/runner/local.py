@@ -68,7 +68,7 @@ class LocalEngine:
     def prepare(self, pipeline: CompiledLike, options: RunOptions, observers: Sequence[Subscriber] = ()) -> PreparedRun:
         started_at = datetime.now(timezone.utc)
         run_id = new_run_id()
-        run_dir = options.run_dir or options.runs_root / run_dir_name(started_at, run_id)
+        run_dir = (options.run_dir or options.runs_root / run_dir_name(started_at, run_id)).absolute()
         run_dir.mkdir(parents=True, exist_ok=True)
         redactor = self._redactor or Redactor()
         redactor.add_keys(self._all_secret_keys())
