@@ -558,7 +558,7 @@ def _require_table(ctx: StepContext) -> str:
     if ctx.config.get("query"):
         raise ConfigError(
             "`query` needs a direct Postgres connection; the REST API cannot run SQL",
-            code="config.needs-direct-connection",
+            code="connection.direct-required",
             fix="add `dsn` (or host/port/database/user/password) to the Supabase connection, or use `table`",
         )
     if not ctx.config.get("table"):
@@ -582,7 +582,8 @@ def extract_rest(ctx: StepContext) -> Iterator[Batch]:
             by_name = {c.name: c for c in described}
             unknown = [c for c in wanted if c not in by_name]
             if unknown:
-                raise ConfigError(f"table {table} has no column {unknown[0]!r}", code="config.unknown-column")
+                raise RunFailed(f"table {table} has no column(s) {', '.join(unknown)}", code="run.column-missing",
+                                fix="remove them from `columns` or add them to the table")
             columns = [by_name[c] for c in wanted] if wanted else described
             order_columns = described
         else:
@@ -768,7 +769,7 @@ class WriterSettings:
                 "write_mode replace needs a direct Postgres connection: over the REST API "
                 "there is no transaction across requests, so a failed replace would leave the table half "
                 "replaced",
-                code="config.needs-direct-connection",
+                code="connection.direct-required",
                 fix="add `dsn` (or host/port/database/user/password) to the Supabase connection, or use upsert",
             )
         if mode == "upsert" and not settings.primary_key:
@@ -821,12 +822,12 @@ def _check_target(session: RestSession, ctx: StepContext, settings: WriterSettin
             raise ConfigError(
                 f"table {settings.table} does not exist and create_if_missing needs a "
                 "direct Postgres connection (PostgREST cannot run DDL)",
-                code="config.needs-direct-connection",
+                code="connection.direct-required",
                 fix="add `dsn` (or host/port/database/user/password) to the Supabase connection, or create the table first",
             ) from None
         raise RunFailed(
             f"table {settings.table} does not exist (or is not exposed by the REST API)",
-            code="run.table-not-found",
+            code="run.table-missing",
             fix="create the table, or set create_if_missing with a direct Postgres connection",
         ) from None
 

@@ -226,7 +226,7 @@ def test_unknown_table_is_a_clear_error(server, make_ctx):
         ({"table": 'orders"; DROP TABLE x; --'}, "config.invalid-identifier"),
         ({"table": "orders?select=secret"}, "config.invalid-identifier"),
         ({"table": "t", "columns": ["id", "a,b"]}, "config.invalid-identifier"),
-        ({"query": "SELECT 1"}, "config.needs-direct-connection"),
+        ({"query": "SELECT 1"}, "connection.direct-required"),
         ({"table": "t", "filter": "status = 'done'"}, "config.invalid-value"),
         ({"table": "t", "order": "id sideways"}, "config.invalid-value"),
     ],
@@ -246,3 +246,15 @@ def test_missing_key_in_the_connection_is_a_config_error(make_ctx):
 
     with pytest.raises(ConfigError, match="no key"):
         list(extract_rest(ctx))
+
+
+def test_a_column_the_table_lacks_is_named_in_the_error(server, pg, table_name, make_ctx):
+    name = table_name("nocol")
+    _numbers_table(pg, name, 3)
+    ctx, _ = make_ctx({"table": name, "columns": ["id", "colour"]})
+
+    with pytest.raises(RunFailed) as info:
+        list(extract_rest(ctx))
+
+    assert info.value.code == "run.column-missing" and "colour" in str(info.value)
+    assert server.requests_to(name, "GET") == []

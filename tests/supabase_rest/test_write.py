@@ -197,7 +197,7 @@ def test_replace_over_rest_is_refused_before_anything_is_written(server, pg, tab
     with pytest.raises(ConfigError) as info:
         write_rest(ctx, iter([_people(range(1, 3))]))
 
-    assert info.value.code == "config.needs-direct-connection" and "transaction" in str(info.value)
+    assert info.value.code == "connection.direct-required" and "transaction" in str(info.value)
     assert server.requests == []
 
 
@@ -207,7 +207,7 @@ def test_create_if_missing_with_a_missing_table_needs_the_direct_connection(serv
     with pytest.raises(ConfigError) as info:
         write_rest(ctx, iter([_people(range(1, 3))]))
 
-    assert info.value.code == "config.needs-direct-connection" and "DDL" in str(info.value)
+    assert info.value.code == "connection.direct-required" and "DDL" in str(info.value)
     assert not [r for r in server.requests if r.method == "POST"]
 
 
@@ -227,7 +227,7 @@ def test_a_missing_table_without_create_if_missing_is_a_run_error(server, make_c
     with pytest.raises(RunFailed) as info:
         write_rest(ctx, iter([_people(range(1, 3))]))
 
-    assert info.value.code == "run.table-not-found"
+    assert info.value.code == "run.table-missing"
 
 
 @pytest.mark.parametrize(
