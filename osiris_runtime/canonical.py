@@ -177,16 +177,8 @@ def _quote(text: str) -> str:
 
 
 def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float_text(value)
+    if not isinstance(value, str):
+        return scalar_text(value)
     if _PLAIN.match(value) and value.lower() not in _RESERVED:
         return value
     return _quote(value)

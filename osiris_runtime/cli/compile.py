@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from osiris_runtime.errors import CompileFailed, ConfigError, Diagnostic, ExitCode, ValidationFailed
+from osiris_runtime.errors import CompileFailed, ConfigError, Diagnostic, ExitCode, OsirisError, ValidationFailed
 
 
 def _parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -44,21 +44,13 @@ def _parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str,
 def compile_command(ctx: click.Context, pipeline: Path, out_dir: Path, mode: str, params: dict[str, str],
                     profile: str | None, connections_path: Path | None, as_json: bool) -> None:
     """Compile PIPELINE into a deterministic manifest and per-step configs."""
-    from osiris_runtime.compiler import compile_pipeline, write_compiled
-    from osiris_runtime.registry import Registry
-
-    text = _read_text(pipeline)
-    env = dict(os.environ)
-    connections = None if mode == "off" else _load_connections(pipeline, env, connections_path)
-    result = compile_pipeline(text, Registry(), params=params, env=env, profile=profile, mode=mode,  # type: ignore[arg-type]
-                              connections=connections, source=str(pipeline))
-    if result.pipeline is not None:
-        try:
-            write_compiled(result.pipeline, out_dir)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {out_dir}: {exc.strerror or exc}", code="compile.cannot-write",
-                              fix="choose a writable --out directory") from exc
-
+    try:
+        result = _compile_and_write(pipeline, out_dir, mode, params, profile, connections_path)
+    except OsirisError as exc:
+        if not as_json:
+            raise
+        click.echo(json.dumps(_json_failure(pipeline, out_dir, exc), ensure_ascii=False, sort_keys=True))
+        ctx.exit(int(exc.exit_code))
     if as_json:
         click.echo(json.dumps(_json_report(pipeline, out_dir, result), ensure_ascii=False, sort_keys=True))
         ctx.exit(int(result.exit_code))
@@ -70,6 +62,26 @@ def compile_command(ctx: click.Context, pipeline: Path, out_dir: Path, mode: str
         failure = CompileFailed if result.exit_code == ExitCode.COMPILE else ValidationFailed
         raise failure(message, code="compile.failed", diagnostics=errors)
     _print_summary(result.pipeline, out_dir)
+
+
+def _compile_and_write(pipeline: Path, out_dir: Path, mode: str, params: dict[str, str], profile: str | None,
+                       connections_path: Path | None) -> Any:
+    from osiris_runtime.compiler import compile_pipeline, write_compiled
+    from osiris_runtime.registry import Registry
+
+    text = _read_text(pipeline)
+    env = dict(os.environ)
+    # `--mode off` skips checking references against a connections file it finds, not one it is given.
+    connections = None if mode == "off" and connections_path is None else _load_connections(pipeline, env, connections_path)
+    result = compile_pipeline(text, Registry(), params=params, env=env, profile=profile, mode=mode,  # type: ignore[arg-type]
+                              connections=connections, source=str(pipeline))
+    if result.pipeline is not None:
+        try:
+            write_compiled(result.pipeline, out_dir)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {out_dir}: {exc.strerror or exc}", code="compile.cannot-write",
+                              fix="choose a writable --out directory") from exc
+    return result
 
 
 def _read_text(pipeline: Path) -> str:
@@ -119,6 +131,18 @@ def _json_report(pipeline: Path, out_dir: Path, result: Any) -> dict[str, Any]:
             "profile": manifest.get("profile"),
         })
     return report
+
+
+def _json_failure(pipeline: Path, out_dir: Path, exc: OsirisError) -> dict[str, Any]:
+    """The --json object when the compile could not even start (connections file, unreadable input)."""
+    return {
+        "status": "error",
+        "exit_code": int(exc.exit_code),
+        "pipeline": str(pipeline),
+        "out_dir": str(out_dir),
+        "error": {"code": exc.code, "message": exc.message, "fix": exc.fix},
+        "diagnostics": [_diag_json(d) for d in exc.diagnostics],
+    }
 
 
 def _diag_json(diag: Diagnostic) -> dict[str, Any]:

@@ -95,6 +95,16 @@ def test_exit_5_when_the_connections_file_is_missing_or_broken(workdir: Path) ->
     (workdir / "osiris_connections.yaml").write_text("connections:\n  mysql: {shop: [\n")
     done = osiris("compile", "pipeline.yaml", "--out", "build", "--param", "since=x", cwd=workdir)
     assert done.returncode == 5, done.stderr
+    assert "osiris_connections.yaml:3:" in done.stderr  # the broken file's own position
+    done = osiris("compile", "pipeline.yaml", "--out", "build", "--param", "since=x", "--json", cwd=workdir)
+    report = json.loads(done.stdout)
+    assert done.returncode == 5 and report["exit_code"] == 5 and report["status"] == "error"
+    assert report["error"]["code"] == "connection.invalid-file" and report["diagnostics"]
+    done = osiris("compile", "pipeline.yaml", "--out", "build", "--param", "since=x", "--mode", "off", cwd=workdir)
+    assert done.returncode == 0, done.stderr  # off does not look for a connections file...
+    done = osiris("compile", "pipeline.yaml", "--out", "build", "--param", "since=x", "--mode", "off",
+                  "--connections", "nope.yaml", cwd=workdir)
+    assert done.returncode == 5  # ...but one it is given must exist
 
 
 def test_strict_mode_fails_on_warnings(workdir: Path) -> None:
