@@ -328,6 +328,10 @@ class _Compilation:
                 "connection": connection if isinstance(connection, str) else None,
                 "needs": list(step.depends_on),
             })
+        # The manifest carries metadata and param values: no secret may ride in on them either.
+        self._check_undeclared("metadata", resolved_data.get("metadata"), ("metadata",), None)
+        for name, value in param_values.items():
+            self._check_undeclared(name, value, ("params", name), None)
         if any(d.is_error for d in self.diagnostics):
             return None
         try:
@@ -468,15 +472,25 @@ class _Compilation:
                 continue
             if _is_secret_literal(_get(config, tuple(tokens))):
                 self._secret_error(config_path + tuple(tokens), spec.name)
+        for key, value in config.items():
+            if key not in spec.properties:
+                self._check_undeclared(key, value, config_path + (key,), spec.name)
+
+    def _check_undeclared(self, key: Any, value: Any, path: Path_, component: str | None) -> None:
+        """Secret-named keys anywhere under a key the spec does not declare (`extra: {api_token: ...}`)."""
         from osiris_runtime.secrets import FALLBACK_SECRET_KEYS
 
-        for key, value in config.items():
+        if isinstance(value, Mapping):
+            for sub_key, item in value.items():
+                self._check_undeclared(sub_key, item, path + (sub_key,), component)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self._check_undeclared(key, item, path + (index,), component)
+        else:
             name = str(key).strip().lower().replace("-", "_")
             looks_secret = name in FALLBACK_SECRET_KEYS or name.endswith(_SECRET_SUFFIXES)
-            if key in spec.properties or name in _NOT_SECRET_KEYS or not looks_secret:
-                continue
-            if _is_secret_literal(value):
-                self._secret_error(config_path + (key,), spec.name)
+            if looks_secret and name not in _NOT_SECRET_KEYS and _is_secret_literal(value):
+                self._secret_error(path, component)
 
     def _revalidate_config(self, spec: "ComponentSpec", config: Mapping[str, Any], config_path: Path_) -> None:
         """Config validation once params have their real values (the validator saw their defaults)."""
@@ -488,7 +502,7 @@ class _Compilation:
                 self.diagnostics.append(error.to_diagnostic(rng, self.source))
 
     def _secret_error(self, path: Path_, component: str | None) -> None:
-        field_name = str(path[-1])
+        field_name = next((str(p) for p in reversed(path) if isinstance(p, str)), "value")
         where = f" ({component})" if component else ""
         if any(d.code == "secret.inline" and d.data.get("path") == list(path) for d in self.diagnostics):
             return

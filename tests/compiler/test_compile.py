@@ -271,3 +271,20 @@ def test_nan_in_a_config_is_a_located_compile_error(compile_text) -> None:
     assert result.exit_code == ExitCode.COMPILE
     [diag] = result.errors
     assert diag.code == "compile.invalid-value" and diag.range.start.line == 2 and "/x-ratio" in diag.message
+
+
+def test_secret_named_keys_nested_under_undeclared_keys_are_errors_with_mode_off(compile_text) -> None:
+    text = BASIC.replace("      write_mode: append\n", "      write_mode: append\n      extra: {auth: [{api_key: abcdef123}]}\n")
+    result = compile_text(text, mode="off")
+    assert [d.code for d in result.errors] == ["secret.inline"]
+    assert result.errors[0].data["path"] == ["steps", 1, "config", "extra", "auth", 0, "api_key"]
+
+
+def test_secrets_cannot_reach_the_manifest_through_metadata_or_params(compile_text) -> None:
+    text = BASIC.replace("name: basic\n", "name: basic\nmetadata: {owner: data-team, api_key: abcdef123}\n")
+    result = compile_text(text, mode="off")
+    assert [d.code for d in result.errors] == ["secret.inline"] and result.errors[0].range.start.line == 2
+    text = BASIC.replace("name: basic\n", "name: basic\nparams:\n  db_password: {type: string}\n")
+    result = compile_text(text, params={"db_password": "hunter2hunter2"}, mode="off")
+    assert [d.code for d in result.errors] == ["secret.inline"]
+    assert "hunter2" not in json.dumps([d.to_json() for d in result.diagnostics])
