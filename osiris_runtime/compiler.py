@@ -404,7 +404,8 @@ class _Compilation:
 
     def _param_problem(self, problem: ParamProblem) -> None:
         rng = self.doc.range_of(problem.path, key=problem.key) if problem.path else Range()
-        self.error(problem.code, problem.message, rng, fix=problem.fix, data={"param": problem.name})
+        self.error(problem.code, problem.message, rng, fix=problem.fix, data={"param": problem.name},
+                   severity=Severity.WARNING if problem.warning else Severity.ERROR)
 
     # Steps.
 

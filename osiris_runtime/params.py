@@ -68,6 +68,7 @@ class ParamProblem:
     path: Path                      # where to place it in the OML
     fix: str | None = None
     key: bool = False               # place it on the key rather than the value
+    warning: bool = False           # worth saying, not worth failing for
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,16 @@ def resolve_params(
         profiles = data.get("profiles") if isinstance(data, Mapping) else None
         chosen = profiles.get(profile) if isinstance(profiles, Mapping) else None
         if not isinstance(chosen, Mapping):
+            # A pipeline without profiles runs under any profile (it may only pick output folders);
+            # a pipeline with profiles but not this one is most likely a typo.
             known = sorted(str(p) for p in profiles) if isinstance(profiles, Mapping) else []
             problems.append(ParamProblem(
                 "params.unknown-profile", profile,
-                f"profile `{profile}` is not defined in this pipeline",
+                f"profile `{profile}` is not defined in this pipeline"
+                + ("" if known else "; its params are the declared defaults"),
                 ("profiles",) if known else (),
-                fix=f"use one of: {', '.join(known)}" if known else "add a `profiles:` block or drop --profile"))
+                fix=f"use one of: {', '.join(known)}" if known else "add a `profiles:` block or drop --profile",
+                warning=not known))
         else:
             raw = chosen.get("params")
             profile_values = raw if isinstance(raw, Mapping) else {}

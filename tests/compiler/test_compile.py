@@ -288,3 +288,9 @@ def test_secrets_cannot_reach_the_manifest_through_metadata_or_params(compile_te
     result = compile_text(text, params={"db_password": "hunter2hunter2"}, mode="off")
     assert [d.code for d in result.errors] == ["secret.inline"]
     assert "hunter2" not in json.dumps([d.to_json() for d in result.diagnostics])
+
+
+def test_crlf_line_ends_and_a_byte_order_mark_do_not_change_the_output(compile_text) -> None:
+    expected = _ok(compile_text(BASIC)).files()
+    assert _ok(compile_text(BASIC.replace("\n", "\r\n"))).files() == expected
+    assert _ok(compile_text("\ufeff" + BASIC)).files() == expected

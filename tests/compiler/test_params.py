@@ -98,6 +98,14 @@ def test_unknown_param_and_unknown_profile_are_compile_errors(compile_text) -> N
     assert "dev" in result.errors[0].fix
 
 
+def test_a_pipeline_without_profiles_accepts_any_profile_with_a_warning(compile_text) -> None:
+    text = PIPELINE[: PIPELINE.index("profiles:")] + PIPELINE[PIPELINE.index("steps:"):]
+    result = compile_text(text, profile="prod")
+    assert result.pipeline is not None and result.pipeline.manifest["profile"] == "prod"
+    assert [d.code for d in result.warnings if d.code.startswith("params")] == ["params.unknown-profile"]
+    assert compile_text(text, profile="prod", mode="strict").pipeline is None
+
+
 def test_undeclared_placeholder_is_an_error(compile_text) -> None:
     result = compile_text(PIPELINE.replace("${params.since}", "${params.sinse}"))
     assert result.pipeline is None
