@@ -81,6 +81,12 @@ class CompiledPipeline:
         return out
 
     @property
+    def is_intact(self) -> bool:
+        """Whether `fingerprints.manifest` still matches the manifest and cfgs (no hand edits since compile)."""
+        recorded = self.manifest.get("fingerprints", {}).get("manifest")
+        return recorded is not None and recorded == manifest_fingerprint(self.manifest, self.cfgs)
+
+    @property
     def step_ids(self) -> list[str]:
         return [step["id"] for step in self.manifest.get("steps", ())]
 
@@ -218,6 +224,10 @@ def load_compiled(out_dir: Path) -> CompiledPipeline:
         raise CompileFailed(f"no {MANIFEST_FILE} in {out_dir}", code="compile.no-manifest", fix=fix) from None
     except (OSError, YAMLError) as exc:
         raise CompileFailed(f"cannot read {manifest_path}: {exc}", code="compile.invalid-manifest", fix=fix) from exc
+    compiler = manifest.get("compiler") if isinstance(manifest, dict) else None
+    if isinstance(compiler, dict) and str(compiler.get("version", "")).split(".")[0] != COMPILER_VERSION.split(".")[0]:
+        raise CompileFailed(f"{manifest_path} was written by {compiler.get('name')} {compiler.get('version')}, "
+                            f"this is {COMPILER_NAME} {COMPILER_VERSION}", code="compile.incompatible-manifest", fix=fix)
     steps = manifest.get("steps") if isinstance(manifest, dict) else None
     if not isinstance(steps, list) or not all(isinstance(s, dict) and isinstance(s.get("id"), str) for s in steps):
         raise CompileFailed(f"{manifest_path} has no valid `steps` list", code="compile.invalid-manifest", fix=fix)

@@ -294,3 +294,16 @@ def test_crlf_line_ends_and_a_byte_order_mark_do_not_change_the_output(compile_t
     expected = _ok(compile_text(BASIC)).files()
     assert _ok(compile_text(BASIC.replace("\n", "\r\n"))).files() == expected
     assert _ok(compile_text("\ufeff" + BASIC)).files() == expected
+
+
+def test_is_intact_detects_hand_edits_and_old_formats_are_refused(compile_text, tmp_path: Path) -> None:
+    write_compiled(_ok(compile_text(BASIC)), tmp_path)
+    assert load_compiled(tmp_path).is_intact
+    cfg = tmp_path / "cfg" / "pull.json"
+    cfg.write_text(cfg.read_text().replace('"orders"', '"customers"'))
+    assert not load_compiled(tmp_path).is_intact
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace('version: "0.1.0"\n', 'version: "7.0.0"\n', 1))
+    with pytest.raises(CompileFailed) as refused:
+        load_compiled(tmp_path)
+    assert refused.value.code == "compile.incompatible-manifest"
