@@ -172,3 +172,25 @@ def test_a_terminal_gets_a_short_rich_summary(workdir: Path) -> None:
     screen = b"".join(chunks).decode(errors="replace")
     assert "stage" in screen and "pull" in screen and "save" in screen
     assert "2 steps, 2 stages" in screen and "build/manifest.yaml" in screen
+
+
+_IMPORTS_CHILD = """
+import json, sys
+from osiris_runtime.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = {"rich", "duckdb", "pymysql", "psycopg", "supabase", "httpx", "pandas", "pygls", "osiris_runtime.runner"}
+print(json.dumps({"code": code, "heavy": sorted(m for m in sys.modules if m in heavy)}))
+"""
+
+
+def test_compile_keeps_heavy_imports_out(workdir: Path) -> None:
+    """Cold start is the CLI's budget: no Rich off a terminal, no runner, drivers or database clients."""
+    env = {**os.environ, "OSIRIS_COMPONENTS_PATH": str(SPECS),
+           "OSIRIS_CONNECTIONS": str(workdir / "osiris_connections.yaml")}
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_CHILD, "compile", "pipeline.yaml", "--out", "build",
+                           "--param", "since=x"], cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}, done.stderr
