@@ -103,8 +103,11 @@ def declared_params(data: Any) -> tuple[dict[str, ParamDecl], list[ParamProblem]
         has_default = not is_decl or "default" in raw
         default = raw.get("default") if is_decl else raw
         declared_type = raw.get("type") if is_decl else None
+        enum_raw = raw.get("enum") if is_decl else None
+        enum = tuple(enum_raw) if isinstance(enum_raw, (list, tuple)) else None
         if declared_type is None:
-            type_name = _infer_type(default) if has_default and default is not None else "string"
+            example = default if has_default and default is not None else (enum[0] if enum else None)
+            type_name = _infer_type(example) if example is not None else "string"
         else:
             type_name = _TYPE_NAMES.get(str(declared_type).lower(), "")
             if not type_name:
@@ -113,8 +116,6 @@ def declared_params(data: Any) -> tuple[dict[str, ParamDecl], list[ParamProblem]
                     f"param `{name}` has unknown type `{declared_type}`",
                     path + ("type",), fix="use one of: string, integer, number, boolean, array, object"))
                 type_name = "string"
-        enum_raw = raw.get("enum") if is_decl else None
-        enum = tuple(enum_raw) if isinstance(enum_raw, (list, tuple)) else None
         if has_default and default is None:
             has_default = False  # `default: null` declares no default
         decls[name] = ParamDecl(name, type_name, has_default, default, enum, path, is_decl)

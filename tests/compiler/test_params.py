@@ -151,5 +151,12 @@ def test_shorthand_declaration_infers_type_from_default() -> None:
                                                      "ratio": "number"}
 
 
+def test_type_is_inferred_from_the_enum_when_there_is_no_default() -> None:
+    data = {"params": {"level": {"enum": [1, 2, 3]}}}
+    decls, _ = declared_params(data)
+    resolved = resolve_params(decls, data=data, cli={"level": "2"}, env={}, profile=None)
+    assert resolved.values == {"level": 2}
+
+
 def test_env_name_upper_cases_and_maps_dashes() -> None:
     assert env_name("start-date") == "OSIRIS_PARAM_START_DATE"
