@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from osiris_runtime.compiler import compile_pipeline, load_compiled, plan_stages, write_compiled
 from osiris_runtime.errors import CompileFailed, ExitCode
@@ -307,3 +309,45 @@ def test_is_intact_detects_hand_edits_and_old_formats_are_refused(compile_text, 
     with pytest.raises(CompileFailed) as refused:
         load_compiled(tmp_path)
     assert refused.value.code == "compile.incompatible-manifest"
+
+
+@pytest.mark.parametrize("bad_id", ["../escape", "a/b", ".hidden"])
+def test_step_ids_that_cannot_name_a_cfg_file_never_compile(compile_text, bad_id: str) -> None:
+    result = compile_text(BASIC.replace("id: push", f'id: "{bad_id}"'), mode="off")
+    assert result.pipeline is None and result.errors
+
+
+def test_ids_differing_only_in_case_would_collide_on_case_insensitive_disks(compile_text) -> None:
+    result = compile_text(BASIC.replace("id: push", "id: Pull"), mode="off")
+    assert result.pipeline is None and result.exit_code == ExitCode.COMPILE
+    assert [d.code for d in result.errors] == ["compile.duplicate-step-id"]
+
+
+@st.composite
+def _dags(draw):
+    size = draw(st.integers(1, 12))
+    ids = [f"s{i}" for i in draw(st.permutations(range(size)))]
+    needs = {step: draw(st.lists(st.sampled_from(ids[:index]), unique=True)) if index else []
+             for index, step in enumerate(ids)}
+    order = draw(st.permutations(ids))  # the OML order need not be topological
+    return list(order), needs
+
+
+@settings(max_examples=200, deadline=None)
+@given(_dags())
+def test_plan_is_a_valid_deterministic_schedule(dag) -> None:
+    ids, needs = dag
+    order, stages, cycle = plan_stages(ids, needs)
+    assert cycle == [] and sorted(order) == sorted(ids)
+    position = {step: i for i, step in enumerate(order)}
+    stage_of = {step: i for i, stage in enumerate(stages) for step in stage}
+    for step in ids:
+        assert all(position[dep] < position[step] for dep in needs[step])
+        assert all(stage_of[dep] < stage_of[step] for dep in needs[step])
+        if needs[step]:  # as early as possible: right after its latest dependency
+            assert stage_of[step] == 1 + max(stage_of[dep] for dep in needs[step])
+        else:
+            assert stage_of[step] == 0
+    for stage in stages:
+        assert stage == sorted(stage, key=ids.index)
+    assert plan_stages(list(ids), {k: list(v) for k, v in reversed(list(needs.items()))}) == (order, stages, cycle)
