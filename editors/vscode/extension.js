@@ -104,7 +104,7 @@ async function runServerCommand(kind) {
       let last = 0;   // the server logs each progress message to the output itself
       const sub = client.onProgress(WorkDoneProgress.type, token, (value) => {
         const pct = typeof value.percentage === 'number' ? value.percentage : last;
-        progress.report({ message: value.message || value.title, increment: Math.max(0, pct - last) });
+        progress.report({ message: value.message, increment: Math.max(0, pct - last) });
         last = pct;
       });
       try {

@@ -38,6 +38,24 @@ steps:
   - id: load-orders
     component: 
 """
+GOOD_PIPELINE = """\
+oml_version: "0.1.0"
+name: editor-good
+steps:
+  - id: extract-orders
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.shop"
+      query: "SELECT id FROM orders"
+  - id: load-orders
+    component: mysql.writer
+    mode: write
+    needs: [extract-orders]
+    config:
+      connection: "@mysql.shop"
+      table: orders_copy
+"""
 CONNECTIONS = """\
 connections:
   mysql:
@@ -58,6 +76,7 @@ class BrokenPipeline:
     broken_line: int          # 0-based line of `component: mysql.extractr`
     fixed_text: str           # that line, corrected
     complete_at: tuple[int, int]   # 0-based (line, column) after the empty `component: `
+    good_path: Path           # a valid pipeline beside it (`good.oml.yaml`), to compile
 
 
 def require_tool(path: Path | str | None, what: str) -> str:
@@ -91,7 +110,9 @@ def broken_pipeline(tmp_path: Path) -> BrokenPipeline:
     path = ws / "broken.oml.yaml"
     path.write_text(BROKEN_PIPELINE)
     (ws / "osiris_connections.yaml").write_text(CONNECTIONS)
-    return BrokenPipeline(ws, path, 4, "    component: mysql.extractor", (10, len("    component: ")))
+    good = ws / "good.oml.yaml"
+    good.write_text(GOOD_PIPELINE)
+    return BrokenPipeline(ws, path, 4, "    component: mysql.extractor", (10, len("    component: ")), good)
 
 
 @dataclass(frozen=True)
