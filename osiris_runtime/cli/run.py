@@ -18,17 +18,8 @@ from typing import Any
 
 import click
 
+from osiris_runtime.cli.compile import _parse_params  # one NAME=VALUE parser for compile and run
 from osiris_runtime.errors import CompileFailed, ExitCode, ValidationFailed
-
-
-def _parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", ctx=ctx, param=param)
-        parsed[name.strip()] = value
-    return parsed
 
 
 @click.command("run")

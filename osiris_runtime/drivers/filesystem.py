@@ -54,6 +54,13 @@ def resolve_path(ctx: StepContext, raw: Any) -> Path:
     return path if path.is_absolute() else Path(ctx.work_dir) / path
 
 
+def file_options(ctx: StepContext) -> tuple[Path, str, str, bool]:
+    """path, delimiter, encoding and header: the settings the extractor and the writer share."""
+    cfg = ctx.config
+    return (resolve_path(ctx, cfg.get("path")), str(cfg.get("delimiter", ",")), str(cfg.get("encoding", "utf-8")),
+            bool(cfg.get("header", True)))
+
+
 def infer_type(values: Sequence[str]) -> str:
     """The narrowest CSV type every non-empty sample value fits; string when there are none."""
     present = [v for v in values if v != ""]
@@ -71,11 +78,8 @@ class CsvExtractor:
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
         cfg = ctx.config
-        self.path = resolve_path(ctx, cfg.get("path"))
-        self.delimiter = str(cfg.get("delimiter", ","))
+        self.path, self.delimiter, self.encoding, self.header = file_options(ctx)
         self.quotechar = str(cfg.get("quotechar", '"'))
-        self.encoding = str(cfg.get("encoding", "utf-8"))
-        self.header = bool(cfg.get("header", True))
         self.batch_size = int(cfg.get("batch_size", DEFAULT_BATCH_SIZE))
         self.declared: Mapping[str, str] = dict(cfg.get("columns") or {})
         self.infer = bool(cfg.get("infer_types", True))
@@ -191,10 +195,7 @@ class CsvWriter:
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
         cfg = ctx.config
-        self.path = resolve_path(ctx, cfg.get("path"))
-        self.delimiter = str(cfg.get("delimiter", ","))
-        self.encoding = str(cfg.get("encoding", "utf-8"))
-        self.header = bool(cfg.get("header", True))
+        self.path, self.delimiter, self.encoding, self.header = file_options(ctx)
         self.write_mode = str(cfg.get("write_mode", "replace"))
         if self.write_mode not in {"replace", "append"}:
             raise ConfigError(f"step `{ctx.step_id}`: write_mode {self.write_mode!r}", code="config.invalid-enum",

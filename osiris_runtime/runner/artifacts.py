@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from osiris_runtime.runner.scheduler import StepError, StepOutcome
+from osiris_runtime.runner.scheduler import StepError, StepOutcome, counters
 from osiris_runtime.secrets import Redactor
 
 
@@ -51,12 +51,7 @@ def metrics_document(run_id: str, pipeline: str, duration_ms: float, outcomes: S
     steps: dict[str, Any] = {}
     for o in outcomes:
         steps[o.step] = {
-            "status": o.status,
-            "duration_ms": o.duration_ms,
-            "rows_read": o.rows_read,
-            "rows_written": o.rows_written,
-            "rows_in": o.rows_in,
-            "rows_out": o.rows_out,
+            **counters(o),
             "rows_per_second": round(max(o.rows_read, o.rows_written, o.rows_out) / (o.duration_ms / 1000), 1)
             if o.duration_ms > 0 else None,
             **{k: v for k, v in o.metrics.items() if k not in {"status", "duration_ms"}},

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 from osiris_runtime.errors import ConfigError, ExitCode
 from osiris_runtime.runner.events import Subscriber
-from osiris_runtime.runner.scheduler import StepError, StepOutcome
+from osiris_runtime.runner.scheduler import StepError, StepOutcome, counters
 
 
 class CompiledLike(Protocol):
@@ -78,15 +78,7 @@ class RunSummary:
 
 
 def step_json(outcome: StepOutcome) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "step": outcome.step,
-        "status": outcome.status,
-        "duration_ms": outcome.duration_ms,
-        "rows_read": outcome.rows_read,
-        "rows_written": outcome.rows_written,
-        "rows_in": outcome.rows_in,
-        "rows_out": outcome.rows_out,
-    }
+    out: dict[str, Any] = {"step": outcome.step, **counters(outcome)}
     if outcome.error is not None:
         out["error"] = {"code": outcome.error.code, "message": outcome.error.message}
     if outcome.metrics:

@@ -236,14 +236,7 @@ class Scheduler:
             self._outcomes[outcome.step] = outcome
             if outcome.status == "failed" and self.first_failure is None:
                 self.first_failure = outcome
-        fields: dict[str, Any] = {
-            "status": outcome.status,
-            "duration_ms": outcome.duration_ms,
-            "rows_read": outcome.rows_read,
-            "rows_written": outcome.rows_written,
-            "rows_in": outcome.rows_in,
-            "rows_out": outcome.rows_out,
-        }
+        fields = counters(outcome)
         if outcome.status == "ok":
             self._bus.emit("step_end", step=outcome.step, **fields, **_safe_metrics(outcome.metrics))
         elif outcome.status == "failed":
@@ -252,6 +245,18 @@ class Scheduler:
                            error=outcome.error.message)
         else:
             self._bus.emit("step_cancelled", step=outcome.step, started=outcome.started, **fields)
+
+
+def counters(outcome: StepOutcome) -> dict[str, Any]:
+    """The standard fields of a step's outcome, as events, metrics.json and --json show them."""
+    return {
+        "status": outcome.status,
+        "duration_ms": outcome.duration_ms,
+        "rows_read": outcome.rows_read,
+        "rows_written": outcome.rows_written,
+        "rows_in": outcome.rows_in,
+        "rows_out": outcome.rows_out,
+    }
 
 
 def _safe_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
