@@ -360,6 +360,7 @@ def main() -> None:
         profiles.append(yamlls_profile(workdir))
     results: dict[str, Any] = {
         "env": {"python": platform.python_version(), "cores": os.cpu_count(), "reps": args.reps, "warmup": WARMUP,
+                "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
                 "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
                 "yaml_language_server": json.loads((YAMLLS.parents[1] / "package.json").read_text())["version"]
                 if YAMLLS.exists() else None,
@@ -379,9 +380,12 @@ def main() -> None:
             results["sizes"].append(size)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    results["env"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     print_report(results)
+    print(f"\nbench: load average {results['env']['load_average_at_start']} at start, "
+          f"{results['env']['load_average_at_end']} at end (2 cores: above 2, other work skews both servers)")
     print(f"\nbench: full results in {args.out}")
 
 

@@ -159,6 +159,11 @@ def run(cmd: list[str], cwd: Path, timeout: int = 300, env: dict | None = None) 
 
 
 @pytest.fixture(scope="session")
+def editor_repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
 def extension_src() -> Path:
     return EXTENSION_SRC
 

@@ -57,3 +57,29 @@ def test_neovim_shows_diagnostics_completes_and_revalidates(nvim, server_under_t
 
     assert result["fix_cleared"], f"fixing the component left {result['diagnostics_after_fix']}\n{context}"
     assert not [d for d in result["diagnostics_after_fix"] if d["code"] == "oml.unknown-component"]
+
+
+def test_the_documented_neovim_setup_attaches_to_oml_files_only(nvim, server_under_test, broken_pipeline, tmp_path,
+                                                                  editor_repo):
+    """editors/neovim/osiris.lua as a user's init: OML files get the server, plain YAML does not."""
+    plain = broken_pipeline.workspace / "plain.yaml"
+    plain.write_text("key: value\n")
+    seen = {}
+    for name in (broken_pipeline.path.name, plain.name):
+        out = tmp_path / f"{name}.json"
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "data"),
+               "XDG_STATE_HOME": str(tmp_path / "state"), "OSIRIS_NVIM_OUT": str(out),
+               # a plain YAML file gets no server: no point waiting long for its diagnostics
+               "OSIRIS_NVIM_WAIT_MS": "30000" if name.endswith(".oml.yaml") else "2000"}
+        command = f"lua vim.g.osiris_lsp_cmd = vim.fn.json_decode([==[{json.dumps(list(server_under_test.command))}]==])"
+        proc = subprocess.run(
+            [nvim, "--headless", "-n", "--cmd", command, "-u", str(editor_repo / "editors" / "neovim" / "osiris.lua"),
+             name, "-c", f"luafile {Path(__file__).with_name('nvim_user_check.lua')}"],
+            env=env, cwd=broken_pipeline.workspace, capture_output=True, text=True, timeout=120)
+        assert out.exists(), f"nvim rc={proc.returncode}: {proc.stderr[-2000:]}"
+        seen[name] = json.loads(out.read_text())
+
+    oml = seen[broken_pipeline.path.name]
+    assert oml["clients"] == ["osiris"] and oml["omnifunc"] == "v:lua.vim.lsp.omnifunc", oml
+    assert oml["arrived"] and "oml.unknown-component" in oml["codes"], oml
+    assert seen[plain.name]["clients"] == [], seen[plain.name]
