@@ -32,6 +32,9 @@ def write_compiled_files(run_dir: Path, files: Mapping[str, bytes], redactor: Re
         folder.mkdir(parents=True, exist_ok=True)
     for relative, content in files.items():
         write_text(run_dir / relative, content.decode("utf-8"), redactor)
+    for stale in (run_dir / "cfg").glob("*.json") if (run_dir / "cfg").is_dir() else ():
+        if f"cfg/{stale.name}" not in files:  # `--out` reused: keep only this run's cfgs
+            stale.unlink()
 
 
 def totals_of(outcomes: Sequence[StepOutcome], sources: set[str]) -> dict[str, Any]:

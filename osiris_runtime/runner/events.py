@@ -55,11 +55,11 @@ class EventBus:
 
 
 class JsonlEventWriter:
-    """Appends each record as one line to events.jsonl and flushes, so a crash keeps what happened."""
+    """Writes each record as one line to a new events.jsonl and flushes, so a crash keeps what happened."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._file: IO[str] = path.open("w", encoding="utf-8")
 
     def __call__(self, record: EventRecord) -> None:
         if self._file.closed:

@@ -149,3 +149,10 @@ def test_ctrl_c_cancels_the_running_steps_and_still_writes_the_artifacts(run_pip
     assert summary.duration_ms < 5000
     assert (summary.run_dir / "status.json").exists()
     assert [o.status for o in summary.steps] == ["cancelled"]
+
+
+def test_reusing_an_out_directory_keeps_only_this_runs_files(run_pipeline, tmp_path):
+    run_pipeline(pipeline(step("old", "Numbers"), step("old-sink", "Sink", mode="write", needs=["old"])))
+    summary = run_pipeline(pipeline(step("new", "Numbers")))
+    assert sorted(p.name for p in (summary.run_dir / "cfg").iterdir()) == ["new.json"]
+    assert {e["run_id"] for e in read_events(summary.run_dir)} == {summary.run_id}
