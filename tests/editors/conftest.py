@@ -176,7 +176,7 @@ def vsix(tmp_path_factory, node, editor_tools) -> Path:
     shutil.copytree(EXTENSION_SRC, build, ignore=shutil.ignore_patterns("node_modules", "*.vsix"))
     run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"], build)
     out = build.parent / "osiris-oml.vsix"
-    run([vsce, "package", "--allow-missing-repository", "--skip-license", "-o", str(out)], build)
+    run([vsce, "package", "--allow-missing-repository", "-o", str(out)], build)
     return out
 
 
