@@ -103,11 +103,13 @@ def _tagged_scalar(tag: str, value: str) -> Any:
     return value
 
 
-def _event_stream(text: str) -> Iterator[Any]:
-    try:
-        from ruamel.yaml.cyaml import CBaseLoader
-    except ImportError:  # no C extension on this platform: the pure-Python parser is slower, not different
-        CBaseLoader = None  # type: ignore[assignment,misc]
+def _event_stream(text: str, *, use_c: bool = True) -> Iterator[Any]:
+    CBaseLoader = None
+    if use_c:
+        try:
+            from ruamel.yaml.cyaml import CBaseLoader
+        except ImportError:  # no C extension on this platform: the pure-Python parser is slower, not different
+            pass
     if CBaseLoader is not None:
         loader = CBaseLoader(text)
         while True:
@@ -361,11 +363,11 @@ def _blank_lines(text: str, lines: set[int]) -> str:
     return "\n".join(parts)
 
 
-def _build(text: str) -> tuple[_TreeBuilder, Exception | None]:
+def _build(text: str, use_c: bool) -> tuple[_TreeBuilder, Exception | None]:
     builder = _TreeBuilder()
     last = (0, 0)
     try:
-        for event in _event_stream(text):
+        for event in _event_stream(text, use_c=use_c):
             if not builder.feed(event):
                 break
     except (YAMLError, RecursionError, ValueError, TypeError, UnicodeError, OverflowError) as exc:
@@ -378,8 +380,11 @@ def _build(text: str) -> tuple[_TreeBuilder, Exception | None]:
     return builder, None
 
 
-def parse_yaml(text: str, *, max_chars: int = MAX_CHARS) -> YamlTree:
-    """Parse one YAML document tolerantly. Never raises; problems are diagnostics."""
+def parse_yaml(text: str, *, max_chars: int = MAX_CHARS, use_c: bool = True) -> YamlTree:
+    """Parse one YAML document tolerantly. Never raises; problems are diagnostics.
+
+    `use_c=False` forces the pure-Python parser (the fallback where the C extension is missing).
+    """
     line_count = text.count("\n") + 1
     if len(text) > max_chars:
         return YamlTree(
@@ -413,7 +418,7 @@ def parse_yaml(text: str, *, max_chars: int = MAX_CHARS) -> YamlTree:
             )
         )
         attempt_text = _CONTROL_CHARS.sub(" ", attempt_text)
-    builder, error = _build(attempt_text)
+    builder, error = _build(attempt_text, use_c)
     seen_lines: set[int] = set()
     attempts = 0
     while error is not None:
@@ -425,6 +430,6 @@ def parse_yaml(text: str, *, max_chars: int = MAX_CHARS) -> YamlTree:
             break
         seen_lines |= lines
         attempt_text = _blank_lines(attempt_text, lines)
-        builder, error = _build(attempt_text)
+        builder, error = _build(attempt_text, use_c)
     diagnostics.extend(builder.diagnostics)
     return YamlTree(builder.root, builder.values, builder.keys, tuple(diagnostics), line_count)

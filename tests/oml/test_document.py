@@ -85,3 +85,13 @@ def test_path_at_finds_the_innermost_key_or_value():
 def test_scalars_follow_yaml_1_2_core_and_dates_stay_strings():
     doc = parse_oml("a: 1\nb: 1.5\nc: true\nd: ~\ne: 2024-01-01\nf: '1'\ng: yes\n")
     assert doc.data == {"a": 1, "b": 1.5, "c": True, "d": None, "e": "2024-01-01", "f": "1", "g": "yes"}
+
+
+def test_pure_python_parser_gives_the_same_tree_as_the_c_one():
+    from osiris_runtime.oml.yaml_tree import parse_yaml
+
+    for text in (PIPELINE, "a: &x [1, {b: 2}]\nc: *x\nd: 'q'\n", "name: x\nsteps:\n  - id: a\n    component: : bad\n"):
+        fast, pure = parse_yaml(text), parse_yaml(text, use_c=False)
+        assert fast.data == pure.data
+        assert fast.value_ranges == pure.value_ranges and fast.key_ranges == pure.key_ranges
+        assert [d.code for d in fast.diagnostics] == [d.code for d in pure.diagnostics]
