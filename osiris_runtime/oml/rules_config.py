@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Collection
 
 from osiris_runtime.errors import Severity
-from osiris_runtime.friendly import CONNECTION_KEY, FriendlyError, did_you_mean, validate_config
+from osiris_runtime.friendly import CONNECTION_KEY, FriendlyError, did_you_mean, field_name, validate_config
 from osiris_runtime.oml.connections import CONNECTIONS_FILENAME, ConnectionAlias, parse_connection_ref
 from osiris_runtime.oml.document import StepView
 from osiris_runtime.oml.rules import RuleContext
@@ -34,7 +34,7 @@ def check_configs(ctx: RuleContext) -> None:
         errors = validate_config(spec, config, connection_fields=_supplied_fields(ctx, step, spec))
         base = config_path(step)
         seen: set[tuple[str, tuple[Any, ...], str]] = set()
-        for error in errors:
+        for error in [e for found in errors for e in _each_unknown_key(found, config)]:
             if _under_unresolved_param(error, unresolved):
                 continue  # `${params.x}` without a default: checked once the value is known (compile)
             if (error.code, error.path, error.problem) in seen:
@@ -43,6 +43,31 @@ def check_configs(ctx: RuleContext) -> None:
             if alias is not None and error.code == "config.missing-required" and error.data.get("connection_field"):
                 error = _missing_from_alias(error, alias)
             _report_friendly(ctx, base, error)
+
+
+def _each_unknown_key(error: FriendlyError, config: Any) -> list[FriendlyError]:
+    """jsonschema reports all unknown keys of a mapping as one error: one diagnostic per key."""
+    from dataclasses import replace
+
+    if error.code != "config.unknown-key" or not error.path or "allowed" not in error.data:
+        return [error]
+    parent_path = tuple(error.path[:-1])
+    parent: Any = config
+    for part in parent_path:
+        parent = parent.get(part) if isinstance(parent, dict) else None
+    if not isinstance(parent, dict):
+        return [error]
+    allowed = list(error.data["allowed"])
+    extras = [k for k in parent if k not in allowed and not (k == CONNECTION_KEY and not parent_path)]
+    out = []
+    for key in extras or [error.path[-1]]:
+        guess = did_you_mean(str(key), allowed)
+        name = field_name((*parent_path, key))
+        data = {"key": key, "allowed": allowed, **({"replacement": guess} if guess else {})}
+        out.append(replace(error, field=name, path=(*parent_path, key), problem=f"unknown key `{name}`",
+                           fix=f"did you mean `{guess}`?" if guess else (f"allowed keys: {', '.join(allowed)}" if allowed else "remove it"),
+                           data=data))
+    return out
 
 
 def _missing_from_alias(error: FriendlyError, alias: ConnectionAlias) -> FriendlyError:

@@ -199,6 +199,13 @@ def test_quick_fix_data(check):
     assert data_of("needs.unknown-step", H + STEP + STEP.replace("id: a", "id: bb") + "    needs: [ab]\n")["replacement"] in ("a", "bb")
 
 
+def test_every_unknown_config_key_is_reported_on_its_own_key(check):
+    text = H + STEP.replace("{query: SELECT 1}", "{query: SELECT 1, qeury: x, zzz: 2}")
+    unknown = [d for d in check(text) if d.code == "config.unknown-key"]
+    assert [(d.data["key"], d.range.start.column + 1) for d in unknown] == [("qeury", 31), ("zzz", 41)]
+    assert unknown[0].data["replacement"] == "query" and "replacement" not in unknown[1].data
+
+
 def test_secret_messages_never_repeat_the_secret(check):
     text = extractor("table: t", "host: h", "database: d", "user: u", "password: hunter2") + '    x-dsn: "mysql://u:topsecret@h/db"\n'
     diagnostics = check(text)
