@@ -32,7 +32,7 @@ MAX_CHARS = 5_000_000
 MAX_DEPTH = 100
 # Alias expansion budget, in nodes, on top of the document's own nodes.
 MAX_ALIAS_EXPANSION = 100_000
-MAX_REPARSES = 4
+MAX_REPARSES = 8  # parses of a broken document, in all
 
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 _INT = re.compile(r"[-+]?[0-9]+$")
@@ -338,21 +338,47 @@ class _TreeBuilder:
             self._close(end)
 
 
-def _error_lines(exc: Exception, text: str) -> tuple[Range, str, set[int]]:
-    """Where a YAML error is, its message, and which lines to blank before trying again."""
+@dataclass(frozen=True)
+class _YamlProblem:
+    """A parse error: where to report it, what it says, and lines whose blanking may get past it."""
+
+    range: Range
+    message: str
+    candidates: tuple[tuple[int, Range], ...]  # (line to blank, where to report if that helps)
+
+    @property
+    def line(self) -> int:
+        return self.range.start.line
+
+
+def _mark_range(mark: Any) -> Range:
+    return Range.at(mark.line, mark.column, mark.line, mark.column + 1)
+
+
+def _problem_of(exc: Exception, text: str) -> _YamlProblem:
     if isinstance(exc, MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line if mark else 0
-        column = mark.column if mark else 0
+        problem = exc.problem_mark or exc.context_mark
+        rng = _mark_range(problem) if problem is not None else Range()
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        lines = {m.line for m in (exc.problem_mark, exc.context_mark) if m is not None}
-        return Range.at(line, column, line, column + 1), message, lines
+        # The context (where the bad construct began) is usually the line to drop: `conf` typed
+        # without a colon is reported on the next line, an unclosed `{` or quote at the end.
+        candidates: list[tuple[int, Range]] = []
+        for mark in (exc.context_mark, exc.problem_mark):
+            if mark is not None and all(line != mark.line for line, _ in candidates):
+                candidates.append((mark.line, _mark_range(mark)))
+        if exc.problem_mark is not None and exc.problem_mark.line > 0:
+            previous = exc.problem_mark.line - 1
+            line_text = text.split("\n", previous + 1)[previous] if previous < text.count("\n") + 1 else ""
+            indent = len(line_text) - len(line_text.lstrip())
+            candidates.append((previous, Range.at(previous, indent, previous, len(line_text.rstrip()))))
+        return _YamlProblem(rng, message, tuple(candidates))
     if isinstance(exc, ReaderError):
         index = max(0, min(exc.position, len(text)))
         line = text.count("\n", 0, index)
         column = index - (text.rfind("\n", 0, index) + 1)
-        return Range.at(line, column, line, column + 1), "control characters are not allowed in YAML", {line}
-    return Range(), f"unreadable YAML ({type(exc).__name__})", set()
+        rng = Range.at(line, column, line, column + 1)
+        return _YamlProblem(rng, "control characters are not allowed in YAML", ((line, rng),))
+    return _YamlProblem(Range(), f"unreadable YAML ({type(exc).__name__})", ())
 
 
 def _blank_lines(text: str, lines: set[int]) -> str:
@@ -419,17 +445,30 @@ def parse_yaml(text: str, *, max_chars: int = MAX_CHARS, use_c: bool = True) -> 
         )
         attempt_text = _CONTROL_CHARS.sub(" ", attempt_text)
     builder, error = _build(attempt_text, use_c)
-    seen_lines: set[int] = set()
-    attempts = 0
+    parses = 1
     while error is not None:
-        rng, message, lines = _error_lines(error, attempt_text)
-        diagnostics.append(Diagnostic("yaml.syntax", message, rng, fix="fix the YAML syntax at this position"))
-        lines -= seen_lines
-        attempts += 1
-        if not lines or attempts > MAX_REPARSES:
+        problem = _problem_of(error, attempt_text)
+        report_at = problem.range
+        recovered = None
+        best_reach = problem.line
+        # Blank one candidate line at a time; keep the one that gets the parser furthest
+        # (to the end if possible), and report the problem on that line.
+        for line, where in problem.candidates:
+            if parses > MAX_REPARSES:
+                break
+            trial = _blank_lines(attempt_text, {line})
+            if trial == attempt_text:
+                continue
+            parses += 1
+            trial_builder, trial_error = _build(trial, use_c)
+            reach = _problem_of(trial_error, trial).line if trial_error is not None else len(trial)
+            if reach > best_reach:
+                best_reach, recovered, report_at = reach, (trial, trial_builder, trial_error), where
+                if trial_error is None:
+                    break
+        diagnostics.append(Diagnostic("yaml.syntax", problem.message, report_at, fix="fix the YAML syntax at this position"))
+        if recovered is None:
             break
-        seen_lines |= lines
-        attempt_text = _blank_lines(attempt_text, lines)
-        builder, error = _build(attempt_text, use_c)
+        attempt_text, builder, error = recovered
     diagnostics.extend(builder.diagnostics)
     return YamlTree(builder.root, builder.values, builder.keys, tuple(diagnostics), line_count)

@@ -95,3 +95,18 @@ def test_pure_python_parser_gives_the_same_tree_as_the_c_one():
         assert fast.data == pure.data
         assert fast.value_ranges == pure.value_ranges and fast.key_ranges == pure.key_ranges
         assert [d.code for d in fast.diagnostics] == [d.code for d in pure.diagnostics]
+
+
+def test_a_key_typed_without_colon_is_reported_on_its_line_and_the_rest_survives():
+    text = "steps:\n  - id: a\n    mode: read\n    conf\n    config:\n      table: t\n  - id: b\n"
+    doc = parse_oml(text)
+    (diag,) = doc.syntax_diagnostics
+    assert diag.range.start.line == 3
+    assert doc.data == {"steps": [{"id": "a", "mode": "read", "config": {"table": "t"}}, {"id": "b"}]}
+
+
+def test_an_unclosed_flow_mapping_loses_only_its_own_line():
+    doc = parse_oml("steps:\n  - id: a\n    config: {query: x, \n  - id: b\n    component: x\n")
+    (diag,) = doc.syntax_diagnostics
+    assert diag.range.start.line == 2
+    assert doc.data == {"steps": [{"id": "a"}, {"id": "b", "component": "x"}]}
