@@ -165,13 +165,18 @@ def _column_of(name: str, column_type: str, nullable: bool, json_columns: set[st
     return Column(name=name, type=mysql_logical_type(source), nullable=nullable, source_type=source)
 
 
+def _in_table(database: str | None, table: str, schema_column: str = "TABLE_SCHEMA") -> tuple[str, tuple[Any, ...]]:
+    """`WHERE` condition (and its parameters) selecting one table's rows of an information_schema view."""
+    if database:
+        return f"{schema_column} = %s AND TABLE_NAME = %s", (database, table)
+    return f"{schema_column} = DATABASE() AND TABLE_NAME = %s", (table,)
+
+
 def describe_table(cur: Any, database: str | None, table: str, columns: Sequence[str]) -> Schema:
     """Exact source types from information_schema (MariaDB's JSON is LONGTEXT + a json_valid check)."""
-    db_expr = "%s" if database else "DATABASE()"
-    params: tuple[Any, ...] = (database, table) if database else (table,)
+    where, params = _in_table(database, table)
     cur.execute(
-        f"SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
-        f"WHERE TABLE_SCHEMA = {db_expr} AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        f"SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS WHERE {where} ORDER BY ORDINAL_POSITION",
         params,
     )
     found = [(r[0], r[1], r[2] == "YES") for r in cur.fetchall()]
@@ -179,11 +184,8 @@ def describe_table(cur: Any, database: str | None, table: str, columns: Sequence
         raise RunFailed(f"source table {table} does not exist or has no visible columns", code="run.table-missing")
     json_columns: set[str] = set()
     try:
-        cur.execute(
-            f"SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
-            f"WHERE CONSTRAINT_SCHEMA = {db_expr} AND TABLE_NAME = %s",
-            params,
-        )
+        where, params = _in_table(database, table, "CONSTRAINT_SCHEMA")
+        cur.execute(f"SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE {where}", params)
         for (clause,) in cur.fetchall():
             json_columns.update(m.group(1).replace("``", "`") for m in _JSON_CHECK.finditer(str(clause)))
     except Exception:  # noqa: BLE001 - servers without CHECK_CONSTRAINTS (MySQL 5.7) have a real JSON type
@@ -292,13 +294,8 @@ class _TargetColumn:
 
 
 def _target_columns(cur: Any, database: str | None, table: str) -> list[_TargetColumn] | None:
-    db_expr = "%s" if database else "DATABASE()"
-    params: tuple[Any, ...] = (database, table) if database else (table,)
-    cur.execute(
-        f"SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
-        f"WHERE TABLE_SCHEMA = {db_expr} AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-        params,
-    )
+    where, params = _in_table(database, table)
+    cur.execute(f"SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE {where} ORDER BY ORDINAL_POSITION", params)
     rows = cur.fetchall()
     return [_TargetColumn(r[0], str(r[1]).lower()) for r in rows] or None
 
@@ -384,9 +381,10 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
                         fix="create it, or set `create_if_missing: true`",
                     )
                 if options.write_mode == "replace":
-                    # Created as the staging table below and renamed into place at the end.
-                    cur.execute(create_table_sql(mysql_table(options.schema, _stage_name(options.table)), first.schema, options.primary_key))
+                    # Created as the staging table and renamed into place at the end.
                     staged = _stage_name(options.table)
+                    cur.execute(f"DROP TABLE IF EXISTS {mysql_table(options.schema, staged)}")
+                    cur.execute(create_table_sql(mysql_table(options.schema, staged), first.schema, options.primary_key))
                 else:
                     cur.execute(create_table_sql(target_sql, first.schema, options.primary_key))
                     created = True
@@ -422,8 +420,8 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
                 if ctx.cancelled:
                     raise RunFailed(f"step {ctx.step_id}: cancelled; the target is unchanged", code="run.cancelled")
                 rows = _apply_fixups(batch.rows, fixups) if fixups else batch.rows
-                if rows:
-                    cur.executemany(sql, rows)
+                for start in range(0, len(rows), options.batch_size):
+                    cur.executemany(sql, rows[start : start + options.batch_size])
                 total += len(batch)
         conn.commit()
         if options.write_mode == "replace" and staged:
@@ -431,12 +429,12 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
             staged = None
         ctx.add_written(total)
         ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=total)
-    except OsirisError:
-        _undo(ctx, conn, client, options, created, staged)
-        raise
     except client.error as exc:
         _undo(ctx, conn, client, options, created, staged)
         raise database_error(ctx, f"write to {options.table} ({options.write_mode}); the target is unchanged", exc) from None
+    except BaseException:  # our own errors, an upstream step's failure, cancellation
+        _undo(ctx, conn, client, options, created, staged)
+        raise
     finally:
         try:
             conn.close()
@@ -456,12 +454,8 @@ def _swap_in(conn: Any, options: WriteOptions, staged: str) -> None:
     old = mysql_table(options.schema, staged + "_old")
     with conn.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {old}")
-        cur.execute(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
-            + ("%s" if options.schema else "DATABASE()")
-            + " AND TABLE_NAME = %s",
-            (options.schema, options.table) if options.schema else (options.table,),
-        )
+        where, params = _in_table(options.schema, options.table)
+        cur.execute(f"SELECT COUNT(*) FROM information_schema.TABLES WHERE {where}", params)
         exists = cur.fetchone()[0] > 0
         if exists:
             cur.execute(f"RENAME TABLE {target} TO {old}, {stage} TO {target}")

@@ -194,3 +194,33 @@ def test_mysql_upsert_is_idempotent(my, my_connection):
     once = _my_snapshot(my, "atom_target")
     MySQLWriter(_my_writer(my_connection, "atom_target", "upsert")).run({"up": incoming("upsert")})
     assert _my_snapshot(my, "atom_target") == once
+
+
+class UpstreamBroke(Exception):
+    pass
+
+
+def _failing_upstream(mode: str) -> Iterator[Batch]:
+    for i, batch in enumerate(incoming(mode)):
+        if i == 4:
+            raise UpstreamBroke("the extractor lost its source")
+        yield batch
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failing_upstream_step_leaves_both_targets_as_they_were(mode, pg, my, pg_connection, my_connection, pg_schema):
+    _pg_setup(pg, "atom_target")
+    _my_setup(my, "atom_target")
+    pg.execute("DROP TABLE IF EXISTS atom_fresh")
+    with my.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS atom_fresh")
+    pg_before, my_before, my_tables = _pg_snapshot(pg, "atom_target"), _my_snapshot(my, "atom_target"), _my_tables(my)
+    for table in ("atom_target", "atom_fresh"):
+        config = {"table": table, "write_mode": mode, "primary_key": "id", "create_if_missing": True}
+        with pytest.raises(UpstreamBroke):
+            SupabaseWriter(make_ctx("pg-up", "supabase.writer", {**config, "schema": pg_schema}, pg_connection)).run({"up": _failing_upstream(mode)})
+        with pytest.raises(UpstreamBroke):
+            MySQLWriter(make_ctx("my-up", "mysql.writer", config, my_connection)).run({"up": _failing_upstream(mode)})
+    assert _pg_snapshot(pg, "atom_target") == pg_before and _my_snapshot(my, "atom_target") == my_before
+    assert pg.execute("SELECT to_regclass('atom_fresh')").fetchone()[0] is None
+    assert _my_tables(my) == my_tables  # neither the new table nor a staging table remains
