@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from postgrest.exceptions import APIError
-from supabase import create_client
+from supabase import ClientOptions
+from supabase import create_client as _create_client
 
 pytestmark = pytest.mark.integration
+
+
+def create_client(url: str, key: str):
+    return _create_client(url, key, ClientOptions(httpx_client=httpx.Client()))  # no deprecated timeout/verify path
 
 
 @pytest.fixture
