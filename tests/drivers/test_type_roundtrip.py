@@ -95,7 +95,10 @@ def _rows(batches: Any) -> tuple[list[Batch], list[tuple[Any, ...]]]:
     return collected, [tuple(r) for b in collected for r in b.rows]
 
 
-def test_every_mysql_type_round_trips_through_postgres_and_back(my, pg, my_connection, pg_connection, pg_schema):
+@pytest.mark.parametrize("client", ["default", "pymysql"])
+def test_every_mysql_type_round_trips_through_postgres_and_back(client, monkeypatch, my, pg, my_connection, pg_connection, pg_schema):
+    if client == "pymysql":  # the fallback when mysqlclient (C) is not installed
+        monkeypatch.setenv("OSIRIS_MYSQL_DRIVER", "pymysql")
     _load_mysql_source(my)
     pg.execute("DROP TABLE IF EXISTS alltypes_pg")
 
