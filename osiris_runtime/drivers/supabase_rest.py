@@ -292,15 +292,20 @@ class RestSession:
             self._http = None
 
     def call(self, what: str, request: Callable[[Any, int], T]) -> T:
-        """Run `request(client, attempt)`; retry transient failures; raise RunFailed otherwise."""
+        """Run `request(client, maybe_committed)`; retry transient failures; raise RunFailed otherwise.
+
+        `maybe_committed` tells a retry that an earlier attempt may have been applied by the server.
+        """
         attempt = 0
+        maybe_committed = False
         while True:
             self._last_response = None
             self.requests += 1
             try:
-                return request(self.client, attempt)
+                return request(self.client, maybe_committed)
             except Exception as exc:
                 failure = classify(exc, self._last_response, [self.endpoint.key])
+            maybe_committed = maybe_committed or failure.maybe_committed
             if not failure.transient or attempt >= self._policy.retries:
                 raise _run_failed(self._ctx, what, failure, attempt)
             delay = self._policy.delay(attempt, failure.retry_after)
@@ -322,7 +327,7 @@ class RestSession:
     def openapi(self) -> Mapping[str, Any] | None:
         """PostgREST's OpenAPI description of the schema, or None when the server does not serve it."""
 
-        def fetch(client: Any, attempt: int) -> Mapping[str, Any] | None:
+        def fetch(client: Any, maybe_committed: bool) -> Mapping[str, Any] | None:
             assert self._http is not None
             response = self._http.get(
                 f"{self.endpoint.url}/rest/v1/",
@@ -647,7 +652,7 @@ def _fetch_page(
     *,
     count: bool,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    def request(client: Any, attempt: int) -> tuple[list[dict[str, Any]], int | None]:
+    def request(client: Any, maybe_committed: bool) -> tuple[list[dict[str, Any]], int | None]:
         query = client.table(table).select(select, count="exact" if count else None)
         for column, operator, value in filters:
             if operator is None:
@@ -810,7 +815,7 @@ def write_rest(ctx: StepContext, batches: Iterator[Batch]) -> None:
 def _check_target(session: RestSession, ctx: StepContext, settings: WriterSettings) -> None:
     """Fail before writing when the table is missing: with create_if_missing that needs DDL (direct path)."""
 
-    def probe(client: Any, attempt: int) -> None:
+    def probe(client: Any, maybe_committed: bool) -> None:
         client.table(settings.table).select("*").limit(0).execute()
 
     try:
@@ -835,11 +840,11 @@ def _check_target(session: RestSession, ctx: StepContext, settings: WriterSettin
 def _send(session: RestSession, settings: WriterSettings, body: list[dict[str, Any]]) -> None:
     on_conflict = ",".join(settings.primary_key)
 
-    def request(client: Any, attempt: int) -> None:
+    def request(client: Any, maybe_committed: bool) -> None:
         table = client.table(settings.table)
         if settings.write_mode == "upsert":
             table.upsert(body, returning="minimal", on_conflict=on_conflict).execute()
-        elif attempt > 0 and on_conflict:
+        elif maybe_committed and on_conflict:
             # A retried append may already be committed: skip rows whose key is already there.
             table.upsert(body, returning="minimal", on_conflict=on_conflict, ignore_duplicates=True).execute()
         else:
