@@ -563,6 +563,7 @@ def _write_in_transaction(
             raise RunFailed(f"step {ctx.step_id}: primary_key column {k} is not in the incoming rows", code="run.column-missing")
     columns = [by_name[n] for n in first.schema.names]
     raw = isinstance(first, CopyBatch) and first.type_oids == tuple(c.type_oid for c in columns)
+    ctx.emit("write.copy", table=options.table, format="binary pass-through" if raw else "text")
 
     if options.write_mode == "append":
         return _copy_all(ctx, conn, table_sql, columns, raw, batches)
@@ -574,7 +575,8 @@ def _write_in_transaction(
     staged = _copy_all(ctx, conn, stage, columns, raw, batches)
     if options.write_mode == "replace":
         conn.execute(f"TRUNCATE {table_sql}")
-        conn.execute(f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {stage}")
+        inserted = conn.execute(f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {stage}").rowcount
+        _check_count(ctx, "replace", inserted, staged)
         return staged
     with conn.cursor() as cur:
         cur.execute(upsert_sql(table_sql, stage, columns, options.primary_key))
@@ -607,4 +609,14 @@ def _copy_all(
             raise
         finally:
             sink.close(error)
+        _check_count(ctx, "COPY", cur.rowcount, total)
     return total
+
+
+def _check_count(ctx: StepContext, what: str, server_rows: int, sent_rows: int) -> None:
+    """The server's own row count must equal what was sent; otherwise roll back rather than guess."""
+    if server_rows >= 0 and server_rows != sent_rows:
+        raise RunFailed(
+            f"step {ctx.step_id}: {what} stored {server_rows} rows but {sent_rows} were sent; the target is unchanged",
+            code="run.row-count-mismatch",
+        )

@@ -224,3 +224,20 @@ def test_a_failing_upstream_step_leaves_both_targets_as_they_were(mode, pg, my, 
     assert _pg_snapshot(pg, "atom_target") == pg_before and _my_snapshot(my, "atom_target") == my_before
     assert pg.execute("SELECT to_regclass('atom_fresh')").fetchone()[0] is None
     assert _my_tables(my) == my_tables  # neither the new table nor a staging table remains
+
+
+def test_postgres_to_postgres_passes_binary_copy_through_unless_types_differ(pg, pg_connection, pg_schema):
+    from osiris_runtime.drivers.supabase import SupabaseExtractor
+
+    _pg_setup(pg, "atom_target")
+    for table, ddl in (("atom_same", "id integer PRIMARY KEY, val varchar(40), n integer"),
+                       ("atom_wider", "id bigint PRIMARY KEY, val text, n numeric")):
+        pg.execute(f"DROP TABLE IF EXISTS {table}")
+        pg.execute(f"CREATE TABLE {table} ({ddl})")
+        source = make_ctx("pull", "supabase.extractor", {"table": "atom_target", "schema": pg_schema}, pg_connection)
+        writer = make_ctx("push", "supabase.writer", {"table": table, "schema": pg_schema}, pg_connection)
+        SupabaseWriter(writer).run({"pull": SupabaseExtractor(source).run({})})
+        formats = [f["format"] for e, f in writer.extra_metrics["events"] if e == "write.copy"]
+        assert formats == ["binary pass-through" if table == "atom_same" else "text"]
+        assert pg.execute(f"SELECT id, val, n::int FROM {table} ORDER BY id").fetchall() == _pg_snapshot(pg, "atom_target")
+        assert source.rows_read == writer.rows_written == 100
