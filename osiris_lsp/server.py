@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +20,10 @@ from typing import Any, Callable
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
-from pygls.exceptions import FeatureRequestError
+from pygls.exceptions import FeatureRequestError, JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol.json_rpc import JsonRPCNotification
 
 from osiris_lsp.convert import runtime_position
 from osiris_lsp.features import code_actions, code_lens, commands, definition, rename, symbols
@@ -55,6 +57,17 @@ class OsirisProtocol(LanguageServerProtocol):
             return (yield server.execute_pipeline_command, (params, cancel), None)
         finally:
             server.cancel_flags.pop(self.msg_id, None)
+
+    def structure_message(self, data: Any) -> Any:
+        """A request whose params do not parse gets an error response (pygls would drop it silently)."""
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not (isinstance(data, dict) and "id" in data and "method" in data):
+                raise
+            self._send_response(data["id"], error=types.ResponseError(code=exc.code, message=f"{exc.message} ({data['method']})"))
+            self._server.log_message(f"rejected malformed {data['method']} request", types.MessageType.Warning)  # type: ignore[attr-defined]
+            return JsonRPCNotification(method="$/osiris/rejected", jsonrpc="2.0", params=None)
 
     def _handle_cancel_notification(self, msg_id):  # noqa: ANN001 - pygls signature
         flag = self._server.cancel_flags.get(msg_id)  # type: ignore[attr-defined]
@@ -405,4 +418,7 @@ def _unreachable_command(*args: Any) -> None:  # pragma: no cover - dispatched b
 def serve() -> None:
     """Run the server on stdio until the client exits."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Validation runs on a worker thread; a short GIL switch interval lets the event loop answer
+    # completion and hover in between instead of waiting up to 5 ms per switch.
+    sys.setswitchinterval(0.001)
     build_server().start_io()
