@@ -87,6 +87,9 @@ def test_supabase_to_supabase_append(workdir, pg, pg_schema):
     steps = _steps(summary)
     assert steps["pull"]["rows_read"] == ROWS and steps["push"]["rows_written"] == ROWS
     assert _pg_rows(pg, "e2e_orders_copy") == _pg_rows(pg, "e2e_orders")
+    events = [json.loads(line) for line in (Path(summary["run_dir"]) / "events.jsonl").read_text().splitlines()]
+    copies = [e for e in events if e["event"] == "write.copy"]
+    assert [e.get("format") for e in copies] == ["binary pass-through"]  # the raw COPY bytes crossed the runner
 
 
 def test_supabase_to_supabase_upsert_merges_and_is_idempotent(workdir, pg, pg_schema):
