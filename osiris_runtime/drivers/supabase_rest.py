@@ -37,7 +37,6 @@ import json
 import math
 import random
 import re
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, time as time_of_day, timedelta
 from decimal import Decimal
@@ -50,8 +49,8 @@ import httpx
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_identifier
 from osiris_runtime.errors import ConfigError, RunFailed
-from osiris_runtime.secrets import MASK, Redactor
 from osiris_runtime.runner.batches import Batch, Column, Schema
+from osiris_runtime.secrets import MASK, Redactor
 
 T = TypeVar("T")
 
@@ -243,10 +242,9 @@ def classify(exc: BaseException, response: httpx.Response | None, secrets: Seque
 class RestSession:
     """A supabase-py client for one step; `call` runs a request with retries, reconnecting on failure."""
 
-    def __init__(self, ctx: StepContext, policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, ctx: StepContext, policy: RetryPolicy):
         self._ctx = ctx
         self._policy = policy
-        self._sleep = sleep
         self._last_response: httpx.Response | None = None
         self._http: httpx.Client | None = None
         self.endpoint = RestEndpoint.resolve(ctx)
@@ -319,7 +317,8 @@ class RestSession:
                 maybe_committed=failure.maybe_committed,
             )
             self.retries += 1
-            self._sleep(delay)
+            if self._ctx.cancel_event.wait(delay):  # a cancelled run does not sit out a long Retry-After
+                raise RunFailed(f"cancelled while waiting to retry {what}", code="run.cancelled")
             attempt += 1
             if failure.status is None:  # the connection broke: reconnect with fresh credentials
                 self.reconnect()

@@ -270,3 +270,21 @@ def test_deprecated_spellings_mode_and_upsert_keys_are_accepted(server, pg, tabl
     write_rest(ctx, iter([_people([1, 2]), _people([2], " again")]))
 
     assert [r[1] for r in _table(pg, name)] == ["person 1", "person 2 again"]
+
+
+def test_cancelling_the_run_ends_a_long_retry_wait(server, fake, pg, table_name, make_ctx):
+    import threading
+    import time
+
+    name = table_name("cancel")
+    _people_table(pg, name)
+    ctx, _ = _writer(make_ctx, {"table": name})
+    server.inject(fake.Fault(status=503, method="POST", headers={"Retry-After": "25"}))
+    threading.Timer(0.5, ctx.cancel_event.set).start()
+    started = time.monotonic()
+
+    with pytest.raises(RunFailed) as info:
+        write_rest(ctx, iter([_people(range(1, 3))]))
+
+    assert info.value.code == "run.cancelled" and time.monotonic() - started < 5
+    assert _table(pg, name) == []
