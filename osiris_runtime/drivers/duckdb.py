@@ -38,6 +38,7 @@ _DUCKDB_TO_LOGICAL = {
     "DATE": "date", "TIME": "time", "TIMESTAMP": "datetime", "TIMESTAMP WITH TIME ZONE": "timestamp",
     "TIMESTAMP_NS": "datetime", "TIMESTAMP_MS": "datetime", "TIMESTAMP_S": "datetime", "JSON": "json", "UUID": "string",
 }
+_MEMORY_LIMIT = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$")
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$", re.IGNORECASE)
 
 
@@ -92,6 +93,9 @@ class DuckDBProcessor:
         self.query = query
         self.batch_size = int(ctx.config.get("batch_size", DEFAULT_BATCH_SIZE))
         self.memory_limit = str(ctx.config.get("memory_limit", "512MB"))
+        if not _MEMORY_LIMIT.match(self.memory_limit):
+            raise ConfigError(f"step `{ctx.step_id}`: memory_limit {self.memory_limit!r} is not a size",
+                              code="config.pattern", fix="write it like 512MB or 2GB")
         self.threads = int(ctx.config.get("threads", 2))
 
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch]:

@@ -161,3 +161,8 @@ def test_csv_to_duckdb_to_csv_through_the_runner(run_pipeline, tmp_path: Path):
     assert summary.exit_code == 0, summary.error
     assert (tmp_path / "b.csv").read_text() == "k,total\n1,15\n2,20\n"
     assert summary.outputs == (str((tmp_path / "b.csv").resolve()),)
+
+
+def test_duckdb_memory_limit_must_be_a_size(tmp_path: Path):
+    with pytest.raises(ConfigError):
+        DuckDBProcessor(ctx(tmp_path, query="SELECT 1", memory_limit="1GB'; DROP TABLE x; --"))
