@@ -107,6 +107,7 @@ class FakePostgrest:
         self.api_key = api_key
         self.max_rows = max_rows  # PostgREST's db-max-rows (Supabase "Max rows", 1000 by default)
         self.serve_openapi = serve_openapi  # newer Supabase keys may not see the OpenAPI description
+        self.role: str | None = None  # run requests as this database role (PostgREST takes it from the JWT)
         self.requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -166,6 +167,8 @@ class FakePostgrest:
         read = method in ("GET", "HEAD")
         schema = headers.get("accept-profile" if read else "content-profile") or "public"
         with psycopg.connect(self.dsn, autocommit=False) as conn:
+            if self.role:
+                conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self.role)))
             try:
                 if rest == "" and method == "GET":
                     if not self.serve_openapi:

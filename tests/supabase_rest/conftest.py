@@ -63,13 +63,16 @@ def rest_server(pg_available: None) -> Iterator[Any]:
 @pytest.fixture
 def server(rest_server: Any) -> Iterator[Any]:
     """The shared fake, with its request log and pending faults cleared for this test."""
-    rest_server.clear()
-    rest_server.max_rows = None
-    rest_server.serve_openapi = True
+    _reset(rest_server)
     yield rest_server
-    rest_server.clear()
-    rest_server.max_rows = None
-    rest_server.serve_openapi = True
+    _reset(rest_server)
+
+
+def _reset(server: Any) -> None:
+    server.clear()
+    server.max_rows = None
+    server.serve_openapi = True
+    server.role = None
 
 
 @pytest.fixture

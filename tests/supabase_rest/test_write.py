@@ -288,3 +288,20 @@ def test_cancelling_the_run_ends_a_long_retry_wait(server, fake, pg, table_name,
 
     assert info.value.code == "run.cancelled" and time.monotonic() - started < 5
     assert _table(pg, name) == []
+
+
+def test_a_key_that_may_insert_but_not_select_can_still_append(server, pg, table_name, make_ctx):
+    name = table_name("writeonly")
+    _people_table(pg, name)
+    pg.execute("DO $$ BEGIN CREATE ROLE rest_writer_only NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    pg.execute(f'GRANT INSERT ON "{name}" TO rest_writer_only')
+    ctx, _ = _writer(make_ctx, {"table": name})
+    server.role = "rest_writer_only"  # the fake runs each request as this role, as PostgREST does with a JWT's role
+
+    write_rest(ctx, iter([_people(range(1, 4))]))
+
+    assert len(_table(pg, name)) == 3
+    reader, _ = make_ctx({"table": name})
+    server.role = "rest_writer_only"
+    with pytest.raises(RunFailed, match=r"HTTP 403\) \[42501\]"):  # the probe met the same refusal
+        list(extract_rest(reader))
