@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from osiris_runtime.errors import Diagnostic, Severity
+from osiris_runtime.errors import Diagnostic, Range, Severity
 from osiris_runtime.oml.document import OmlDocument
 from osiris_runtime.oml.yaml_tree import Path
+
+# Past this many problems in one document, more help nobody and cost time: stop and say so.
+MAX_DIAGNOSTICS = 500
 
 if TYPE_CHECKING:
     from osiris_runtime.oml.connections import ConnectionsFile
@@ -31,6 +34,8 @@ class RuleContext:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _specs: dict[str, "ComponentSpec | None"] = field(default_factory=dict)
     _secret_keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    _suggestions: dict[str, list[str]] = field(default_factory=dict)
+    _names: list[str] | None = None
 
     def spec(self, name: str | None) -> "ComponentSpec | None":
         if not name:
@@ -39,11 +44,26 @@ class RuleContext:
             self._specs[name] = self.registry.get(name)
         return self._specs[name]
 
+    # Registry calls re-check spec files on disk; a document asks the same questions many times.
+    def suggest(self, name: str) -> list[str]:
+        if name not in self._suggestions:
+            self._suggestions[name] = self.registry.suggest(name)
+        return self._suggestions[name]
+
+    def component_names(self) -> list[str]:
+        if self._names is None:
+            self._names = self.registry.names()
+        return self._names
+
     def secret_keys(self, component: str) -> frozenset[str]:
         """Field names holding secrets for a component (its secret map), looked up once per validation."""
         if component not in self._secret_keys:
             self._secret_keys[component] = self.registry.get_secret_map(component).secret_keys
         return self._secret_keys[component]
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        if len(self.diagnostics) < MAX_DIAGNOSTICS:
+            self.diagnostics.append(diagnostic)
 
     def report(
         self,
@@ -57,8 +77,10 @@ class RuleContext:
         data: Mapping[str, Any] | None = None,
         doc_url: str | None = None,
     ) -> None:
-        """Add a diagnostic placed on the value (or the key) at `path`."""
-        self.diagnostics.append(
+        """Add a diagnostic placed on the value (or the key) at `path` (up to MAX_DIAGNOSTICS)."""
+        if len(self.diagnostics) >= MAX_DIAGNOSTICS:
+            return
+        self.add(
             Diagnostic(
                 code,
                 message,
@@ -116,6 +138,17 @@ def validate(
                 fix="report this as a bug in Osiris",
             )
     found = sorted(ctx.diagnostics, key=lambda d: (d.range.start, d.code))
+    if len(found) >= MAX_DIAGNOSTICS:
+        found.append(
+            Diagnostic(
+                "oml.too-many-problems",
+                f"more than {MAX_DIAGNOSTICS} problems; the rest are not reported",
+                Range(),
+                Severity.WARNING,
+                fix="fix the problems above and validate again",
+                source=doc.source,
+            )
+        )
     result = list(doc.syntax_diagnostics) + found
     if strict:
         result = [replace(d, severity=Severity.ERROR) if d.severity is Severity.WARNING else d for d in result]

@@ -53,7 +53,7 @@ def check_params(ctx: RuleContext) -> None:
         if use.name in decls:
             continue
         guess = did_you_mean(use.name, decls)
-        ctx.diagnostics.append(
+        ctx.add(
             _placeholder_diagnostic(ctx, use.path, use.name, guess)
         )
 

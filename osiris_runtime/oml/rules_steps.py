@@ -156,12 +156,12 @@ def check_components(ctx: RuleContext) -> None:
             continue
         spec = ctx.spec(step.component)
         if spec is None:
-            suggestions = ctx.registry.suggest(step.component)
+            suggestions = ctx.suggest(step.component)
             ctx.report(
                 "oml.unknown-component",
                 f"unknown component `{step.component}`",
                 component_path,
-                fix=f"did you mean `{suggestions[0]}`?" if suggestions else f"use one of: {', '.join(ctx.registry.names())}",
+                fix=f"did you mean `{suggestions[0]}`?" if suggestions else f"use one of: {', '.join(ctx.component_names())}",
                 data={"replacement": suggestions[0], "suggestions": suggestions} if suggestions else {"suggestions": []},
             )
             continue

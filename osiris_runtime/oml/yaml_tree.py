@@ -28,7 +28,8 @@ Path = tuple[Any, ...]
 # and `Range` objects are only built for the few that a caller asks for.
 Span = tuple[int, int, int, int]
 
-MAX_CHARS = 5_000_000
+# ~12,000 steps: far above real pipelines, and validation of the largest stays within seconds.
+MAX_CHARS = 2_000_000
 MAX_DEPTH = 100
 # Alias expansion budget, in nodes, on top of the document's own nodes.
 MAX_ALIAS_EXPANSION = 100_000
