@@ -281,7 +281,7 @@ def _source_spelling(display: str) -> str:
 
 def describe(conn: psycopg.Connection, sql: str, params: list[Any], options: ReadOptions) -> tuple[Schema, tuple[int, ...]]:
     with conn.cursor() as cur:
-        cur.execute(f"SELECT * FROM ({sql}) AS d LIMIT 0", params)
+        cur.execute(f"SELECT * FROM ({sql}) AS d LIMIT 0", params or None)
         description = cur.description or []
         not_null: set[str] = set()
         if options.table:

@@ -241,3 +241,14 @@ def test_postgres_to_postgres_passes_binary_copy_through_unless_types_differ(pg,
         assert formats == ["binary pass-through" if table == "atom_same" else "text"]
         assert pg.execute(f"SELECT id, val, n::int FROM {table} ORDER BY id").fetchall() == _pg_snapshot(pg, "atom_target")
         assert source.rows_read == writer.rows_written == 100
+
+
+def test_postgres_query_with_a_percent_sign_and_a_filtered_table_read(pg, pg_connection, pg_schema):
+    from osiris_runtime.drivers.supabase import SupabaseExtractor
+
+    _pg_setup(pg, "atom_target")
+    query = make_ctx("q", "supabase.extractor", {"query": f"SELECT id FROM {pg_schema}.atom_target WHERE val LIKE 'old-1%' ORDER BY id"}, pg_connection)
+    assert [r[0] for b in SupabaseExtractor(query).run({}) for r in b.rows] == [1] + list(range(10, 20)) + [100]
+    filtered = make_ctx("f", "supabase.extractor", {"table": "atom_target", "schema": pg_schema, "filter": {"val": "like.old-9*", "n": "lt.95"},
+                                                   "order": "id.desc", "limit": 3}, pg_connection)
+    assert [r for b in SupabaseExtractor(filtered).run({}) for r in b.rows] == [(94, "old-94", 94), (93, "old-93", 93), (92, "old-92", 92)]
