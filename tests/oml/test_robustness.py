@@ -126,3 +126,12 @@ def test_mutated_valid_pipelines_give_diagnostics_not_exceptions(check, valid_pi
 def test_validate_is_pure_for_the_same_document(registry, valid_pipeline, connections):
     doc = parse_oml(valid_pipeline + "  - id: x\n    component: nope\n    mode: read\n")
     assert validate(doc, registry, connections=connections) == validate(doc, registry, connections=connections)
+
+
+def test_problems_are_capped_per_document(check):
+    from osiris_runtime.oml.rules import MAX_DIAGNOSTICS
+
+    text = 'oml_version: "0.1.0"\nname: p\nsteps:\n' + "- {id: a, component: x, mode: read}\n" * 2_000
+    diagnostics = check(text)
+    assert len(diagnostics) == MAX_DIAGNOSTICS + 1
+    assert diagnostics[-1].code == "oml.too-many-problems"
