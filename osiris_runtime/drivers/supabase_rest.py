@@ -37,7 +37,7 @@ import json
 import math
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time as time_of_day, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
@@ -102,7 +102,7 @@ class RestEndpoint:
     """Where and how to call PostgREST; built from `ctx.connection()` on every (re)connect."""
 
     url: str
-    key: str
+    key: str = field(repr=False)  # never in a repr, a log line or a traceback
     schema: str
     timeout_s: float
 
