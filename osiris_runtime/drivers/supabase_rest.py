@@ -305,7 +305,7 @@ class RestSession:
                 failure = classify(exc, self._last_response, [self.endpoint.key])
             maybe_committed = maybe_committed or failure.maybe_committed
             if not failure.transient or attempt >= self._policy.retries:
-                raise _run_failed(self._ctx, what, failure, attempt)
+                raise _run_failed(what, failure, attempt)
             delay = self._policy.delay(attempt, failure.retry_after)
             self._ctx.emit(
                 "rest.retry",
@@ -349,7 +349,7 @@ class RestSession:
 
         try:
             return self.call("GET /", fetch)
-        except RunFailed:
+        except RestRequestFailed:
             return None
 
     def __enter__(self) -> "RestSession":
@@ -369,7 +369,7 @@ class RestRequestFailed(RunFailed):
         self.failure = failure
 
 
-def _run_failed(ctx: StepContext, what: str, failure: RestFailure, attempt: int) -> RestRequestFailed:
+def _run_failed(what: str, failure: RestFailure, attempt: int) -> RestRequestFailed:
     status = f"HTTP {failure.status}" if failure.status else "no response"
     code = f" [{failure.code}]" if failure.code and failure.code != str(failure.status) else ""
     tries = f" after {attempt + 1} attempts" if attempt else ""
