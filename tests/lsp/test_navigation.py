@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from lsprotocol import types
 
-from osiris_runtime.registry import Registry
-
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+from osiris_runtime.registry import Registry
 
 DOC = """\
 oml_version: "0.1.0"

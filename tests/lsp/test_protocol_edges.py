@@ -1,0 +1,66 @@
+"""Synchronous checks: typed settings parsing, and raw JSON-RPC against the server process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from osiris_lsp.settings import ServerSettings
+
+
+def test_settings_from_client_mappings(tmp_path):
+    settings = ServerSettings().merged({"osiris": {"componentsPath": ["specs", "/abs"], "connectionsFile": "c.yaml",
+                                                   "runEngine": "e2b", "secretsFile": ""}, "unrelated": 1})
+    assert settings.components_path == (Path("specs"), Path("/abs"))
+    assert settings.run_engine == "e2b" and settings.secrets_file is None
+    resolved = settings.resolved(tmp_path)
+    assert resolved.components_path == (tmp_path / "specs", Path("/abs"))
+    assert resolved.connections_file == tmp_path / "c.yaml"
+    assert ServerSettings().merged({"runEngine": "docker", "componentsPath": 3}) == ServerSettings()
+
+
+def test_malformed_messages_fail_alone_over_raw_stdio(tmp_path):
+    """Raw JSON-RPC (no client library to tidy it up): bad params and unknown methods get errors."""
+    proc = subprocess.Popen([sys.executable, "-m", "osiris_lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+
+    def send(message: dict) -> None:
+        body = json.dumps(message).encode()
+        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        proc.stdin.flush()
+
+    def receive_response(msg_id: int) -> dict:
+        while True:
+            length = 0
+            while (line := proc.stdout.readline().strip()):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            message = json.loads(proc.stdout.read(length))
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+
+    try:
+        uri = (tmp_path / "raw.oml.yaml").as_uri()
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "rootUri": tmp_path.as_uri()}})
+        assert "capabilities" in receive_response(1)["result"]
+        send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "yaml", "version": 1, "text": "oml_version: '0.1.0'\n\n"}}})
+        send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/completion", "params": {"bogus": True}})
+        assert "error" in receive_response(2)
+        send({"jsonrpc": "2.0", "id": 3, "method": "osiris/unknown", "params": {}})
+        assert "error" in receive_response(3)
+        send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"nonsense": 1}})
+        send({"jsonrpc": "2.0", "id": 4, "method": "textDocument/completion", "params": {
+            "textDocument": {"uri": uri}, "position": {"line": 1, "character": 0}}})
+        labels = [item["label"] for item in receive_response(4)["result"]["items"]]
+        assert "name" in labels
+        send({"jsonrpc": "2.0", "id": 5, "method": "shutdown"})
+        receive_response(5)
+        send({"jsonrpc": "2.0", "method": "exit"})
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
