@@ -91,7 +91,7 @@ def _report_friendly(ctx: RuleContext, base: tuple[Any, ...], error: FriendlyErr
         path,
         key=error.target in ("key", "parent"),
         severity=error.severity,
-        fix=error.fix,
+        fix=error.fix or f"check `{error.field or 'config'}` against the component's documentation",
         data=diagnostic_data,
         doc_url=error.doc_url,
     )

@@ -68,7 +68,8 @@ def check_document_shape(ctx: RuleContext) -> None:
         return
     for key in data:
         if not isinstance(key, str):
-            ctx.report("oml.invalid-type", f"top-level key `{key}` must be a string", (key,), key=True)
+            ctx.report("oml.invalid-type", f"top-level key `{key}` must be a string", (key,), key=True,
+                       fix="use a plain name such as `name` or `x-owner`")
         elif key in FORBIDDEN_KEYS:
             why, replacement = FORBIDDEN_KEYS[key]
             ctx.report(

@@ -65,7 +65,8 @@ def _check_step_keys(ctx: RuleContext, path: tuple[Any, ...], raw: dict[Any, Any
             )
     for key in raw:
         if not isinstance(key, str):
-            ctx.report("oml.invalid-type", f"step key `{key}` must be a string", path + (key,), key=True)
+            ctx.report("oml.invalid-type", f"step key `{key}` must be a string", path + (key,), key=True,
+                       fix="use a plain name such as `id` or `config`")
         elif key in LEGACY_STEP_KEYS:
             new = LEGACY_STEP_KEYS[key]
             both = new in raw or (new == "component" and len(present & set(COMPONENT_KEYS)) > 1) or (
@@ -148,6 +149,7 @@ def check_components(ctx: RuleContext) -> None:
                 "oml.invalid-type",
                 f"`{step.component_key}` must be a component name such as `mysql.extractor`, not {type_name(step.raw[step.component_key])}",
                 component_path,
+                fix="write the component's name, e.g. `mysql.extractor`",
                 data={"expected": "a string"},
             )
         if "mode" in step.raw:
@@ -216,7 +218,8 @@ def check_dependencies(ctx: RuleContext) -> None:
             continue
         for item, path in items:
             if not isinstance(item, str):
-                ctx.report("oml.invalid-type", f"`needs` lists step ids (strings), not {type_name(item)}", path)
+                ctx.report("oml.invalid-type", f"`needs` lists step ids (strings), not {type_name(item)}", path,
+                           fix="write the id of a step of this pipeline")
             elif item == step.id:
                 ctx.report("needs.self", f"step `{item}` cannot depend on itself", path, fix=f"remove `{item}` from `needs`",
                            data={"remove": item})

@@ -16,6 +16,7 @@ SETTINGS = settings(max_examples=int(__import__("os").environ.get("OML_FUZZ_EXAM
 
 def assert_no_internal_errors(diagnostics):
     assert all(d.code != "oml.internal-error" for d in diagnostics), [d.message for d in diagnostics]
+    assert all(d.message and d.fix for d in diagnostics), [d.code for d in diagnostics if not d.fix]
 
 
 def billion_laughs(levels: int = 10) -> str:
