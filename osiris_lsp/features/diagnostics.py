@@ -18,11 +18,16 @@ from osiris_runtime.errors import Diagnostic
 
 def diagnose(snapshot: DocumentSnapshot, folder: FolderContext) -> list[types.Diagnostic]:
     """Validate one document version against its folder's registry and connections file."""
+    return [lsp_diagnostic(snapshot.lines, d) for d in runtime_diagnostics(snapshot, folder)]
+
+
+def runtime_diagnostics(snapshot: DocumentSnapshot, folder: FolderContext) -> list[Diagnostic]:
+    """The validator's findings (syntax included, each once), steps' findings linked to their docs."""
     from osiris_runtime.oml.rules import validate
 
     doc = snapshot.document()
     found = validate(doc, folder.registry, connections=folder.connections())
-    return [lsp_diagnostic(snapshot.lines, d) for d in _with_doc_links(doc, folder, _unique([*doc.syntax_diagnostics, *found]))]
+    return _with_doc_links(doc, folder, _unique([*doc.syntax_diagnostics, *found]))
 
 
 def _unique(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
