@@ -251,6 +251,7 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
         ctx.emit("extract.schema", columns=schema.names, driver=client.name)
         fixups = _extract_fixups(schema)
         cur = conn.cursor(client.streaming_cursor)
+        finished = False
         try:
             cur.execute(sql)
             yielded = False
@@ -265,8 +266,12 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
                 yielded = True
             if not yielded:
                 yield Batch(schema, [])
+            finished = True
         finally:
-            cur.close()
+            if finished:
+                cur.close()
+            else:
+                _stop_streaming(ctx, client, conn, cur)
         conn.rollback()
     except OsirisError:
         raise
@@ -274,6 +279,24 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
         raise database_error(ctx, "extract", exc) from None
     finally:
         conn.close()
+
+
+def _stop_streaming(ctx: StepContext, client: MySQLClient, conn: Any, cur: Any) -> None:
+    """Stop a half-read streaming query: without this, closing an unbuffered cursor would read and
+    drop every remaining row of the table. `KILL QUERY` from a second connection ends it now."""
+    try:
+        killer = connect(ctx, client)
+        try:
+            with killer.cursor() as k:
+                k.execute(f"KILL QUERY {int(conn.thread_id())}")
+        finally:
+            killer.close()
+    except Exception:  # noqa: BLE001 - best effort: closing the connection ends the query too
+        pass
+    try:
+        cur.close()
+    except Exception:  # noqa: BLE001 - the interrupted query ends with an error packet
+        pass
 
 
 class MySQLExtractor:

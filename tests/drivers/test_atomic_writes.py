@@ -252,3 +252,26 @@ def test_postgres_query_with_a_percent_sign_and_a_filtered_table_read(pg, pg_con
     filtered = make_ctx("f", "supabase.extractor", {"table": "atom_target", "schema": pg_schema, "filter": {"val": "like.old-9*", "n": "lt.95"},
                                                    "order": "id.desc", "limit": 3}, pg_connection)
     assert [r for b in SupabaseExtractor(filtered).run({}) for r in b.rows] == [(94, "old-94", 94), (93, "old-93", 93), (92, "old-92", 92)]
+
+
+@pytest.mark.parametrize("client", ["default", "pymysql"])
+def test_mysql_extract_stops_quickly_when_the_consumer_stops(client, monkeypatch, my, my_connection):
+    import time
+
+    from osiris_runtime.drivers.mysql import MySQLExtractor
+
+    if client == "pymysql":
+        monkeypatch.setenv("OSIRIS_MYSQL_DRIVER", "pymysql")
+    with my.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS big_stream")
+        cur.execute("CREATE TABLE big_stream (id INT PRIMARY KEY, pad VARCHAR(200))")
+        cur.execute("SET SESSION max_recursive_iterations = 500000")
+        cur.execute("INSERT INTO big_stream WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 300000) "
+                    "SELECT n, REPEAT('x', 200) FROM s")
+    ctx = make_ctx("pull", "mysql.extractor", {"table": "big_stream", "batch_size": 1000}, my_connection)
+    stream = MySQLExtractor(ctx).run({})
+    assert len(next(stream)) == 1000
+    started = time.perf_counter()
+    stream.close()  # the downstream step failed or is done
+    assert time.perf_counter() - started < 1.0
+    assert ctx.rows_read == 1000
