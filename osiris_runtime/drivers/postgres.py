@@ -99,13 +99,24 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_FIX_FOR_SQLSTATE = {
+    "21000": "the incoming rows repeat a primary key; deduplicate them upstream (e.g. in a duckdb step)",
+    "42P10": "`primary_key` must be the target's primary key or a unique constraint",
+    "23505": "a key already exists: use write_mode upsert, or replace",
+}
+
+
 def database_error(ctx: StepContext, action: str, exc: psycopg.Error) -> RunFailed:
     """A psycopg error as a `RunFailed`: SQLSTATE and the server's first line, no traceback."""
     state = getattr(exc, "sqlstate", None)
     lost = isinstance(exc, psycopg.OperationalError) and state is None
     what = "lost the database connection" if lost else _first_line(exc)
     code = "run.connection-lost" if lost else "run.database-error"
-    return RunFailed(f"step {ctx.step_id}: {action}: {what}" + (f" (SQLSTATE {state})" if state else ""), code=code)
+    return RunFailed(
+        f"step {ctx.step_id}: {action}: {what}" + (f" (SQLSTATE {state})" if state else ""),
+        code=code,
+        fix=_FIX_FOR_SQLSTATE.get(state or ""),
+    )
 
 
 # --- the raw COPY batch --------------------------------------------------------------------------

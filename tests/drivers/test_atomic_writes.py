@@ -275,3 +275,14 @@ def test_mysql_extract_stops_quickly_when_the_consumer_stops(client, monkeypatch
     stream.close()  # the downstream step failed or is done
     assert time.perf_counter() - started < 1.0
     assert ctx.rows_read == 1000
+
+
+def test_postgres_upsert_with_a_repeated_key_fails_clearly_and_changes_nothing(pg, pg_connection, pg_schema):
+    _pg_setup(pg, "atom_target")
+    before = _pg_snapshot(pg, "atom_target")
+    rows = [(7, "first", 1), (500, "new", 2), (500, "again", 3)]
+    ctx = _pg_writer(pg_connection, pg_schema, "atom_target", "upsert", "dup-key")
+    with pytest.raises(RunFailed) as failure:
+        SupabaseWriter(ctx).run({"up": iter([Batch(SCHEMA, rows)])})
+    assert "21000" in failure.value.message and "repeat a primary key" in (failure.value.fix or "")
+    assert _pg_snapshot(pg, "atom_target") == before
