@@ -4,7 +4,6 @@ start, and a small broken OML workspace. The tools come from `make editor-deps`
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import json
 import shutil
@@ -92,14 +91,12 @@ def require_tool(path: Path | str | None, what: str) -> str:
 @dataclass(frozen=True)
 class ServerUnderTest:
     command: tuple[str, ...]
-    is_real: bool      # False while osiris_lsp.server has not landed: the probe stand-in runs
 
 
 @pytest.fixture(scope="session")
 def server_under_test() -> ServerUnderTest:
-    if importlib.util.find_spec("osiris_lsp.server") is not None:
-        return ServerUnderTest((sys.executable, "-m", "osiris_lsp"), True)
-    return ServerUnderTest((sys.executable, str(HERE / "probe_server.py")), False)
+    """The real server, from the interpreter running the tests (the project's venv)."""
+    return ServerUnderTest((sys.executable, "-m", "osiris_lsp"))
 
 
 @pytest.fixture
@@ -205,14 +202,12 @@ def code_server(tmp_path, vsix, server_under_test, broken_pipeline, editor_tools
     data, extensions = tmp_path / "cs-data", tmp_path / "cs-ext"
     user = data / "User"
     user.mkdir(parents=True)
-    server_settings = (
-        {"osiris.pythonPath": server_under_test.command[0]} if server_under_test.is_real else
-        {"osiris.serverPath": server_under_test.command[0], "osiris.serverArgs": list(server_under_test.command[1:])})
     (user / "settings.json").write_text(json.dumps({
         "workbench.startupEditor": "none", "security.workspace.trust.enabled": False,
         "telemetry.telemetryLevel": "off", "extensions.autoCheckUpdates": False,
         "extensions.autoUpdate": False, "update.mode": "none", "workbench.tips.enabled": False,
-        **server_settings,
+        # The documented route: a Python with osiris_lsp installed, run as `python -m osiris_lsp`.
+        "osiris.pythonPath": server_under_test.command[0],
     }))
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"), "XDG_DATA_HOME": str(tmp_path / "xdg-data")}
     dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
