@@ -98,6 +98,13 @@ class OsirisLanguageServer(LanguageServer):
             return None
         return self.oml.snapshot(uri, doc.version, doc.source)
 
+    def checked_snapshot(self, uri: str) -> tuple[DocumentSnapshot, FolderContext] | None:
+        """An OML document or the connections file: the documents that get diagnostics."""
+        snap = self.snapshot(uri)
+        if snap is None or not (snap.is_oml or snap.is_connections_file):
+            return None
+        return snap, self.oml.folder_for(uri)
+
     def oml_snapshot(self, uri: str) -> tuple[DocumentSnapshot, FolderContext] | None:
         snap = self.snapshot(uri)
         if snap is None or not snap.is_oml:
@@ -121,7 +128,7 @@ class OsirisLanguageServer(LanguageServer):
     async def _publish_later(self, uri: str, delay: float) -> None:
         try:
             await asyncio.sleep(delay)
-            found = self.oml_snapshot(uri)
+            found = self.checked_snapshot(uri)
             if found is None:
                 self._publish(uri, None, [])
                 return
@@ -143,7 +150,7 @@ class OsirisLanguageServer(LanguageServer):
 
     async def pull(self, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
         uri = params.text_document.uri
-        found = self.oml_snapshot(uri)
+        found = self.checked_snapshot(uri)
         if found is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         snap, folder = found

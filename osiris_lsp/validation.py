@@ -23,7 +23,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from osiris_lsp.convert import lsp_diagnostic
-from osiris_lsp.features.diagnostics import runtime_diagnostics
+from osiris_lsp.features.diagnostics import connections_file_diagnostics, runtime_diagnostics
 from osiris_lsp.settings import ServerSettings
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 from osiris_runtime.errors import Diagnostic
@@ -40,7 +40,10 @@ def _worker_folder(root: Path | None, settings: ServerSettings) -> FolderContext
 def validate_text(uri: str, version: int | None, text: str, root: Path | None,
                   settings: ServerSettings) -> list[Diagnostic]:
     """Runs in the worker process: parse and validate one document version."""
-    return runtime_diagnostics(DocumentSnapshot(uri, version, text), _worker_folder(root, settings))
+    snap = DocumentSnapshot(uri, version, text)
+    if snap.is_connections_file:
+        return connections_file_diagnostics(snap, _worker_folder(root, settings))
+    return runtime_diagnostics(snap, _worker_folder(root, settings))
 
 
 def _warm_up() -> None:

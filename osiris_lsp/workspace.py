@@ -63,6 +63,10 @@ class DocumentSnapshot:
         return is_oml(self.uri, self.text)
 
     @property
+    def is_connections_file(self) -> bool:
+        return self.path is not None and self.path.name == CONNECTIONS_FILE_NAME
+
+    @property
     def lines(self) -> list[str]:
         if self._lines is None:
             self._lines = self.text.split("\n")

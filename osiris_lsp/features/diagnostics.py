@@ -30,6 +30,14 @@ def runtime_diagnostics(snapshot: DocumentSnapshot, folder: FolderContext) -> li
     return _with_doc_links(doc, folder, _unique([*doc.syntax_diagnostics, *found]))
 
 
+def connections_file_diagnostics(snapshot: DocumentSnapshot, folder: FolderContext) -> list[Diagnostic]:
+    """The connections file being edited: its structure, and each alias against its family's specs."""
+    from osiris_runtime.oml.connections import parse_connections, validate_connections
+
+    parsed = parse_connections(snapshot.text, snapshot.path)
+    return _unique([*parsed.diagnostics, *validate_connections(parsed, folder.registry)])
+
+
 def _unique(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
     seen: set[tuple[str, object, str]] = set()
     out = []

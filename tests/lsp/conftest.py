@@ -107,6 +107,7 @@ class Editor:
         text, cursor = with_cursor(text)
         name = name or f"doc{next(_counter)}.oml.yaml"
         path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         uri = path.as_uri()
         self.versions[uri] = 1

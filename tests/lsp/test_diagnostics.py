@@ -105,3 +105,12 @@ async def test_connections_file_change_revalidates_open_documents(editor, lsp_wo
         conn.write_text(original)
         editor.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
             changes=[types.FileEvent(uri=conn.as_uri(), type=types.FileChangeType.Changed)]))
+
+
+async def test_connections_file_itself_gets_diagnostics(editor, tmp_path):
+    uri, _ = editor.open("connections:\n  mysql:\n    bad:\n      host: x\n      hots: y\n      password: plain-text-pw\n",
+                         name="nested/osiris_connections.yaml")
+    diags = await editor.diagnostics(uri)
+    assert diags and all(d.source == "osiris" for d in diags)
+    assert any(d.range.start.line == 4 for d in diags)  # the misspelt field
+    assert all("plain-text-pw" not in d.message for d in diags)
