@@ -195,3 +195,9 @@ def test_compile_keeps_heavy_imports_out(workdir: Path) -> None:
                            "--param", "since=x"], cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"code": 0, "heavy": []}, done.stderr
+
+
+def test_exit_5_when_out_cannot_be_written(workdir: Path) -> None:
+    done = osiris("compile", "pipeline.yaml", "--out", "pipeline.yaml/build", "--param", "since=x", cwd=workdir)
+    assert done.returncode == 5, done.stderr
+    assert "compile.cannot-write" in done.stderr and "Traceback" not in done.stderr
