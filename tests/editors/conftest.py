@@ -142,6 +142,11 @@ def nvim() -> str:
 
 
 @pytest.fixture(scope="session")
+def tmux() -> str:
+    return require_tool(shutil.which("tmux"), "tmux (apt package tmux)")
+
+
+@pytest.fixture(scope="session")
 def node() -> str:
     return require_tool(shutil.which("node"), "Node.js")
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make editor-deps`: installs what the editor tests (pytest -m editor) drive, offline-safe and
-# idempotent. Debian packages: neovim, chromium, ripgrep and the headers code-server's native
+# idempotent. Debian packages: neovim, tmux, chromium, ripgrep and the headers code-server's native
 # modules build against. npm: code-server (Code OSS in a browser), playwright-core (drives the
 # Debian chromium; never downloads a browser) and @vscode/vsce (packages editors/vscode as .vsix).
 # Everything npm goes to $OSIRIS_EDITOR_CACHE (default ~/.cache/osiris-editors), keyed by version,
@@ -10,7 +10,7 @@ set -euo pipefail
 CACHE=${OSIRIS_EDITOR_CACHE:-$HOME/.cache/osiris-editors}
 CODE_SERVER_VERSION=${CODE_SERVER_VERSION:-4.100.3}   # newest code-server whose engines allow Node 20
 TOOLS_SPEC="playwright-core@1.65.1 @vscode/vsce@3.9.2"
-APT_PACKAGES="neovim chromium ripgrep build-essential pkg-config python3 libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev"
+APT_PACKAGES="neovim tmux chromium ripgrep build-essential pkg-config python3 libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev"
 
 log() { echo "editor-deps: $*"; }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,41 @@ def test_the_documented_neovim_setup_attaches_to_oml_files_only(nvim, server_und
     assert oml["clients"] == ["osiris"] and oml["omnifunc"] == "v:lua.vim.lsp.omnifunc", oml
     assert oml["arrived"] and "oml.unknown-component" in oml["codes"], oml
     assert seen[plain.name]["clients"] == [], seen[plain.name]
+
+
+def test_neovim_in_a_terminal_shows_the_error_and_completes_as_a_person_sees_it(
+        nvim, tmux, server_under_test, broken_pipeline, tmp_path, editor_repo):
+    """Neovim in tmux with the documented setup: the error is on screen, <C-x><C-o> lists components."""
+    init = tmp_path / "init.lua"
+    init.write_text(f"vim.g.osiris_lsp_cmd = vim.fn.json_decode([==[{json.dumps(list(server_under_test.command))}]==])\n"
+                    f"vim.cmd('luafile {editor_repo / 'editors' / 'neovim' / 'osiris.lua'}')\n")
+    socket = f"osiris-editors-{os.getpid()}"       # a private tmux server, never the user's
+    base = [tmux, "-L", socket]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_STATE_HOME": str(tmp_path / "state"), "TERM": "xterm-256color"}
+
+    def screen() -> str:
+        return subprocess.run([*base, "capture-pane", "-t", "nvim", "-p"], capture_output=True, text=True).stdout
+
+    def wait_for(text: str, seconds: float = 30) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            shown = screen()
+            if text in shown:
+                return shown
+            time.sleep(0.2)
+        pytest.fail(f"{text!r} never appeared on the screen:\n{screen()}")
+
+    subprocess.run([*base, "new-session", "-d", "-s", "nvim", "-x", "120", "-y", "45", "-c", str(broken_pipeline.workspace),
+                    f"{nvim} -n -u {init} {broken_pipeline.path.name}"], env=env, check=True)
+    try:
+        shown = wait_for("unknown component")
+        error_line = next(line for line in shown.splitlines() if "unknown component" in line)
+        assert "mysql.extractr" in error_line, shown          # virtual text beside the broken line
+        line, _ = broken_pipeline.complete_at
+        subprocess.run([*base, "send-keys", "-t", "nvim", f"{line + 1}G", "A", "C-x", "C-o"], check=True)
+        shown = wait_for("supabase.writer")      # only the popup menu names the writers
+        assert "mysql.writer" in shown, shown
+        subprocess.run([*base, "send-keys", "-t", "nvim", "Escape", ":qa!", "Enter"], check=True)
+    finally:
+        subprocess.run([*base, "kill-server"], capture_output=True)
