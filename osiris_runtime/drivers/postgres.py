@@ -278,6 +278,18 @@ def select_sql(options: ReadOptions) -> tuple[str, list[Any]]:
     return sql, params
 
 
+def copy_out_sql(conn: psycopg.Connection, options: ReadOptions, sql: str, schema: Schema) -> str:
+    """`COPY table (cols) TO` for a whole plain table (a heap scan, no executor: measurably faster),
+    `COPY (SELECT ...) TO` otherwise (views, partitioned tables, filters, order, paging, queries)."""
+    whole_table = options.table and not (options.filter or options.order or options.limit is not None or options.offset)
+    if whole_table:
+        table_sql = pg_table(options.schema, options.table or "")
+        row = conn.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", (table_sql,)).fetchone()
+        if row and row[0] == "r":
+            return f"COPY {table_sql} ({', '.join(quote_pg(n) for n in schema.names)}) TO STDOUT (FORMAT BINARY)"
+    return f"COPY ({sql}) TO STDOUT (FORMAT BINARY)"
+
+
 _SHORT_TIME = re.compile(r"^(timestamp|time)(tz)?(\(\d\))?$")
 
 
@@ -324,7 +336,7 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
         parts: list[bytes] = []
         sent = 0
         with conn.cursor() as cur:
-            with cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params or None) as copy:
+            with cur.copy(copy_out_sql(conn, options, sql, schema), params or None) as copy:
                 for block in copy:
                     # The server sends one message per row, then the trailer; the signature
                     # header comes first (alone, or in front of the first row).
