@@ -20,6 +20,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from types import ModuleType
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -27,6 +28,7 @@ from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import mysql_table, quote_mysql
 from osiris_runtime.drivers.sql_types import mysql_logical_type, mysql_type_for
 from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
+from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import OsirisError, RunFailed, ValidationFailed
 from osiris_runtime.runner.batches import Batch, Column, Schema
 
@@ -79,22 +81,68 @@ def _date_or_none(text: Any) -> dt.date | None:
         return None
 
 
-def _decoders(client: MySQLClient) -> dict[Any, Any]:
-    """The driver's own conversions, with dates parsed by the C `fromisoformat` (about twice as fast
-    as the drivers' Python parsers, which dominate the cost of reading a table with dates)."""
-    if client.name == "mysqlclient":
-        conversions = dict(importlib.import_module("MySQLdb.converters").conversions)
-    else:
-        conversions = dict(importlib.import_module("pymysql.converters").conversions)
+_TIME_TEXT = re.compile(r"^(-)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$")
+
+
+def _timedelta_or_none(text: Any) -> dt.timedelta | None:
+    """MySQL TIME text (`-838:59:59.5`): a signed duration."""
+    m = _TIME_TEXT.match(text if isinstance(text, str) else text.decode())
+    if not m:
+        return None
+    sign, hours, minutes, seconds, fraction = m.groups()
+    value = dt.timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds), microseconds=int((fraction or "0").ljust(6, "0")))
+    return -value if sign else value
+
+
+def _timestamp_or_none(text: Any) -> dt.datetime | None:
+    value = _datetime_or_none(text)
+    return value.replace(tzinfo=_UTC) if value is not None else None  # the session runs in UTC
+
+
+def _bits_to_int(value: Any) -> Any:
+    return int.from_bytes(value, "big") if isinstance(value, (bytes, bytearray)) else value
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, (bytes, bytearray)) else value
+
+
+def _typed_converter(logical: str) -> Callable[[Any], Any] | None:
+    """From MySQL's text form to the logical type's Python value (None: the text is the value)."""
+    if logical.startswith(("int", "uint")):
+        return int
+    if logical.startswith("decimal"):
+        return Decimal
+    if logical.startswith("float"):
+        return float
+    if logical.startswith("bit"):
+        return _bits_to_int
+    return {
+        "date": _date_or_none,
+        "datetime": _datetime_or_none,
+        "timestamp": _timestamp_or_none,
+        "time": _timedelta_or_none,
+        "json": _text,
+    }.get(logical)
+
+
+def _text_decoders(client: MySQLClient) -> dict[Any, Any]:
+    """The driver's conversions with numbers and dates left as the text MySQL sent: decoding them
+    is most of the client's cost, and a Postgres COPY parses the text anyway (see text_batch.py)."""
+    module = "MySQLdb.converters" if client.name == "mysqlclient" else "pymysql.converters"
+    conversions = dict(importlib.import_module(module).conversions)
     field_type = importlib.import_module(f"{client.module.__name__}.constants.FIELD_TYPE")
-    conversions[field_type.DATETIME] = _datetime_or_none
-    conversions[field_type.TIMESTAMP] = _datetime_or_none
-    conversions[field_type.DATE] = _date_or_none
+    for name in ("TINY", "SHORT", "LONG", "LONGLONG", "INT24", "YEAR", "DECIMAL", "NEWDECIMAL", "FLOAT", "DOUBLE",
+                 "DATE", "DATETIME", "TIMESTAMP", "TIME"):
+        conversions[getattr(field_type, name)] = str
     return conversions
 
 
 def connect(ctx: StepContext, client: MySQLClient, *, for_write: bool = False) -> Any:
-    """A fresh connection from `ctx.connection()` (re-read on each connect), UTF-8 (4-byte), UTC."""
+    """A fresh connection from `ctx.connection()` (re-read on each connect), UTF-8 (4-byte), UTC.
+
+    A reading connection leaves numbers and dates as text (`TextBatch` types them on demand).
+    """
     conn_cfg = ctx.connection()
     kwargs: dict[str, Any] = {
         "host": conn_cfg.get("host") or "127.0.0.1",
@@ -105,8 +153,9 @@ def connect(ctx: StepContext, client: MySQLClient, *, for_write: bool = False) -
         "charset": "utf8mb4",
         "autocommit": False,
         "connect_timeout": 30,
-        "conv": _decoders(client),
     }
+    if not for_write:
+        kwargs["conv"] = _text_decoders(client)
     try:
         conn = client.module.connect(**kwargs)
         with conn.cursor() as cur:
@@ -214,19 +263,6 @@ def describe_query(cur: Any, sql: str) -> Schema:
         return Schema(tuple(Column(name=d[0], type="string", nullable=True) for d in cur.description or ()))
 
 
-def _extract_fixups(schema: Schema) -> list[tuple[int, Callable[[Any], Any]]]:
-    """Only the columns whose driver value differs from the logical value get a per-row conversion."""
-    fixups: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, c in enumerate(schema.columns):
-        if c.type == "timestamp":
-            fixups.append((i, lambda v: v.replace(tzinfo=_UTC) if isinstance(v, dt.datetime) else v))
-        elif c.type.startswith("bit"):
-            fixups.append((i, lambda v: int.from_bytes(v, "big") if isinstance(v, (bytes, bytearray)) else v))
-        elif c.type == "json":
-            fixups.append((i, lambda v: v.decode("utf-8") if isinstance(v, (bytes, bytearray)) else v))
-    return fixups
-
-
 def _apply_fixups(rows: Sequence[tuple[Any, ...]], fixups: list[tuple[int, Callable[[Any], Any]]]) -> list[tuple[Any, ...]]:
     out = []
     for row in rows:
@@ -249,7 +285,7 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
             else:
                 schema = describe_query(cur, sql)
         ctx.emit("extract.schema", columns=schema.names, driver=client.name)
-        fixups = _extract_fixups(schema)
+        converters = [_typed_converter(c.type) for c in schema.columns]
         cur = conn.cursor(client.streaming_cursor)
         finished = False
         try:
@@ -262,10 +298,10 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
                 if ctx.cancelled:
                     raise RunFailed(f"step {ctx.step_id}: cancelled", code="run.cancelled")
                 ctx.add_read(len(rows))
-                yield Batch(schema, _apply_fixups(rows, fixups) if fixups else rows)
+                yield TextBatch(schema, rows, converters)
                 yielded = True
             if not yielded:
-                yield Batch(schema, [])
+                yield TextBatch(schema, [], converters)
             finished = True
         finally:
             if finished:

@@ -36,6 +36,7 @@ from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
 from osiris_runtime.drivers.sql_types import pg_logical_type, pg_type_for
 from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
+from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import ConfigError, OsirisError, RunFailed, ValidationFailed
 from osiris_runtime.runner.batches import Batch, Column, Schema
 
@@ -496,11 +497,13 @@ class _CopySink:
             self.copy.write(batch.data)
             return
         write_row, fixups = self.copy.write_row, self.fixups
+        # A TextBatch's text goes in as is: COPY parses it exactly as it would our typed values' text.
+        rows = batch.text_rows if isinstance(batch, TextBatch) else batch.rows
         if not fixups:
-            for row in batch.rows:
+            for row in rows:
                 write_row(row)
             return
-        for row in batch.rows:
+        for row in rows:
             values = list(row)
             for i, fix in fixups:
                 if values[i] is not None:
@@ -559,6 +562,8 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
             # The final set-based statement joins staging with the target: hash it in memory, no JIT.
             conn.execute("SET LOCAL work_mem = '64MB'")
             conn.execute("SET LOCAL jit = off")
+            # Text without an offset (MySQL TIMESTAMP is read in UTC) means UTC, whatever the server's zone.
+            conn.execute("SET LOCAL TimeZone = 'UTC'")
             written = _write_in_transaction(ctx, conn, options, table_sql, first, batches)
         ctx.add_written(written)
         ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=written)
