@@ -195,7 +195,7 @@ def parse_connections(text: str, path: Path | None = None) -> ConnectionsFile:
                 "write `connections:` then `<family>:` then `<alias>:` with its fields",
             )
         )
-    for family, aliases in (connections or {}).items():
+    for family, aliases in (connections if isinstance(connections, dict) else {}).items():
         family_path = ("connections", family)
         family_ranges[str(family)] = keys.get(family_path, Range())
         if not isinstance(aliases, dict):

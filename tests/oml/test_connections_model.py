@@ -130,3 +130,21 @@ def test_env_references_lists_names_in_order():
     from osiris_runtime.oml.connections import env_references
 
     assert env_references({"a": "${A}", "b": ["x ${B:-1} ${A}", {"c": "${C}"}], "d": 3}) == ["A", "B", "C"]
+
+
+def test_a_connections_value_that_is_not_a_mapping_is_a_diagnostic_not_a_crash():
+    for text in ("connections: [not, a, mapping]", "connections: 3", "connections: 'x'"):
+        conns = parse_connections(text)
+        assert [d.code for d in conns.diagnostics] == ["connection.invalid-file"], text
+        assert conns.families() == []
+
+
+def test_parsing_any_text_never_raises():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(max_size=200))
+    def check(text: str) -> None:
+        parse_connections(text)
+
+    check()
