@@ -12,6 +12,7 @@ import pytest
 from osiris_runtime.drivers.mysql import MySQLExtractor, MySQLWriter
 from osiris_runtime.drivers.postgres import CopyBatch
 from osiris_runtime.drivers.supabase import SupabaseExtractor, SupabaseWriter
+from osiris_runtime.errors import RunFailed
 from osiris_runtime.runner.batches import Batch
 
 from .conftest import make_ctx
@@ -159,3 +160,23 @@ def test_mysql_to_mysql_keeps_source_spellings(my, my_connection):
         types = {r[0]: r[1] for r in cur.fetchall()}
     assert copied == original
     assert types["t_enum"] == "enum('small','medium','large')" and types["t_bool"] == "tinyint(1)"
+
+
+def test_a_mysql_zero_date_is_null_when_typed_and_a_clear_failure_into_postgres(my, pg, my_connection, pg_connection, pg_schema):
+    with my.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS zero_dates")
+        cur.execute("CREATE TABLE zero_dates (id INT PRIMARY KEY, d DATE, t DATETIME)")
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute("INSERT INTO zero_dates VALUES (1, '2024-01-01', '2024-01-01 10:00:00'), (2, '0000-00-00', '0000-00-00 00:00:00')")
+    extract = make_ctx("pull", "mysql.extractor", {"table": "zero_dates"}, my_connection)
+    batches, rows = _rows(MySQLExtractor(extract).run({}))
+    assert rows == [(1, dt.date(2024, 1, 1), dt.datetime(2024, 1, 1, 10)), (2, None, None)]
+
+    pg.execute("DROP TABLE IF EXISTS zero_dates")
+    pg.execute("CREATE TABLE zero_dates (id int PRIMARY KEY, d date, t timestamp)")
+    fresh = make_ctx("pull2", "mysql.extractor", {"table": "zero_dates"}, my_connection)
+    write = make_ctx("push", "supabase.writer", {"table": "zero_dates", "schema": pg_schema}, pg_connection)
+    with pytest.raises(RunFailed) as failure:
+        SupabaseWriter(write).run({"pull": MySQLExtractor(fresh).run({})})
+    assert "0000-00-00" in failure.value.message
+    assert pg.execute("SELECT count(*) FROM zero_dates").fetchone()[0] == 0
