@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import mysql_table, quote_mysql
-from osiris_runtime.drivers.sql_types import mysql_logical_type, mysql_type_for
+from osiris_runtime.drivers.sql_types import describe_columns, mysql_logical_type, mysql_type_for
 from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
 from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import OsirisError, RunFailed, ValidationFailed
@@ -284,7 +284,7 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
                 schema = describe_table(cur, options.schema, options.table, options.columns)
             else:
                 schema = describe_query(cur, sql)
-        ctx.emit("extract.schema", columns=schema.names, driver=client.name)
+        ctx.emit("extract.schema", columns=describe_columns(schema.columns), driver=client.name)
         converters = [_typed_converter(c.type) for c in schema.columns]
         cur = conn.cursor(client.streaming_cursor)
         finished = False

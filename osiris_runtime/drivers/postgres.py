@@ -34,7 +34,7 @@ from psycopg.conninfo import make_conninfo
 
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
-from osiris_runtime.drivers.sql_types import pg_logical_type, pg_type_for
+from osiris_runtime.drivers.sql_types import describe_columns, pg_logical_type, pg_type_for
 from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
 from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import ConfigError, OsirisError, RunFailed, ValidationFailed
@@ -333,7 +333,7 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
         conn.read_only = True
         sql, params = select_sql(options)
         schema, oids = describe(conn, sql, params, options)
-        ctx.emit("extract.schema", columns=[c.name for c in schema.columns])
+        ctx.emit("extract.schema", columns=describe_columns(schema.columns))
         parts: list[bytes] = []
         sent = 0
         with conn.cursor() as cur:

@@ -202,3 +202,8 @@ def pg_logical_type(type_oid: int, type_display: str | None) -> str:
         m = re.match(r"bit\((\d+)\)", type_display or "")
         return f"bit({m.group(1)})" if m else "bit"
     return _LOGICAL_BY_PG_OID.get(type_oid, "string")
+
+
+def describe_columns(columns: "tuple[Column, ...]") -> list[dict[str, object]]:
+    """The schema as event data: name, logical type, source spelling, nullability."""
+    return [{"name": c.name, "type": c.type, "source_type": c.source_type, "nullable": c.nullable} for c in columns]

@@ -143,6 +143,9 @@ def test_mysql_to_supabase_creates_the_table_and_copies_every_row(workdir, pg, m
                             "WHERE attrelid = 'e2e_customers'::regclass AND attnum > 0").fetchall())
     assert types == {"id": "bigint", "name": "character varying(40)", "balance": "numeric(10,2)",
                      "active": "smallint", "joined": "timestamp(6) without time zone"}
+    events = [json.loads(line) for line in (Path(summary["run_dir"]) / "events.jsonl").read_text().splitlines()]
+    schema = next(e for e in events if e["event"] == "extract.schema")
+    assert schema["columns"][0] == {"name": "id", "type": "uint32", "source_type": "int(10) unsigned", "nullable": False}
 
 
 def test_mysql_as_a_target_upsert_from_supabase(workdir, pg, my, pg_schema):
