@@ -1,9 +1,10 @@
 """MySQL / MariaDB extractor and writer.
 
 Reads stream through an unbuffered server-side cursor (`SSCursor`) in `batch_size` chunks, so a
-table of any size moves in bounded memory. The C driver `mysqlclient` is used when installed (it
-decodes rows about three times faster, see docs/data-movement.md); `pymysql` is the fallback.
-Sessions run in UTC so TIMESTAMP columns arrive as instants (timezone-aware datetimes).
+table of any size moves in bounded memory. The C driver `mysqlclient` is used when installed
+(`pymysql` is the fallback). Numbers and dates stay the text MySQL sent, in `TextBatch`es that type
+them on demand (a Postgres writer copies the text as is; see docs/data-movement.md). Sessions run
+in UTC so TIMESTAMP columns arrive as instants (timezone-aware datetimes).
 
 Writes are atomic per target: append and upsert run in one InnoDB transaction
 (upsert is `INSERT ... ON DUPLICATE KEY UPDATE`); replace loads a staging table and swaps it in
@@ -70,7 +71,7 @@ def mysql_client() -> MySQLClient:
 def _datetime_or_none(text: Any) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(text if isinstance(text, str) else text.decode())
-    except ValueError:  # zero dates ('0000-00-00 ...') have no datetime; both drivers give None/str
+    except ValueError:  # zero dates ('0000-00-00 ...') have no datetime
         return None
 
 
