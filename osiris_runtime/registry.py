@@ -436,6 +436,11 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return base / "osiris" / "specs"
 
 
+def registry_for_cli(env: Mapping[str, str] | None = None) -> "Registry":
+    """The registry every CLI command uses: the default search path and the on-disk spec cache."""
+    return Registry(default_search_paths(env=env), cache_dir=default_cache_dir(env))
+
+
 def find_spec_files(roots: Sequence[Path]) -> list[Path]:
     """`<root>/<dir>/spec.yaml|yml|json` for every root in order, folders sorted by name."""
     found: list[Path] = []

@@ -67,14 +67,14 @@ def compile_command(ctx: click.Context, pipeline: Path, out_dir: Path, mode: str
 def _compile_and_write(pipeline: Path, out_dir: Path, mode: str, params: dict[str, str], profile: str | None,
                        connections_path: Path | None) -> Any:
     from osiris_runtime.compiler import compile_pipeline, write_compiled
-    from osiris_runtime.registry import Registry, default_cache_dir, default_search_paths
+    from osiris_runtime.registry import registry_for_cli
 
     text = _read_text(pipeline)
     env = dict(os.environ)
     # `--mode off` skips checking references against a connections file it finds, not one it is given.
     connections = None if mode == "off" and connections_path is None else _load_connections(pipeline, env, connections_path)
     # The disk cache of checked specs spares a cold CLI the YAML parsing and JSON Schema checks.
-    registry = Registry(default_search_paths(env=env), cache_dir=default_cache_dir(env))
+    registry = registry_for_cli(env)
     result = compile_pipeline(text, registry, params=params, env=env, profile=profile, mode=mode,  # type: ignore[arg-type]
                               connections=connections, source=str(pipeline))
     if result.pipeline is not None:

@@ -19,15 +19,14 @@ from osiris_runtime.registry import (
     ComponentSpec,
     Registry,
     check_examples,
-    default_cache_dir,
-    default_search_paths,
+    registry_for_cli,
     load_spec_file,
     spec_schema_validator,
 )
 
 
 def _registry() -> Registry:
-    return Registry(default_search_paths(), cache_dir=default_cache_dir())
+    return registry_for_cli()
 
 
 def _echo_problems(problems: list[Diagnostic]) -> None:

@@ -47,10 +47,10 @@ def _load(connections_path: Path | None) -> tuple[Path, Any]:
 
 
 def _redactor() -> Any:
-    from osiris_runtime.registry import Registry
+    from osiris_runtime.registry import registry_for_cli
     from osiris_runtime.secrets import Redactor
 
-    registry = Registry()
+    registry = registry_for_cli()
     keys = {k for spec in registry.specs() for k in registry.get_secret_map(spec.name).secret_keys}
     return Redactor(keys), registry
 

@@ -61,9 +61,9 @@ def validate_command(ctx: click.Context, files: tuple[Path, ...], as_json: bool,
     from osiris_runtime.oml.connections import find_connections_file, load_connections, validate_connections
     from osiris_runtime.oml.document import parse_oml
     from osiris_runtime.oml.rules import validate
-    from osiris_runtime.registry import Registry, default_search_paths
+    from osiris_runtime.registry import registry_for_cli
 
-    registry = Registry(default_search_paths())
+    registry = registry_for_cli()
     env = dict(os.environ)
     loaded: dict[Path, Any] = {}
     reports: list[dict[str, Any]] = []

@@ -47,14 +47,14 @@ def run_command(ctx: click.Context, target: Path, engine: str, secrets_file: Pat
                 params: dict[str, str], profile: str | None, out_dir: Path | None, work_dir: Path | None,
                 max_parallel: int, as_json: bool, headless: bool) -> None:
     """Run TARGET: an OML pipeline file, or a compiled directory (or its manifest.yaml)."""
-    from osiris_runtime.registry import Registry
+    from osiris_runtime.registry import registry_for_cli
     from osiris_runtime.runner.engine import RunOptions, get_engine
     from osiris_runtime.secrets import RedactingFilter, Redactor
 
     env = dict(os.environ)
     redactor = Redactor()
     _route_logs_to_stderr(RedactingFilter(redactor))
-    registry = Registry()
+    registry = registry_for_cli(env)
     connections_file = _connections_file(target, env, connections_path)
     pipeline, default_work_dir = _load_or_compile(target, registry, env, params, profile, connections_path, as_json)
     options = RunOptions(

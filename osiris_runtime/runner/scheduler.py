@@ -19,7 +19,7 @@ from osiris_runtime.errors import ExitCode, OsirisError
 from osiris_runtime.runner.batches import Batch
 from osiris_runtime.runner.channels import Channel, RunCancelled
 from osiris_runtime.runner.events import EventBus
-from osiris_runtime.runner.plan import StepPlan, consumers_of, control_inputs, data_inputs, needs_spill, plan_flows
+from osiris_runtime.runner.plan import StepPlan, consumers_of, control_inputs, needs_spill, plan_flows
 
 _POLL_SECONDS = 0.05
 
