@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from osiris_runtime.drivers.mysql import MySQLExtractor, MySQLWriter, insert_sql
+from osiris_runtime.drivers.mysql import MySQLExtractor, MySQLWriter, _timedelta_or_none, insert_sql
 from osiris_runtime.drivers.postgres import TargetColumn, order_clause, select_sql, upsert_sql, where_clause
 from osiris_runtime.drivers.sql_identifiers import quote_mysql, quote_pg, split_qualified, validate_identifier
 from osiris_runtime.drivers.sql_types import mysql_logical_type, mysql_type_for, pg_type_for
 from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
 from osiris_runtime.drivers.supabase import SupabaseExtractor, SupabaseWriter
+from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import ConfigError, ExitCode, ValidationFailed
 from osiris_runtime.runner.batches import Batch, Column, Schema
 
@@ -156,3 +159,29 @@ def test_rest_only_connection_cannot_run_a_query():
     with pytest.raises(ConfigError) as failure:
         SupabaseExtractor(ctx).run({})
     assert failure.value.code == "connection.direct-required"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("838:59:59", dt.timedelta(hours=838, minutes=59, seconds=59)),
+        ("-838:59:59", -dt.timedelta(hours=838, minutes=59, seconds=59)),
+        ("-00:00:01.5", -dt.timedelta(seconds=1.5)),
+        ("12:34:56.000001", dt.timedelta(hours=12, minutes=34, seconds=56, microseconds=1)),
+    ],
+)
+def test_mysql_time_text_is_a_signed_duration(text, expected):
+    assert _timedelta_or_none(text) == expected
+
+
+def test_a_text_batch_types_its_rows_on_demand_only():
+    calls = []
+
+    def to_int(v):
+        calls.append(v)
+        return int(v)
+
+    batch = TextBatch(Schema((Column("a", "int32"), Column("b", "string"))), [("1", "x"), (None, "y")], [to_int, None])
+    assert len(batch) == 2 and not calls
+    assert batch.rows == [(1, "x"), (None, "y")] and calls == ["1"]
+    assert batch.rows is batch.rows  # converted once
