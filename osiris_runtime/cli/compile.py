@@ -18,7 +18,7 @@ import click
 from osiris_runtime.errors import CompileFailed, ConfigError, Diagnostic, ExitCode, OsirisError, ValidationFailed
 
 
-def _parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+def parse_param_options(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
     parsed: dict[str, str] = {}
     for item in values:
         name, sep, value = item.partition("=")
@@ -34,7 +34,7 @@ def _parse_params(ctx: click.Context, param: click.Parameter, values: tuple[str,
               help="Output directory for manifest.yaml and cfg/*.json (stale cfg files are removed).")
 @click.option("--mode", type=click.Choice(["warn", "strict", "off"]), default="warn", show_default=True,
               help="strict: warnings are errors; off: skip config validation (never secret checks).")
-@click.option("--param", "params", multiple=True, callback=_parse_params, metavar="NAME=VALUE",
+@click.option("--param", "params", multiple=True, callback=parse_param_options, metavar="NAME=VALUE",
               help="Set a pipeline param (beats OSIRIS_PARAM_<NAME>, the profile and the default).")
 @click.option("--profile", default=None, envvar="OSIRIS_PROFILE", help="Active profile (profiles.<name>.params).")
 @click.option("--connections", "connections_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -69,10 +69,10 @@ def _compile_and_write(pipeline: Path, out_dir: Path, mode: str, params: dict[st
     from osiris_runtime.compiler import compile_pipeline, write_compiled
     from osiris_runtime.registry import registry_for_cli
 
-    text = _read_text(pipeline)
+    text = read_pipeline_text(pipeline)
     env = dict(os.environ)
     # `--mode off` skips checking references against a connections file it finds, not one it is given.
-    connections = None if mode == "off" and connections_path is None else _load_connections(pipeline, env, connections_path)
+    connections = None if mode == "off" and connections_path is None else load_pipeline_connections(pipeline, env, connections_path)
     # The disk cache of checked specs spares a cold CLI the YAML parsing and JSON Schema checks.
     registry = registry_for_cli(env)
     result = compile_pipeline(text, registry, params=params, env=env, profile=profile, mode=mode,  # type: ignore[arg-type]
@@ -86,7 +86,7 @@ def _compile_and_write(pipeline: Path, out_dir: Path, mode: str, params: dict[st
     return result
 
 
-def _read_text(pipeline: Path) -> str:
+def read_pipeline_text(pipeline: Path) -> str:
     try:
         return pipeline.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -96,7 +96,7 @@ def _read_text(pipeline: Path) -> str:
         raise ConfigError(f"cannot read {pipeline}: {exc.strerror or exc}", code="compile.cannot-read") from exc
 
 
-def _load_connections(pipeline: Path, env: dict[str, str], explicit: Path | None) -> Any:
+def load_pipeline_connections(pipeline: Path, env: dict[str, str], explicit: Path | None) -> Any:
     """The connections file to check references against; an explicit or broken one is exit 5."""
     from osiris_runtime.oml.connections import find_connections_file, load_connections
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from osiris_runtime.cli.compile import _parse_params  # one NAME=VALUE parser for compile and run
+from osiris_runtime.cli.compile import parse_param_options  # one NAME=VALUE parser for compile and run
 from osiris_runtime.errors import CompileFailed, ExitCode, ValidationFailed
 
 
@@ -30,7 +30,7 @@ from osiris_runtime.errors import CompileFailed, ExitCode, ValidationFailed
               help="Variables for ${VAR} in the connections file: dotenv, or YAML (.yaml/.yml). Wins over the environment.")
 @click.option("--connections", "connections_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="osiris_connections.yaml (default: $OSIRIS_CONNECTIONS, else the nearest one above the pipeline).")
-@click.option("--param", "params", multiple=True, callback=_parse_params, metavar="NAME=VALUE",
+@click.option("--param", "params", multiple=True, callback=parse_param_options, metavar="NAME=VALUE",
               help="Set a pipeline param when compiling OML.")
 @click.option("--profile", default=None, envvar="OSIRIS_PROFILE", help="Active profile when compiling OML.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -133,10 +133,10 @@ def _load_or_compile(target: Path, registry: Any, env: dict[str, str], params: d
     if is_manifest_file(target):
         return load_compiled(target.parent), Path.cwd()
     # Same inputs and same call as `osiris compile`, so a pipeline runs exactly as it compiles.
-    from osiris_runtime.cli.compile import _load_connections, _read_text
+    from osiris_runtime.cli.compile import load_pipeline_connections, read_pipeline_text
 
-    text = _read_text(target)
-    connections = _load_connections(target, env, connections_path)
+    text = read_pipeline_text(target)
+    connections = load_pipeline_connections(target, env, connections_path)
     result = compile_pipeline(text, registry, params=params, env=env, profile=profile, mode="warn",
                               connections=connections, source=str(target))
     for diag in result.warnings:
