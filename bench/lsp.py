@@ -340,6 +340,11 @@ def print_report(results: dict[str, Any]) -> None:
             print(f"   {key:4} {e['what']:48} schema-visible={str(e['schema_visible']):5} {mark(ours):>4} / {mark(theirs)}")
 
 
+def save(results: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=40)
@@ -370,19 +375,19 @@ def main() -> None:
     try:
         for steps in args.sizes:
             size = {"steps": steps, "lines": oml_workload.pipeline_text(steps).count("\n")}
+            results["sizes"].append(size)
             for profile in profiles:
                 print(f"bench: {profile.name}, {steps} steps ...", flush=True)
                 run = session(profile, workdir, steps, args.reps, with_errors=steps == min(args.sizes))
                 if "errors_file" in run:
                     results["errors"][profile.name] = run.pop("errors_file")
                 size[profile.name] = run
+                save(results, args.out)      # a long run interrupted keeps what it measured
             size["table"] = rows(size["osiris-lsp"], size.get("yaml-language-server", {})) if "osiris-lsp" in size else []
-            results["sizes"].append(size)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["env"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
+    save(results, args.out)
     print_report(results)
     print(f"\nbench: load average {results['env']['load_average_at_start']} at start, "
           f"{results['env']['load_average_at_end']} at end (2 cores: above 2, other work skews both servers)")
