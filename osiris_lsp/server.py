@@ -296,6 +296,8 @@ def build_server() -> OsirisLanguageServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: OsirisLanguageServer, params: None) -> None:
+        for flag in list(ls.cancel_flags.values()):
+            flag.set()  # running pipeline commands stop their runs
         ls.validator.shutdown()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -126,3 +126,24 @@ async def test_unknown_command_fails_only_that_request(editor):
         await editor.client.workspace_execute_command_async(types.ExecuteCommandParams(command="osiris.compile", arguments=[]))
     uri, pos = editor.open("oml_version: '0.1.0'\n|\n")
     assert await editor.completion(uri, pos)  # the server is still serving
+
+
+async def test_run_can_be_cancelled_with_cancel_request(editor, lsp_workspace):
+    uri, _ = editor.open(SLOW.replace("lsp_slow.csv", "lsp_slow2.csv"), name="slow2.oml.yaml")
+    before = len(editor.client.log_messages)
+    request = asyncio.ensure_future(editor.client.protocol.send_request_async(
+        types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandParams(command="osiris.run", arguments=[uri]),
+        msg_id="lsp-test-run-cancel"))
+    for _ in range(200):
+        if any("spin: started" in m.message for m in editor.client.log_messages[before:]):
+            break
+        await asyncio.sleep(0.05)
+    editor.client.protocol.notify("$/cancelRequest", types.CancelParams(id="lsp-test-run-cancel"))
+    try:
+        result = await asyncio.wait_for(request, timeout=20)
+        assert result["cancelled"] is True
+    except asyncio.TimeoutError:
+        raise
+    except Exception as exc:  # the request was cancelled: an error response is what the spec asks for
+        assert "cancel" in str(exc).lower()
+    assert not (lsp_workspace / "out" / "lsp_slow2.csv").exists()
