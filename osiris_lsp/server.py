@@ -14,8 +14,7 @@ import logging
 import sys
 import threading
 import traceback
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -25,12 +24,26 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification
 
 from osiris_lsp.convert import runtime_position
-from osiris_lsp.features import code_actions, code_lens, commands, definition, rename, symbols
+from osiris_lsp.features import (
+    code_actions,
+    code_lens,
+    commands,
+    definition,
+    rename,
+    symbols,
+)
 from osiris_lsp.features.completion import CompletionOptions, complete
 from osiris_lsp.features.hover import hover
 from osiris_lsp.settings import ServerSettings
 from osiris_lsp.validation import Validator
-from osiris_lsp.workspace import CONNECTIONS_FILE_NAME, DocumentSnapshot, FolderContext, OmlWorkspace, uri_to_path
+from osiris_lsp.workspace import (
+    CONNECTIONS_FILE_NAME,
+    DocumentSnapshot,
+    FolderContext,
+    OmlWorkspace,
+    uri_to_path,
+)
+from osiris_runtime.errors import Position
 
 log = logging.getLogger("osiris_lsp")
 
@@ -110,6 +123,14 @@ class OsirisLanguageServer(LanguageServer):
         if snap is None or not snap.is_oml:
             return None
         return snap, self.oml.folder_for(uri)
+
+    def at_cursor(self, params: Any) -> tuple[DocumentSnapshot, FolderContext, Position] | None:
+        """The OML document, its folder and the cursor (code points) of a text-document-position request."""
+        found = self.oml_snapshot(params.text_document.uri)
+        if found is None:
+            return None
+        snap, folder = found
+        return snap, folder, runtime_position(snap.lines, params.position)
 
     # --- diagnostics ---------------------------------------------------------------------------
 
@@ -348,29 +369,21 @@ def build_server() -> OsirisLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS))
     def completion(ls: OsirisLanguageServer, params: types.CompletionParams) -> types.CompletionList | None:
-        found = ls.oml_snapshot(params.text_document.uri)
+        found = ls.at_cursor(params)
         if found is None:
             return None
-        snap, folder = found
-        pos = runtime_position(snap.lines, params.position)
+        snap, folder, pos = found
         return complete(snap.lines, pos.line, pos.column, folder, CompletionOptions(snippets=ls.snippets))
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def on_hover(ls: OsirisLanguageServer, params: types.HoverParams) -> types.Hover | None:
-        found = ls.oml_snapshot(params.text_document.uri)
-        if found is None:
-            return None
-        snap, folder = found
-        pos = runtime_position(snap.lines, params.position)
-        return hover(snap.lines, pos.line, pos.column, folder)
+        found = ls.at_cursor(params)
+        return hover(found[0].lines, found[2].line, found[2].column, found[1]) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
     def code_action(ls: OsirisLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         found = ls.oml_snapshot(params.text_document.uri)
-        if found is None:
-            return None
-        snap, folder = found
-        return code_actions.quick_fixes(snap, folder, params.context.diagnostics)
+        return code_actions.quick_fixes(found[0], found[1], params.context.diagnostics) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def document_symbol(ls: OsirisLanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol] | None:
@@ -379,35 +392,23 @@ def build_server() -> OsirisLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def goto_definition(ls: OsirisLanguageServer, params: types.DefinitionParams) -> list[types.Location] | None:
-        found = ls.oml_snapshot(params.text_document.uri)
-        if found is None:
-            return None
-        snap, folder = found
-        return definition.definition(snap, folder, runtime_position(snap.lines, params.position))
+        found = ls.at_cursor(params)
+        return definition.definition(*found) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
     def references(ls: OsirisLanguageServer, params: types.ReferenceParams) -> list[types.Location] | None:
-        found = ls.oml_snapshot(params.text_document.uri)
-        if found is None:
-            return None
-        snap, _ = found
-        return definition.references(snap, runtime_position(snap.lines, params.position), params.context.include_declaration)
+        found = ls.at_cursor(params)
+        return definition.references(found[0], found[2], params.context.include_declaration) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     def prepare_rename(ls: OsirisLanguageServer, params: types.PrepareRenameParams):
-        found = ls.oml_snapshot(params.text_document.uri)
-        if found is None:
-            return None
-        snap, _ = found
-        return rename.prepare_rename(snap, runtime_position(snap.lines, params.position))
+        found = ls.at_cursor(params)
+        return rename.prepare_rename(found[0], found[2]) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
     def on_rename(ls: OsirisLanguageServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
-        found = ls.oml_snapshot(params.text_document.uri)
-        if found is None:
-            return None
-        snap, _ = found
-        return rename.rename(snap, runtime_position(snap.lines, params.position), params.new_name)
+        found = ls.at_cursor(params)
+        return rename.rename(found[0], found[2], params.new_name) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     def on_code_lens(ls: OsirisLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:

@@ -23,7 +23,10 @@ from pathlib import Path
 from lsprotocol import types
 
 from osiris_lsp.convert import lsp_diagnostic
-from osiris_lsp.features.diagnostics import connections_file_diagnostics, runtime_diagnostics
+from osiris_lsp.features.diagnostics import (
+    connections_file_diagnostics,
+    runtime_diagnostics,
+)
 from osiris_lsp.settings import ServerSettings
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 from osiris_runtime.errors import Diagnostic

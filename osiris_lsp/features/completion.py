@@ -16,7 +16,13 @@ from lsprotocol import types
 
 from osiris_lsp.convert import doc_href, line_range
 from osiris_lsp.cursor import (
-    COMPONENT_KEYS, CompletionContext, ContextKind, child_mapping, completion_context, mapping_keys, scalar,
+    COMPONENT_KEYS,
+    CompletionContext,
+    ContextKind,
+    child_mapping,
+    completion_context,
+    mapping_keys,
+    scalar,
 )
 from osiris_lsp.workspace import FolderContext
 from osiris_runtime.registry import ComponentSpec

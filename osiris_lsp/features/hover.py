@@ -12,10 +12,24 @@ from typing import Sequence
 from lsprotocol import types
 
 from osiris_lsp.convert import line_range
-from osiris_lsp.cursor import COMPONENT_KEYS, CONFIG_KEYS, ancestors, mapping_keys, scalar, shape_of
+from osiris_lsp.cursor import (
+    COMPONENT_KEYS,
+    CONFIG_KEYS,
+    ancestors,
+    mapping_keys,
+    scalar,
+    shape_of,
+)
 from osiris_lsp.features.completion import (
-    OML_MODES, STEP_KEYS, TOP_LEVEL_KEYS, alias_markdown, component_markdown, declared_params,
-    family_secret_fields, field_markdown, step_ids_in_text,
+    OML_MODES,
+    STEP_KEYS,
+    TOP_LEVEL_KEYS,
+    alias_markdown,
+    component_markdown,
+    declared_params,
+    family_secret_fields,
+    field_markdown,
+    step_ids_in_text,
 )
 from osiris_lsp.workspace import FolderContext
 from osiris_runtime.oml.connections import parse_connection_ref

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -120,9 +120,9 @@ async def test_run_can_be_cancelled_from_the_progress_ui(editor, lsp_workspace):
 
 
 async def test_unknown_command_fails_only_that_request(editor):
-    with pytest.raises(Exception):
+    with pytest.raises(JsonRpcException):
         await editor.client.workspace_execute_command_async(types.ExecuteCommandParams(command="osiris.nope", arguments=[]))
-    with pytest.raises(Exception):
+    with pytest.raises(JsonRpcException, match="document URI"):
         await editor.client.workspace_execute_command_async(types.ExecuteCommandParams(command="osiris.compile", arguments=[]))
     uri, pos = editor.open("oml_version: '0.1.0'\n|\n")
     assert await editor.completion(uri, pos)  # the server is still serving

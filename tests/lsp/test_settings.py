@@ -10,7 +10,6 @@ from lsprotocol import types
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-from osiris_lsp.settings import ServerSettings
 from osiris_runtime.registry import Registry
 
 
