@@ -11,7 +11,9 @@ database (`osiris_bench`), dropped at the end unless --keep.
 Scenarios, all in the same run so that ratios compare like with like (the machine is shared):
 - pipe:            `mariadb --batch --raw | psql -c "COPY ... FROM STDIN"` (the baseline, SQL-side escaping)
 - osiris-append:   mysql.extractor -> supabase.writer (direct path), append into an empty table
-- sling:           Sling 1.4.11 full-refresh (when the binary from PyPI `sling-linux-amd64` is installed)
+- sling:           Sling 1.4.11 full-refresh, when its binary is found: $SLING_BINARY, or PyPI
+                   `sling-linux-amd64==1.4.11` installed in a venv under /tmp (not a project dependency):
+                   python3 -m venv /tmp/sling-venv && /tmp/sling-venv/bin/pip install sling-linux-amd64==1.4.11
 - osiris-upsert:   the same 1M rows upserted into the populated table (nothing changed: 0 tuples written)
 - pg-copy-pipe:    psycopg binary `COPY TO` blocks written into `COPY FROM` (Postgres -> Postgres baseline)
 - osiris-pg2pg:    supabase.extractor -> supabase.writer, direct path (binary COPY pass-through)
@@ -27,6 +29,7 @@ import glob
 import json
 import os
 import queue
+import shutil
 import statistics
 import subprocess
 import sys
@@ -267,6 +270,9 @@ def tuples_written(table: str) -> int:
 
 
 def sling_binary() -> str | None:
+    """$SLING_BINARY, else the binary of PyPI `sling-linux-amd64` in .venv* or a venv under /tmp."""
+    if os.environ.get("SLING_BINARY"):
+        return os.environ["SLING_BINARY"]
     hits = glob.glob(str(ROOT / ".venv*/lib/python3*/site-packages/sling_linux_amd64/bin/sling-linux-amd64")) + glob.glob(
         "/tmp/*/lib/python3*/site-packages/sling_linux_amd64/bin/sling-linux-amd64"
     )
@@ -354,6 +360,7 @@ def main() -> None:
             print(f"  {label}: {med[b][0] / med[a][0]:.2f}x")
     if not args.keep:
         teardown()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
