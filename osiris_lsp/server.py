@@ -60,6 +60,15 @@ TRIGGER_CHARACTERS = [":", " ", "@", ".", "[", ",", "-", "{"]
 class OsirisProtocol(LanguageServerProtocol):
     """Hands the full ExecuteCommandParams (work-done token) and a cancel flag to pipeline commands."""
 
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams):  # type: ignore[override]
+        # Always negotiate UTF-16 (every client must support it): `convert` speaks UTF-16 only,
+        # and pygls would otherwise take the client's first preference (Neovim: UTF-8).
+        general = params.capabilities.general
+        if general is not None and general.position_encodings:
+            general.position_encodings = None
+        return (yield from super().lsp_initialize(params))
+
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):  # type: ignore[override]
         server: OsirisLanguageServer = self._server  # type: ignore[assignment]

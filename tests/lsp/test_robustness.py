@@ -52,3 +52,11 @@ async def test_requests_for_unknown_documents_answer_nothing(editor, lsp_workspa
 async def test_utf16_positions_are_honoured(editor):
     uri, pos = editor.open('oml_version: "0.1.0"\nname: "🙂"\nsteps:\n  - id: a\n    component: mysql.writer\n    config:\n      table: x  # 🙂\n      |\n')
     assert "write_mode" in [i.label for i in await editor.completion(uri, pos)]
+
+
+async def test_positions_are_utf16_whatever_the_client_prefers(editor):
+    text = 'oml_version: "0.1.0"\nname: x\nsteps:\n  - id: a\n  - id: b\n    needs: ["🙂", |]\n'
+    uri, pos = editor.open(text)
+    items = await editor.completion(uri, pos)
+    assert [i.label for i in items] == ["a"]
+    assert items[0].text_edit.range.start == pos  # 🙂 counts two UTF-16 units
