@@ -43,8 +43,10 @@ def test_malformed_messages_fail_alone_over_raw_stdio(tmp_path):
 
     try:
         uri = (tmp_path / "raw.oml.yaml").as_uri()
-        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "rootUri": tmp_path.as_uri()}})
-        assert "capabilities" in receive_response(1)["result"]
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "capabilities": {"general": {"positionEncodings": ["utf-8", "utf-16"]}}, "rootUri": tmp_path.as_uri()}})
+        capabilities = receive_response(1)["result"]["capabilities"]
+        assert capabilities.get("positionEncoding", "utf-16") == "utf-16"  # what convert.py speaks
         send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
         send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
             "uri": uri, "languageId": "yaml", "version": 1, "text": "oml_version: '0.1.0'\n\n"}}})
