@@ -338,9 +338,9 @@ def build_server() -> OsirisLanguageServer:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_folders(ls: OsirisLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
-        roots = [f.root for f in ls.oml.folders()[: len(ls.oml.folders())] if f.root is not None]
         removed = {uri_to_path(f.uri) for f in params.event.removed}
-        roots = [r for r in roots if r not in removed] + [p for f in params.event.added if (p := uri_to_path(f.uri))]
+        added = [p for f in params.event.added if (p := uri_to_path(f.uri)) is not None]
+        roots = [r for r in ls.oml.roots() if r not in removed] + added
         ls.oml.set_folders(roots)
         ls.revalidate_all()
 

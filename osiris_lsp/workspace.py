@@ -148,7 +148,7 @@ class OmlWorkspace:
         if settings == self.settings:
             return False
         self.settings = settings
-        self.set_folders([f.root for f in self._folders if f.root is not None])
+        self.set_folders(self.roots())
         return True
 
     def folder_for(self, uri: str) -> FolderContext:
@@ -162,6 +162,10 @@ class OmlWorkspace:
         if root not in self._fallback:
             self._fallback[root] = FolderContext.create(root, self.settings)
         return self._fallback[root]
+
+    def roots(self) -> list[Path]:
+        """The workspace folders the client declared."""
+        return [f.root for f in self._folders if f.root is not None]
 
     def folders(self) -> list[FolderContext]:
         return [*self._folders, *self._fallback.values()]

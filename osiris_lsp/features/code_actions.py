@@ -123,6 +123,9 @@ def _add_missing(snap: DocumentSnapshot, folder: FolderContext, diag: types.Diag
     doc = snap.document()
     path, _ = doc.path_at(rng.start)
     target = doc.get(path)
+    while path and not isinstance(target, dict):  # a key of the mapping: the mapping is its parent
+        path = path[:-1]
+        target = doc.get(path)
     if not isinstance(target, dict):
         return None
     schema_of = _schema_lookup(doc, folder, path)

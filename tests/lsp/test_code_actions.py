@@ -126,3 +126,13 @@ async def test_no_actions_for_foreign_diagnostics(editor):
     foreign = types.Diagnostic(range=types.Range(start=types.Position(0, 0), end=types.Position(0, 1)),
                                message="x", source="other", data={"replacement": "boom"})
     assert not await actions_for(editor, uri, foreign)
+
+
+async def test_add_missing_step_key(editor):
+    text = DOC.replace("    mode: write\n    needs: [pull-order]\n", "    needs: [pull-order]\n")
+    uri, _ = editor.open(text)
+    diag = next((d for d in await editor.diagnostics(uri) if d.code == "oml.missing-key"), None)
+    assert diag is not None and diag.data["missing"] == ["mode"]
+    actions = await actions_for(editor, uri, diag)
+    fixed = apply(text, actions[0].edit.changes[uri])
+    assert "    component: supabase.writer\n" in fixed and "\n    mode: " in fixed.split("- id: push")[1].split("- id: copy")[0]
