@@ -58,7 +58,9 @@ TRIGGER_CHARACTERS = [":", " ", "@", ".", "[", ",", "-", "{"]
 
 
 class OsirisProtocol(LanguageServerProtocol):
-    """Hands the full ExecuteCommandParams (work-done token) and a cancel flag to pipeline commands."""
+    """pygls' protocol with four changes: UTF-16 positions always; pipeline commands get the full
+    ExecuteCommandParams (work-done token) and a cancel flag that `$/cancelRequest` sets; and a
+    request whose params do not parse is answered with an error instead of being dropped."""
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams):  # type: ignore[override]

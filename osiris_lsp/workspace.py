@@ -9,6 +9,7 @@ The server mutates this state on its event loop; feature functions only read sna
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -58,7 +59,7 @@ class DocumentSnapshot:
         self._document: OmlDocument | None = None
         self._lock = threading.Lock()
 
-    @property
+    @functools.cached_property
     def is_oml(self) -> bool:
         return is_oml(self.uri, self.text)
 
