@@ -286,3 +286,27 @@ def test_postgres_upsert_with_a_repeated_key_fails_clearly_and_changes_nothing(p
         SupabaseWriter(ctx).run({"up": iter([Batch(SCHEMA, rows)])})
     assert "21000" in failure.value.message and "repeat a primary key" in (failure.value.fix or "")
     assert _pg_snapshot(pg, "atom_target") == before
+
+
+def test_cancelling_mid_load_rolls_back(pg, pg_connection, pg_schema):
+    _pg_setup(pg, "atom_target")
+    before = _pg_snapshot(pg, "atom_target")
+    ctx = _pg_writer(pg_connection, pg_schema, "atom_target", "append", "cancel-me")
+    with pytest.raises(RunFailed) as failure:
+        SupabaseWriter(ctx).run({"up": incoming("append", on_batch=lambda i: ctx.cancel_event.set() if i == 3 else None)})
+    assert failure.value.code == "run.cancelled"
+    assert _pg_snapshot(pg, "atom_target") == before
+
+
+@pytest.mark.parametrize("which", ["postgres", "mysql"])
+def test_an_unreachable_database_is_a_clear_connection_error(which, pg_connection, my_connection):
+    if which == "postgres":
+        ctx = make_ctx("w", "supabase.writer", {"table": "t"}, {**pg_connection, "port": 9, "password": "s3cret-canary"})
+        writer: Any = SupabaseWriter(ctx)
+    else:
+        ctx = make_ctx("w", "mysql.writer", {"table": "t"}, {**my_connection, "port": 9, "password": "s3cret-canary"})
+        writer = MySQLWriter(ctx)
+    with pytest.raises(RunFailed) as failure:
+        writer.run({"up": incoming("append")})
+    assert failure.value.code == "run.connection-failed"
+    assert "s3cret-canary" not in failure.value.message and failure.value.fix
