@@ -54,7 +54,7 @@ class ReadOptions:
         schema, name = (None, None)
         if table:
             schema, name = split_qualified(table, dialect=dialect)
-            schema = config.get("schema") or schema or default_schema
+            schema = schema or config.get("schema") or default_schema  # "sales.orders" wins over a filled-in default
             if schema:
                 split_qualified(schema, what="schema", dialect=dialect)
         limit, offset = config.get("limit"), config.get("offset") or None
@@ -87,7 +87,7 @@ class WriteOptions:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, dialect: str, default_schema: str | None = None) -> "WriteOptions":
         schema, table = split_qualified(config.get("table"), dialect=dialect)
-        schema = config.get("schema") or schema or default_schema
+        schema = schema or config.get("schema") or default_schema  # "sales.orders" wins over a filled-in default
         if schema:
             split_qualified(schema, what="schema", dialect=dialect)
         mode = config.get("write_mode") or config.get("mode") or "append"

@@ -185,3 +185,11 @@ def test_a_text_batch_types_its_rows_on_demand_only():
     assert len(batch) == 2 and not calls
     assert batch.rows == [(1, "x"), (None, "y")] and calls == ["1"]
     assert batch.rows is batch.rows  # converted once
+
+
+def test_a_qualified_table_name_wins_over_the_default_schema():
+    # The compiler fills `schema: public` from the spec default; `table: sales.orders` must still mean sales.
+    read = ReadOptions.from_config({"table": "sales.orders", "schema": "public"}, dialect="postgres", default_schema="public")
+    write = WriteOptions.from_config({"table": "sales.orders", "schema": "public"}, dialect="postgres", default_schema="public")
+    assert (read.schema, read.table) == (write.schema, write.table) == ("sales", "orders")
+    assert WriteOptions.from_config({"table": "orders"}, dialect="postgres", default_schema="public").schema == "public"
