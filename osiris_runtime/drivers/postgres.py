@@ -1,24 +1,24 @@
 """Direct Postgres path (also Supabase over a direct or pooler connection): extract and write.
 
-Extract: `COPY (SELECT ...) TO STDOUT (FORMAT BINARY)`; the server streams one message per row and
-the driver groups rows into `CopyBatch`es of `batch_size` rows. A `CopyBatch` carries the raw binary
-tuples plus the schema and type oids; its `rows` are decoded only when a consumer asks for them,
-so a Postgres writer whose target columns have the same types copies the bytes straight into
-`COPY ... FROM STDIN (FORMAT BINARY)` without touching a value in Python (the Postgres -> Postgres
-fast path).
+Extract: `COPY table (cols) TO STDOUT (FORMAT BINARY)` for a whole table, `COPY (SELECT ...) TO`
+otherwise; the server streams one message per row and the driver groups rows into `CopyBatch`es
+of `batch_size` rows. A `CopyBatch` carries the raw binary tuples plus the schema and type oids;
+its `rows` are decoded only when a consumer asks for them, so a Postgres writer whose target
+columns have the same types copies the bytes straight into `COPY ... FROM STDIN (FORMAT BINARY)`
+without touching a value in Python (the Postgres -> Postgres fast path). Other batches go in by
+text `COPY`; a `TextBatch` (from MySQL) goes in as the text it already is.
 
 Write: everything happens in one transaction, so a failed run (bad row, lost connection,
-cancellation) leaves the target exactly as it was:
+cancellation, a failing upstream step) leaves the target exactly as it was:
 - append: `COPY` straight into the target;
-- upsert: `COPY` into a temporary staging table, then one
-  `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE (cols) IS DISTINCT FROM (EXCLUDED.cols)`,
-  which writes nothing for rows that did not change;
+- upsert: `COPY` into a temporary staging table, then one `INSERT ... SELECT` that anti-joins the
+  target to drop unchanged rows, `ON CONFLICT (key) DO UPDATE ... WHERE ROW(cols) IS DISTINCT FROM
+  ROW(EXCLUDED cols)`: nothing is written for rows that did not change;
 - replace: `COPY` into staging while readers still see the old rows, then `TRUNCATE` + one
   `INSERT ... SELECT` at the end. The contents are swapped rather than the table renamed so that
   grants, RLS policies, triggers, views and foreign keys on the target (common on Supabase) stay.
 `create_if_missing` creates the table in the same transaction, with types from docs/types.md.
 """
-
 from __future__ import annotations
 
 import json
