@@ -335,7 +335,7 @@ def main() -> None:
                 prepare("VACUUM customers")
             prepare(prep)
             before = tuples_written(table)
-            wall, rss, out = timed(command, cwd=work)
+            wall, rss, _ = timed(command, cwd=work)
             extra = ""
             if name == "osiris-upsert":
                 extra = f"  tuples written by the upsert: {tuples_written(table) - before}"

@@ -20,20 +20,25 @@ import importlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import ModuleType
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import mysql_table, quote_mysql
-from osiris_runtime.drivers.sql_types import describe_columns, mysql_logical_type, mysql_type_for
+from osiris_runtime.drivers.sql_types import (
+    describe_columns,
+    mysql_logical_type,
+    mysql_type_for,
+)
 from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
 from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import OsirisError, RunFailed, ValidationFailed
 from osiris_runtime.runner.batches import Batch, Column, Schema
 
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 _SESSION_SETUP = (
     "SET time_zone = '+00:00'",
     # A slow consumer must not make the server drop a streaming result after the default 60 s.
@@ -207,7 +212,7 @@ def select_sql(options: ReadOptions) -> str:
     return sql
 
 
-_JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.I)
+_JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.IGNORECASE)
 
 
 def _column_of(name: str, column_type: str, nullable: bool, json_columns: set[str]) -> Column:
@@ -419,7 +424,6 @@ class MySQLWriter:
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> None:
         options = WriteOptions.from_config(self.ctx.config, dialect="mysql")
         write(self.ctx, options, (b for stream in inputs.values() for b in stream))
-        return None
 
 
 def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> None:

@@ -21,11 +21,13 @@ cancellation, a failing upstream step) leaves the target exactly as it was:
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import struct
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import pq
@@ -34,7 +36,11 @@ from psycopg.conninfo import make_conninfo
 
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
-from osiris_runtime.drivers.sql_types import describe_columns, pg_logical_type, pg_type_for
+from osiris_runtime.drivers.sql_types import (
+    describe_columns,
+    pg_logical_type,
+    pg_type_for,
+)
 from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
 from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import ConfigError, OsirisError, RunFailed, ValidationFailed
@@ -523,14 +529,9 @@ class _CopySink:
 
 
 def _peek(batches: Iterator[Batch]) -> tuple[Batch | None, Iterator[Batch]]:
-    for first in batches:
-
-        def rest() -> Iterator[Batch]:
-            yield first
-            yield from batches
-
-        return first, rest()
-    return None, iter(())
+    """The first batch (its schema decides the table and the COPY format) and the whole stream."""
+    first = next(batches, None)
+    return first, (itertools.chain([first], batches) if first is not None else iter(()))
 
 
 def _chain_inputs(inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch]:
@@ -549,7 +550,6 @@ class PostgresWriter:
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> None:
         options = WriteOptions.from_config(self.ctx.config, dialect="postgres", default_schema=self.default_schema)
         write(self.ctx, options, _chain_inputs(inputs))
-        return None
 
 
 def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> None:

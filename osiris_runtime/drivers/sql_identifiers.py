@@ -9,7 +9,7 @@ handle the dialect's quote character.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from osiris_runtime.errors import ValidationFailed
 

@@ -66,17 +66,17 @@ def mysql_logical_type(column_type: str) -> str:
 
 
 def _length_of(source_type: str | None) -> int | None:
-    m = re.match(r"^\s*(?:varchar|char|character varying|character|nvarchar|nchar)\s*\((\d+)\)", source_type or "", re.I)
+    m = re.match(r"^\s*(?:varchar|char|character varying|character|nvarchar|nchar)\s*\((\d+)\)", source_type or "", re.IGNORECASE)
     return int(m.group(1)) if m else None
 
 
 def _fraction_digits(source_type: str | None) -> str:
-    m = re.match(r"^\s*(?:datetime|timestamp|time)\s*\((\d)\)", source_type or "", re.I)
+    m = re.match(r"^\s*(?:datetime|timestamp|time)\s*\((\d)\)", source_type or "", re.IGNORECASE)
     return f"({m.group(1)})" if m else ""
 
 
 def _is_mysql_duration(source_type: str | None) -> bool:
-    return bool(re.match(r"^\s*time\s*(\(\d\))?\s*$", source_type or "", re.I))
+    return bool(re.match(r"^\s*time\s*(\(\d\))?\s*$", source_type or "", re.IGNORECASE))
 
 
 _PG_BY_LOGICAL = {
@@ -142,9 +142,9 @@ _MYSQL_BY_LOGICAL = {
 # Source spellings that are safe to reuse verbatim in MySQL DDL (no quotes, nothing after the type).
 _SAFE_MYSQL_SPELLING = re.compile(
     r"^(tinyint\(1\)|(tiny|medium|long)?text|(var)?char\(\d+\)|(var)?binary\(\d+\)|year(\(4\))?|datetime\(\d\)|time\(\d\))$",
-    re.I,
+    re.IGNORECASE,
 )
-_SAFE_ENUM = re.compile(r"^(enum|set)\('(?:[^'\\]|'')*'(?:,'(?:[^'\\]|'')*')*\)$", re.I)
+_SAFE_ENUM = re.compile(r"^(enum|set)\('(?:[^'\\]|'')*'(?:,'(?:[^'\\]|'')*')*\)$", re.IGNORECASE)
 
 
 def mysql_type_for(column: Column) -> str:
@@ -204,6 +204,6 @@ def pg_logical_type(type_oid: int, type_display: str | None) -> str:
     return _LOGICAL_BY_PG_OID.get(type_oid, "string")
 
 
-def describe_columns(columns: "tuple[Column, ...]") -> list[dict[str, object]]:
+def describe_columns(columns: tuple[Column, ...]) -> list[dict[str, object]]:
     """The schema as event data: name, logical type, source spelling, nullability."""
     return [{"name": c.name, "type": c.type, "source_type": c.source_type, "nullable": c.nullable} for c in columns]

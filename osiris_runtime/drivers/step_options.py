@@ -7,8 +7,9 @@ accepted here too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_columns
 from osiris_runtime.errors import ValidationFailed
@@ -46,7 +47,7 @@ class ReadOptions:
     batch_size: int
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, dialect: str, default_schema: str | None = None) -> "ReadOptions":
+    def from_config(cls, config: Mapping[str, Any], *, dialect: str, default_schema: str | None = None) -> ReadOptions:
         query = config.get("query")
         table = config.get("table")
         if bool(query) == bool(table):
@@ -85,7 +86,7 @@ class WriteOptions:
     batch_size: int
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, dialect: str, default_schema: str | None = None) -> "WriteOptions":
+    def from_config(cls, config: Mapping[str, Any], *, dialect: str, default_schema: str | None = None) -> WriteOptions:
         schema, table = split_qualified(config.get("table"), dialect=dialect)
         schema = schema or config.get("schema") or default_schema  # "sales.orders" wins over a filled-in default
         if schema:

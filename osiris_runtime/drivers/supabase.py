@@ -10,7 +10,8 @@ transaction). A connection with only `url` + `key` goes through the REST API in
 from __future__ import annotations
 
 import importlib
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from osiris_runtime.drivers import postgres
 from osiris_runtime.drivers.base import StepContext
@@ -64,7 +65,7 @@ class SupabaseWriter:
             options = WriteOptions.from_config(self.ctx.config, dialect="postgres", default_schema=DEFAULT_SCHEMA)
             self.ctx.emit("supabase.path", path="direct")
             postgres.write(self.ctx, options, batches)
-            return None
+            return
         self.ctx.emit("supabase.path", path="rest")
         _rest_module().write_rest(self.ctx, batches)
-        return None
+        return

@@ -10,7 +10,8 @@ converter per column. A writer that parses text itself (the Postgres writer's te
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from osiris_runtime.runner.batches import Batch, Schema
 

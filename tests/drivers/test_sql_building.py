@@ -6,10 +6,30 @@ import datetime as dt
 
 import pytest
 
-from osiris_runtime.drivers.mysql import MySQLExtractor, MySQLWriter, _timedelta_or_none, insert_sql
-from osiris_runtime.drivers.postgres import TargetColumn, order_clause, select_sql, upsert_sql, where_clause
-from osiris_runtime.drivers.sql_identifiers import quote_mysql, quote_pg, split_qualified, validate_identifier
-from osiris_runtime.drivers.sql_types import mysql_logical_type, mysql_type_for, pg_type_for
+from osiris_runtime.drivers.mysql import (
+    MySQLExtractor,
+    MySQLWriter,
+    _timedelta_or_none,
+    insert_sql,
+)
+from osiris_runtime.drivers.postgres import (
+    TargetColumn,
+    order_clause,
+    select_sql,
+    upsert_sql,
+    where_clause,
+)
+from osiris_runtime.drivers.sql_identifiers import (
+    quote_mysql,
+    quote_pg,
+    split_qualified,
+    validate_identifier,
+)
+from osiris_runtime.drivers.sql_types import (
+    mysql_logical_type,
+    mysql_type_for,
+    pg_type_for,
+)
 from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
 from osiris_runtime.drivers.supabase import SupabaseExtractor, SupabaseWriter
 from osiris_runtime.drivers.text_batch import TextBatch

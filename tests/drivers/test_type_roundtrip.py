@@ -79,7 +79,7 @@ def _normalise(row: tuple[Any, ...]) -> tuple[Any, ...]:
             except ValueError:
                 pass
         if isinstance(v, dt.datetime) and v.tzinfo is not None:
-            v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)  # MySQL DATETIME holds UTC wall time
+            v = v.astimezone(dt.UTC).replace(tzinfo=None)  # MySQL DATETIME holds UTC wall time
         out.append(v)
     return tuple(out)
 
@@ -169,7 +169,7 @@ def test_a_mysql_zero_date_is_null_when_typed_and_a_clear_failure_into_postgres(
         cur.execute("SET SESSION sql_mode = ''")
         cur.execute("INSERT INTO zero_dates VALUES (1, '2024-01-01', '2024-01-01 10:00:00'), (2, '0000-00-00', '0000-00-00 00:00:00')")
     extract = make_ctx("pull", "mysql.extractor", {"table": "zero_dates"}, my_connection)
-    batches, rows = _rows(MySQLExtractor(extract).run({}))
+    _, rows = _rows(MySQLExtractor(extract).run({}))
     assert rows == [(1, dt.date(2024, 1, 1), dt.datetime(2024, 1, 1, 10)), (2, None, None)]
 
     pg.execute("DROP TABLE IF EXISTS zero_dates")
