@@ -85,6 +85,7 @@ def shape_of(line: str) -> LineShape | None:
     stripped = line.strip()
     if not stripped or stripped.startswith("#") or stripped in ("---", "..."):
         return None
+    line = line.rstrip("\r\n")
     m = _SHAPE.match(line)
     assert m is not None  # every group is optional
     indent = len(m["ind"])

@@ -106,3 +106,29 @@ def test_legacy_spellings_are_understood():
 def test_value_of_unknown_place_is_none():
     assert at_cursor("name: x|").kind is ContextKind.NONE
     assert at_cursor("params:\n  since: |").kind is ContextKind.NONE
+
+
+def test_comments_and_blank_lines_do_not_break_the_walk():
+    ctx = at_cursor("steps:\n  # the source\n  - id: a\n\n    # its component\n    component: mysql.writer  # trailing\n\n    config:\n      # keys\n      |")
+    assert ctx.kind is ContextKind.CONFIG_KEY
+    assert ctx.component == "mysql.writer"
+
+
+def test_crlf_line_endings():
+    snippet = "steps:\r\n  - id: a\r\n    component: mysql.writer\r\n    config:\r\n      |"
+    ctx = at_cursor(snippet)
+    assert ctx.kind is ContextKind.CONFIG_KEY and ctx.component == "mysql.writer"
+
+
+def test_quoted_component_and_keys():
+    ctx = at_cursor("steps:\n  - \"id\": a\n    'component': \"mysql.writer\"\n    config:\n      |")
+    assert ctx.component == "mysql.writer" and ctx.kind is ContextKind.CONFIG_KEY
+
+
+def test_step_index_counts_items_of_the_steps_sequence_only():
+    ctx = at_cursor("steps:\n  - id: a\n    needs:\n      - x\n      - y\n  - id: b\n    needs: []\n  - id: c\n    |")
+    assert ctx.kind is ContextKind.STEP_KEY and ctx.step_index == 2 and ctx.path == ("steps", 2)
+
+
+def test_cursor_past_the_end_of_the_document():
+    assert completion_context(["name: x\n"], 5, 0).kind is ContextKind.TOP_LEVEL_KEY
