@@ -71,6 +71,8 @@ def _items(ctx: CompletionContext, lines: Sequence[str], folder: FolderContext,
         yield from _key_items(TOP_LEVEL_KEYS, ctx, rng, options)
     elif kind is ContextKind.STEP_KEY:
         yield from _key_items(STEP_KEYS, ctx, rng, options)
+        if not ctx.present_keys and options.snippets:
+            yield _new_step_item(ctx, rng)
     elif kind is ContextKind.COMPONENT:
         yield from _component_items(ctx, rng, folder)
     elif kind is ContextKind.MODE:
@@ -103,6 +105,16 @@ def _key_items(keys: Mapping[str, str], ctx: CompletionContext, rng: types.Range
             label=key, kind=types.CompletionItemKind.Property, documentation=doc, sort_text=f"{n:03d}",
             text_edit=types.TextEdit(range=rng, new_text=f"{key}: "),
         )
+
+
+def _new_step_item(ctx: CompletionContext, rng: types.Range) -> types.CompletionItem:
+    """A whole step skeleton for an empty `- ` item."""
+    pad = "\n" + " " * rng.start.character
+    body = pad.join([f"id: ${{1:step-{(ctx.step_index or 0) + 1}}}", "component: ${2}",
+                     "mode: ${3|read,write,transform|}", "config:", "  $0"])
+    return types.CompletionItem(label="(new step)", kind=types.CompletionItemKind.Snippet, sort_text="0000",
+                                detail="id, component, mode, config", insert_text_format=types.InsertTextFormat.Snippet,
+                                text_edit=types.TextEdit(range=rng, new_text=body))
 
 
 def _component_items(ctx: CompletionContext, rng: types.Range, folder: FolderContext) -> Iterable[types.CompletionItem]:

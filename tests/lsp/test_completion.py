@@ -114,3 +114,13 @@ async def test_right_after_an_edit(editor):
 async def test_plain_yaml_files_get_nothing(editor):
     uri, pos = editor.open("name: x\n|\n", name="other.yaml")
     assert await editor.completion(uri, pos) == []
+
+
+async def test_new_step_skeleton_when_snippets_are_supported(editor):
+    uri, pos = editor.open(HEAD + "  - |\n")
+    items = {i.label: i for i in await editor.completion(uri, pos)}
+    assert {"id", "component", "mode", "config", "needs"} <= set(items)
+    snippets = editor.client.capabilities.text_document.completion.completion_item.snippet_support
+    assert ("(new step)" in items) == bool(snippets)
+    if snippets:
+        assert items["(new step)"].text_edit.new_text.startswith("id: ${1:step-2}\n    component: ")
