@@ -334,15 +334,13 @@ def component_markdown(spec: ComponentSpec) -> str:
 
 
 def alias_markdown(alias: Any, secret_fields: frozenset[str] = frozenset()) -> str:
-    """A connection alias's non-secret fields; secret fields and `${VAR}` values are never shown."""
+    """A connection alias's fields through the one redactor: secret values never leave the server."""
+    from osiris_runtime.secrets import MASK, Redactor
+
+    shown = Redactor(secret_keys=secret_fields).redact({k: v for k, v in alias.fields.items() if k != "default"})
     lines = [f"**@{alias.family}.{alias.alias}**" + (" (default)" if alias.is_default else "")]
-    for key, value in alias.fields.items():
-        if key == "default":
-            continue
-        if key in secret_fields or _looks_secret(key):
-            lines.append(f"- {key}: *(secret, hidden)*")
-        else:
-            lines.append(f"- {key}: `{value}`")
+    for key, value in shown.items():
+        lines.append(f"- {key}: *(secret, hidden)*" if value == MASK else f"- {key}: `{value}`")
     return "\n".join(lines)
 
 
@@ -353,13 +351,6 @@ def family_secret_fields(registry: Any, family: str) -> frozenset[str]:
         if spec.family == family:
             out |= registry.get_secret_map(spec.name).secret_keys
     return frozenset(out)
-
-
-_SECRET_NAME = re.compile(r"pass|secret|token|key|dsn|credential", re.I)
-
-
-def _looks_secret(key: str) -> bool:
-    return bool(_SECRET_NAME.search(key))
 
 
 def _placeholder(schema: Mapping[str, Any]) -> str:

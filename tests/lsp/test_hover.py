@@ -72,3 +72,15 @@ async def test_needs_entry_names_the_step(editor):
 async def test_nothing_to_say_is_none(editor):
     uri, _ = editor.open(DOC)
     assert await editor.hover(uri, position_of(DOC, "orders", 1).__class__(line=1, character=7)) is None
+
+
+async def test_dsn_passwords_in_aliases_are_hidden(editor, lsp_workspace):
+    conn = lsp_workspace / "osiris_connections.yaml"
+    original = conn.read_text()
+    try:
+        conn.write_text(original.replace("      port: 3306\n", "      port: 3306\n      note: mysql://reader:s3cr3t-in-url@db/x\n"))
+        uri, _ = editor.open(DOC)
+        shop = await editor.hover(uri, position_of(DOC, "@mysql.shop", 3))
+        assert "s3cr3t-in-url" not in shop and "db.internal" in shop
+    finally:
+        conn.write_text(original)
