@@ -29,11 +29,12 @@ from typing import Any
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import mysql_table, quote_mysql
 from osiris_runtime.drivers.sql_types import (
+    create_table_ddl,
     describe_columns,
     mysql_logical_type,
     mysql_type_for,
 )
-from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
+from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions, check_target
 from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import OsirisError, RunFailed, ValidationFailed
 from osiris_runtime.runner.batches import Batch, Column, Schema
@@ -366,13 +367,9 @@ def _target_columns(cur: Any, database: str | None, table: str) -> list[_TargetC
 
 
 def create_table_sql(table_sql: str, schema: Schema, primary_key: Sequence[str]) -> str:
-    lines = [
-        f"{quote_mysql(c.name)} {mysql_type_for(c)}{'' if c.nullable and c.name not in primary_key else ' NOT NULL'}"
-        for c in schema.columns
-    ]
-    if primary_key:
-        lines.append(f"PRIMARY KEY ({', '.join(quote_mysql(k) for k in primary_key)})")
-    return f"CREATE TABLE {table_sql} (\n  " + ",\n  ".join(lines) + "\n) DEFAULT CHARSET=utf8mb4"
+    return create_table_ddl(
+        table_sql, schema.columns, primary_key, quote=quote_mysql, type_for=mysql_type_for, suffix=" DEFAULT CHARSET=utf8mb4"
+    )
 
 
 def _naive_utc(value: Any) -> Any:
@@ -437,13 +434,10 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
         rest = batches
         with conn.cursor() as cur:
             columns = _target_columns(cur, options.schema, options.table)
-            if columns is None:
-                if not options.create_if_missing or first is None:
-                    raise RunFailed(
-                        f"step {ctx.step_id}: target table {options.table} does not exist",
-                        code="run.table-missing",
-                        fix="create it, or set `create_if_missing: true`",
-                    )
+            check_target(ctx.step_id, options, None if columns is None else [c.name for c in columns],
+                         first.schema.names if first is not None else [],
+                         will_create=options.create_if_missing and first is not None)
+            if columns is None and first is not None:
                 if options.write_mode == "replace":
                     # Created as the staging table and renamed into place at the end.
                     staged = _stage_name(options.table)
@@ -460,13 +454,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
                     cur.execute(f"DELETE FROM {target_sql}")
                 conn.commit()
             return
-        by_name = {c.name: c for c in columns}
-        missing = [n for n in first.schema.names if n not in by_name]
-        if missing:
-            raise RunFailed(
-                f"step {ctx.step_id}: target {options.table} has no column(s) {', '.join(missing)}",
-                code="run.column-missing",
-            )
+        by_name = {c.name: c for c in columns or []}
         ordered = [by_name[n] for n in first.schema.names]
         into = target_sql
         if options.write_mode == "replace":

@@ -37,11 +37,12 @@ from psycopg.conninfo import make_conninfo
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
 from osiris_runtime.drivers.sql_types import (
+    create_table_ddl,
     describe_columns,
     pg_logical_type,
     pg_type_for,
 )
-from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
+from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions, check_target
 from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import ConfigError, OsirisError, RunFailed, ValidationFailed
 from osiris_runtime.runner.batches import Batch, Column, Schema
@@ -419,13 +420,7 @@ def target_columns(conn: psycopg.Connection, table_sql: str) -> list[TargetColum
 
 
 def create_table_sql(table_sql: str, schema: Schema, primary_key: Sequence[str]) -> str:
-    lines = [
-        f"{quote_pg(c.name)} {pg_type_for(c)}{'' if c.nullable and c.name not in primary_key else ' NOT NULL'}"
-        for c in schema.columns
-    ]
-    if primary_key:
-        lines.append(f"PRIMARY KEY ({', '.join(quote_pg(k) for k in primary_key)})")
-    return f"CREATE TABLE {table_sql} (\n  " + ",\n  ".join(lines) + "\n)"
+    return create_table_ddl(table_sql, schema.columns, primary_key, quote=quote_pg, type_for=pg_type_for)
 
 
 def upsert_sql(table_sql: str, stage: str, columns: Sequence[TargetColumn], key: Sequence[str]) -> str:
@@ -584,31 +579,18 @@ def _write_in_transaction(
     batches: Iterator[Batch],
 ) -> int:
     existing = target_columns(conn, table_sql)
-    if existing is None:
-        if not options.create_if_missing or first is None:
-            raise RunFailed(
-                f"step {ctx.step_id}: target table {options.table} does not exist",
-                code="run.table-missing",
-                fix="create it, or set `create_if_missing: true`",
-            )
+    incoming = first.schema.names if first is not None else []
+    check_target(ctx.step_id, options, None if existing is None else [c.name for c in existing], incoming,
+                 will_create=options.create_if_missing and first is not None)
+    if existing is None and first is not None:
         conn.execute(create_table_sql(table_sql, first.schema, options.primary_key))
         ctx.emit("write.created", table=options.table)
         existing = target_columns(conn, table_sql) or []
-    if first is None:  # nothing arrived: append/upsert write nothing; replace empties the table
-        if options.write_mode == "replace":
+    if first is None or existing is None:  # nothing arrived: append/upsert write nothing; replace empties
+        if options.write_mode == "replace" and existing is not None:
             conn.execute(f"DELETE FROM {table_sql}")
         return 0
     by_name = {c.name: c for c in existing}
-    missing = [n for n in first.schema.names if n not in by_name]
-    if missing:
-        raise RunFailed(
-            f"step {ctx.step_id}: target {options.table} has no column(s) {', '.join(missing)}",
-            code="run.column-missing",
-            fix="add the columns to the target table or select fewer columns upstream",
-        )
-    for k in options.primary_key:
-        if k not in first.schema.names:
-            raise RunFailed(f"step {ctx.step_id}: primary_key column {k} is not in the incoming rows", code="run.column-missing")
     columns = [by_name[n] for n in first.schema.names]
     raw = isinstance(first, CopyBatch) and first.type_oids == tuple(c.type_oid for c in columns)
     ctx.emit("write.copy", table=options.table, format="binary pass-through" if raw else "text")

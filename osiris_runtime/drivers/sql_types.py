@@ -11,6 +11,7 @@ they implement is docs/types.md. Rules that matter for faithfulness:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
 from osiris_runtime.runner.batches import Column
 
@@ -207,3 +208,21 @@ def pg_logical_type(type_oid: int, type_display: str | None) -> str:
 def describe_columns(columns: tuple[Column, ...]) -> list[dict[str, object]]:
     """The schema as event data: name, logical type, source spelling, nullability."""
     return [{"name": c.name, "type": c.type, "source_type": c.source_type, "nullable": c.nullable} for c in columns]
+
+
+def create_table_ddl(
+    table_sql: str,
+    columns: Sequence[Column],
+    primary_key: Sequence[str],
+    *,
+    quote: Callable[[str], str],
+    type_for: Callable[[Column], str],
+    suffix: str = "",
+) -> str:
+    """`CREATE TABLE` for a batch schema: mapped types, NOT NULL kept (and on key columns), the key."""
+    lines = [
+        f"{quote(c.name)} {type_for(c)}{'' if c.nullable and c.name not in primary_key else ' NOT NULL'}" for c in columns
+    ]
+    if primary_key:
+        lines.append(f"PRIMARY KEY ({', '.join(quote(k) for k in primary_key)})")
+    return f"CREATE TABLE {table_sql} (\n  " + ",\n  ".join(lines) + "\n)" + suffix

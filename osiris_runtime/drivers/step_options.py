@@ -7,12 +7,12 @@ accepted here too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_columns
-from osiris_runtime.errors import ValidationFailed
+from osiris_runtime.errors import RunFailed, ValidationFailed
 
 WRITE_MODES = ("append", "replace", "upsert")
 DEFAULT_BATCH_SIZE = 10_000
@@ -113,4 +113,30 @@ class WriteOptions:
             primary_key=primary_key,
             create_if_missing=bool(config.get("create_if_missing", False)),
             batch_size=_batch_size(config),
+        )
+
+
+def check_target(
+    step_id: str, options: WriteOptions, target_columns: Sequence[str] | None, incoming: Sequence[str], *, will_create: bool
+) -> None:
+    """The target exists (or will be created) and has every incoming column; the key is among them."""
+    if target_columns is None and not will_create:
+        raise RunFailed(
+            f"step {step_id}: target table {options.table} does not exist",
+            code="run.table-missing",
+            fix="create it, or set `create_if_missing: true`",
+        )
+    if target_columns is not None:
+        missing = [n for n in incoming if n not in set(target_columns)]
+        if missing:
+            raise RunFailed(
+                f"step {step_id}: target {options.table} has no column(s) {', '.join(missing)}",
+                code="run.column-missing",
+                fix="add the columns to the target table or select fewer columns upstream",
+            )
+    absent_key = [k for k in options.primary_key if k not in incoming]
+    if absent_key:
+        raise RunFailed(
+            f"step {step_id}: primary_key column(s) {', '.join(absent_key)} not in the incoming rows",
+            code="run.column-missing",
         )
