@@ -241,7 +241,7 @@ def timed(command: list[str], cwd: Path | None = None) -> tuple[float, int, str]
     """(wall seconds, peak RSS MB of the largest process, stdout) of one command under /usr/bin/time."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         start = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *command], cwd=cwd, capture_output=True, text=True)
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *command], cwd=cwd, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"command failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -286,6 +286,7 @@ def main() -> None:
     parser.add_argument("--via", choices=["run", "drivers"], default="run", help="`osiris run` (default) or drivers in-process")
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--save", type=Path, help="also write the medians and ratios as JSON (e.g. bench/results/move.json)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -316,8 +317,8 @@ def main() -> None:
     if sling:
         scenarios.append(
             ("sling", "DROP TABLE IF EXISTS public.customers_sling",
-             ["bash", "-c", f"{sling_env} {sling} run --src-conn MY --src-stream {DB}.customers --tgt-conn PG "
-                            "--tgt-object public.customers_sling --mode full-refresh"], "customers_sling")
+             ["bash", "-c", (f"{sling_env} {sling} run --src-conn MY --src-stream {DB}.customers --tgt-conn PG "
+                             "--tgt-object public.customers_sling --mode full-refresh")], "customers_sling")
         )
     scenarios += [
         ("osiris-upsert", "VACUUM customers", osiris("upsert"), "customers"),
@@ -355,9 +356,20 @@ def main() -> None:
         ("osiris-upsert vs osiris-append (rows/s, goal >= 0.5)", "osiris-upsert", "osiris-append"),
         ("osiris-pg2pg vs pg-copy-pipe (rows/s, goal >= 0.8)", "osiris-pg2pg", "pg-copy-pipe"),
     ]
-    for label, a, b in ratios:
-        if a in med and b in med:
-            print(f"  {label}: {med[b][0] / med[a][0]:.2f}x")
+    measured = {label: round(med[b][0] / med[a][0], 2) for label, a, b in ratios if a in med and b in med}
+    for label, ratio in measured.items():
+        print(f"  {label}: {ratio:.2f}x")
+    if args.save:
+        args.save.write_text(json.dumps({
+            "command": " ".join(["bench/move.py", *sys.argv[1:]]),
+            "rows": args.rows,
+            "runs": args.runs,
+            "via": args.via,
+            "medians": {name: {"wall_s": round(w, 2), "rows_per_s": round(args.rows / w), "peak_rss_mb": r}
+                        for name, (w, r) in med.items()},
+            "all_runs": {name: [{"wall_s": round(w, 2), "peak_rss_mb": r} for w, r in v] for name, v in results.items()},
+            "ratios": measured,
+        }, indent=2) + "\n")
     if not args.keep:
         teardown()
         shutil.rmtree(work, ignore_errors=True)
