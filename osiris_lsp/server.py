@@ -25,12 +25,8 @@ from pygls.protocol.json_rpc import JsonRPCNotification
 
 from osiris_lsp.convert import runtime_position
 from osiris_lsp.features import (
-    code_actions,
     code_lens,
     commands,
-    definition,
-    rename,
-    symbols,
 )
 from osiris_lsp.features.completion import CompletionOptions, complete
 from osiris_lsp.features.hover import hover
@@ -325,6 +321,8 @@ def build_server() -> OsirisLanguageServer:
             except Exception as exc:
                 ls.log_message(f"file watching unavailable: {exc}", types.MessageType.Warning)
         await ls.fetch_configuration()
+        # Load the specs now, not on the first completion (the worker loads its own copy).
+        await asyncio.get_running_loop().run_in_executor(None, lambda: [f.registry.specs() for f in ls.oml.folders()])
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: OsirisLanguageServer, params: None) -> None:
@@ -391,35 +389,38 @@ def build_server() -> OsirisLanguageServer:
         found = ls.at_cursor(params)
         return hover(found[0].lines, found[2].line, found[2].column, found[1]) if found else None
 
+    # The features below need the parsed document: they run on the worker process (see validation.py).
+
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
-    def code_action(ls: OsirisLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        found = ls.oml_snapshot(params.text_document.uri)
-        return code_actions.quick_fixes(found[0], found[1], params.context.diagnostics) if found else None
+    async def code_action(ls: OsirisLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        ours = [d for d in params.context.diagnostics if d.source == "osiris" and d.data]
+        found = ls.oml_snapshot(params.text_document.uri) if ours else None
+        return await ls.validator.run("code_actions", *found, ours) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    def document_symbol(ls: OsirisLanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol] | None:
+    async def document_symbol(ls: OsirisLanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol] | None:
         found = ls.oml_snapshot(params.text_document.uri)
-        return symbols.document_symbols(found[0]) if found else None
+        return await ls.validator.run("symbols", *found) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
-    def goto_definition(ls: OsirisLanguageServer, params: types.DefinitionParams) -> list[types.Location] | None:
+    async def goto_definition(ls: OsirisLanguageServer, params: types.DefinitionParams) -> list[types.Location] | None:
         found = ls.at_cursor(params)
-        return definition.definition(*found) if found else None
+        return await ls.validator.run("definition", *found) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
-    def references(ls: OsirisLanguageServer, params: types.ReferenceParams) -> list[types.Location] | None:
+    async def references(ls: OsirisLanguageServer, params: types.ReferenceParams) -> list[types.Location] | None:
         found = ls.at_cursor(params)
-        return definition.references(found[0], found[2], params.context.include_declaration) if found else None
+        return await ls.validator.run("references", *found, params.context.include_declaration) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
-    def prepare_rename(ls: OsirisLanguageServer, params: types.PrepareRenameParams):
+    async def prepare_rename(ls: OsirisLanguageServer, params: types.PrepareRenameParams):
         found = ls.at_cursor(params)
-        return rename.prepare_rename(found[0], found[2]) if found else None
+        return await ls.validator.run("prepare_rename", *found) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
-    def on_rename(ls: OsirisLanguageServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+    async def on_rename(ls: OsirisLanguageServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
         found = ls.at_cursor(params)
-        return rename.rename(found[0], found[2], params.new_name) if found else None
+        return await ls.validator.run("rename", *found, params.new_name) if found else None
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     def on_code_lens(ls: OsirisLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:

@@ -1,10 +1,13 @@
-"""Validation off the request path: in a separate worker process.
+"""Work that needs the parsed document, off the request path: in a separate worker process.
 
-The validator is pure Python and CPU-bound (hundreds of milliseconds on a 2,000-step file). In a
-thread it would hold the GIL against the event loop and slow completion right after every edit;
-in its own process it runs on the other core and the server stays responsive. The worker keeps
-one `FolderContext` per (folder, settings), so its registry and connections file stay warm; they
-re-read changed files by modification time, exactly as the server's own do.
+Parsing and validating are pure Python and CPU-bound (hundreds of milliseconds on a 2,000-step
+file). In a thread they would hold the GIL against the event loop and slow completion right after
+every edit; in their own process they run on the other core and the server stays responsive. So
+validation and every feature that needs the parse (outline, definition, references, rename, quick
+fixes) run there. The worker keeps one `FolderContext` per (folder, settings), so its registry and
+connections file stay warm (they re-read changed files by modification time, exactly as the
+server's own do), and the last few document versions, so a feature after validation reuses the
+parse.
 
 If the worker process cannot be used (it died, or processes are unavailable), validation falls
 back to a thread in the server: slower to type against, never wrong.
@@ -19,6 +22,7 @@ import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any, Callable
 
 from lsprotocol import types
 
@@ -40,13 +44,36 @@ def _worker_folder(root: Path | None, settings: ServerSettings) -> FolderContext
     return FolderContext.create(root, settings)
 
 
-def validate_text(uri: str, version: int | None, text: str, root: Path | None,
-                  settings: ServerSettings) -> list[Diagnostic]:
-    """Runs in the worker process: parse and validate one document version."""
-    snap = DocumentSnapshot(uri, version, text)
+@functools.lru_cache(maxsize=4)
+def _worker_snapshot(uri: str, version: int | None, text: str) -> DocumentSnapshot:
+    """The worker's snapshot of a version (its parse is shared by validation and features)."""
+    return DocumentSnapshot(uri, version, text)
+
+
+def _diagnostics(snap: DocumentSnapshot, folder: FolderContext) -> list[Diagnostic]:
     if snap.is_connections_file:
-        return connections_file_diagnostics(snap, _worker_folder(root, settings))
-    return runtime_diagnostics(snap, _worker_folder(root, settings))
+        return connections_file_diagnostics(snap, folder)
+    return runtime_diagnostics(snap, folder)
+
+
+def _features() -> dict[str, Callable[..., Any]]:
+    from osiris_lsp.features import code_actions, definition, rename, symbols
+
+    return {
+        "diagnostics": _diagnostics,
+        "symbols": lambda snap, folder: symbols.document_symbols(snap),
+        "definition": definition.definition,
+        "references": lambda snap, folder, pos, with_decl: definition.references(snap, pos, with_decl),
+        "prepare_rename": lambda snap, folder, pos: rename.prepare_rename(snap, pos),
+        "rename": lambda snap, folder, pos, new_name: rename.rename(snap, pos, new_name),
+        "code_actions": code_actions.quick_fixes,
+    }
+
+
+def run_feature(feature: str, uri: str, version: int | None, text: str, root: Path | None,
+                settings: ServerSettings, *args: Any) -> Any:
+    """Runs in the worker process: one feature on one document version."""
+    return _features()[feature](_worker_snapshot(uri, version, text), _worker_folder(root, settings), *args)
 
 
 def _warm_up() -> None:
@@ -55,7 +82,7 @@ def _warm_up() -> None:
 
 
 class Validator:
-    """Runs `validate_text` on one worker process (one job at a time, queued jobs cancellable)."""
+    """Runs `run_feature` on one worker process (one job at a time, queued jobs cancellable)."""
 
     def __init__(self, use_process: bool = True) -> None:
         self._use_process = use_process
@@ -80,15 +107,19 @@ class Validator:
         self._executor()
 
     async def diagnostics(self, snap: DocumentSnapshot, folder: FolderContext) -> list[types.Diagnostic]:
-        loop = asyncio.get_running_loop()
-        args = (snap.uri, snap.version, snap.text, folder.root, folder.settings)
-        try:
-            found = await loop.run_in_executor(self._executor(), validate_text, *args)
-        except BrokenProcessPool:
-            log.warning("validation worker died; validating in a thread from now on")
-            self._pool, self._use_process = None, False
-            found = await loop.run_in_executor(self._executor(), validate_text, *args)
+        found = await self.run("diagnostics", snap, folder)
         return [lsp_diagnostic(snap.lines, d) for d in found]
+
+    async def run(self, feature: str, snap: DocumentSnapshot, folder: FolderContext, *args: Any) -> Any:
+        """`feature` (a name in `_features`) on the worker; its result or its exception."""
+        loop = asyncio.get_running_loop()
+        call = (run_feature, feature, snap.uri, snap.version, snap.text, folder.root, folder.settings, *args)
+        try:
+            return await loop.run_in_executor(self._executor(), *call)
+        except BrokenProcessPool:
+            log.warning("worker process died; running in a thread from now on")
+            self._pool, self._use_process = None, False
+            return await loop.run_in_executor(self._executor(), *call)
 
     def shutdown(self) -> None:
         if self._pool is not None and self._pool is not self._fallback:

@@ -131,3 +131,38 @@ async def test_code_lens_above_steps(editor):
     lenses = await editor.client.text_document_code_lens_async(types.CodeLensParams(text_document=doc_id(uri)))
     assert [(l.range.start.line, l.command.command) for l in lenses] == [(4, "osiris.compile"), (4, "osiris.run")]
     assert list(lenses[0].command.arguments) == [uri]
+
+
+def big_pipeline(steps: int) -> str:
+    body = "".join(
+        f"  - id: s{n}\n    component: mysql.writer\n    mode: write\n    config:\n      connection: \"@mysql.shop\"\n"
+        f"      table: t{n}\n      write_mode: append\n" for n in range(steps))
+    return 'oml_version: "0.1.0"\nname: big\nsteps:\n' + body
+
+
+async def test_completion_does_not_wait_for_a_slow_outline(editor):
+    import asyncio
+    import time
+
+    text = big_pipeline(2000)
+    uri, _ = editor.open(text)
+    await editor.diagnostics(uri, timeout=30)
+    editor.change(uri, types.Range(start=types.Position(8, 13), end=types.Position(8, 13)), "x")  # a new version
+    order: list[str] = []
+
+    async def outline():
+        await editor.client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc_id(uri)))
+        order.append("symbols")
+
+    async def complete():
+        started = time.perf_counter()
+        await editor.completion(uri, types.Position(line=9, character=6))
+        order.append("completion")
+        return time.perf_counter() - started
+
+    symbols = asyncio.ensure_future(outline())
+    await asyncio.sleep(0)  # the outline request goes out first
+    elapsed = await complete()
+    await symbols
+    assert order == ["completion", "symbols"]
+    assert elapsed < 1.0, f"completion waited {elapsed * 1000:.0f} ms"
