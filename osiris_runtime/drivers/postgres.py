@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg import pq
 from psycopg.adapt import Transformer
 from psycopg.conninfo import make_conninfo
@@ -604,7 +605,7 @@ def _write_in_transaction(
     conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA")
     staged = _copy_all(ctx, conn, stage, columns, raw, batches)
     if options.write_mode == "replace":
-        conn.execute(f"TRUNCATE {table_sql}")
+        _empty(conn, table_sql)
         inserted = conn.execute(f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {stage}").rowcount
         _check_count(ctx, "replace", inserted, staged)
         return staged
@@ -614,6 +615,16 @@ def _write_in_transaction(
     ctx.extra_metrics["rows_changed"] = changed
     ctx.extra_metrics["rows_unchanged"] = staged - changed
     return staged
+
+
+def _empty(conn: psycopg.Connection, table_sql: str) -> None:
+    """TRUNCATE (fast); a table referenced by foreign keys cannot be truncated, so DELETE there
+    (which still fails, and rolls everything back, if a referencing row would be orphaned)."""
+    try:
+        with conn.transaction():  # a savepoint: the failed TRUNCATE must not abort the whole write
+            conn.execute(f"TRUNCATE {table_sql}")
+    except psycopg.errors.FeatureNotSupported:
+        conn.execute(f"DELETE FROM {table_sql}")
 
 
 def _copy_all(

@@ -315,3 +315,20 @@ def test_an_unreachable_database_is_a_clear_connection_error(which, pg_connectio
         writer.run({"up": incoming("append")})
     assert failure.value.code == "run.connection-failed"
     assert "s3cret-canary" not in failure.value.message and failure.value.fix
+
+
+def test_postgres_replace_of_a_table_referenced_by_a_foreign_key(pg, pg_connection, pg_schema):
+    _pg_setup(pg, "atom_target")
+    pg.execute("DROP TABLE IF EXISTS atom_child")
+    pg.execute("CREATE TABLE atom_child (id int PRIMARY KEY, parent int REFERENCES atom_target (id))")
+    # Nothing references a row yet: the replace works (DELETE instead of TRUNCATE).
+    SupabaseWriter(_pg_writer(pg_connection, pg_schema, "atom_target", "replace", "fk-1")).run({"up": incoming("replace")})
+    assert _pg_snapshot(pg, "atom_target")[0][0] == 51
+    # A referenced row would be orphaned: the replace fails and changes nothing.
+    pg.execute("INSERT INTO atom_child VALUES (1, 51)")
+    before = _pg_snapshot(pg, "atom_target")
+    with pytest.raises(RunFailed) as failure:
+        SupabaseWriter(_pg_writer(pg_connection, pg_schema, "atom_target", "replace", "fk-2")).run({"up": incoming("replace")})
+    assert "23503" in failure.value.message
+    assert _pg_snapshot(pg, "atom_target") == before
+    pg.execute("DROP TABLE atom_child")
