@@ -76,6 +76,17 @@ def run_feature(feature: str, uri: str, version: int | None, text: str, root: Pa
     return _features()[feature](_worker_snapshot(uri, version, text), _worker_folder(root, settings), *args)
 
 
+def die_with_parent() -> None:
+    """In a child process: get SIGTERM when the server dies, so nothing outlives the session (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _warm_up() -> None:
     """Import the validator in the worker before the first keystroke needs it."""
     import osiris_runtime.oml.rules  # noqa: F401
@@ -94,7 +105,8 @@ class Validator:
             if self._use_process:
                 try:
                     # spawn: the server has threads, and a forked copy of them is not safe
-                    self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                    self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                     initializer=die_with_parent)
                     self._pool.submit(_warm_up)
                 except (OSError, NotImplementedError, ValueError) as exc:
                     log.warning("validation worker unavailable (%s); validating in a thread", exc)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from osiris_lsp.validation import die_with_parent
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 
 COMPILE = "osiris.compile"
@@ -110,7 +111,7 @@ def run_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Report
     cwd = folder.root or (snap.path.parent if snap.path else None)
     total = max(len(compiled.get("steps", [])), 1)
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_run_env(folder), start_new_session=True, preexec_fn=_die_with_parent)
+                            env=_run_env(folder), start_new_session=True, preexec_fn=die_with_parent)
     stdout_chunks: list[str] = []
     reader = threading.Thread(target=lambda: stdout_chunks.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
     reader.start()
@@ -142,16 +143,6 @@ def _run_env(folder: FolderContext) -> dict[str, str]:
     if extra:
         env["OSIRIS_COMPONENTS_PATH"] = os.pathsep.join(filter(None, [env.get("OSIRIS_COMPONENTS_PATH", ""), *extra]))
     return env
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if the server dies, so no run outlives its editor session (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _stop_on_cancel(proc: subprocess.Popen[str], cancelled: threading.Event) -> None:
