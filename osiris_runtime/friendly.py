@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Literal, Mapping, Sequence
@@ -316,6 +317,32 @@ def validate_config(
     if not isinstance(config, Mapping):
         return [FriendlyError("config.invalid-type", "config", (), "value", "the config must be a mapping", "write key: value pairs",
                               None, spec.doc_url, {"expected": ["object"]})]
+    try:
+        # Editors re-validate a whole file after each keystroke while nearly every step is unchanged:
+        # identical (spec version, config, connection) inputs give identical answers.
+        config_key = json.dumps(config, sort_keys=True, default=repr)
+    except (TypeError, ValueError):  # keys of mixed types: not worth a cache entry
+        return _validate_config(spec, config, connection_provided, connection_fields)
+    fields_key = None if connection_fields is None else frozenset(connection_fields)
+    return list(_validate_config_memo(spec.fingerprint, config_key, connection_provided, fields_key, _Carry((spec, config))))
+
+
+@dataclass(frozen=True)
+class _Carry:
+    """Passes a value through an lru_cache without taking part in its key."""
+
+    value: Any = field(compare=False, hash=False)
+
+
+@functools.lru_cache(maxsize=16384)
+def _validate_config_memo(spec_fingerprint: str, config_key: str, connection_provided: bool,
+                          connection_fields: frozenset[str] | None, carried: _Carry) -> tuple[FriendlyError, ...]:
+    spec, config = carried.value
+    return tuple(_validate_config(spec, config, connection_provided, connection_fields))
+
+
+def _validate_config(spec: "ComponentSpec", config: Mapping[str, Any], connection_provided: bool,
+                     connection_fields: Collection[str] | None) -> list[FriendlyError]:
     if connection_fields is not None or (CONNECTION_KEY in config and config[CONNECTION_KEY] is not None):
         connection_provided = True
     body = {k: v for k, v in config.items() if k != CONNECTION_KEY}
@@ -362,12 +389,7 @@ def _supplied_by_connection(spec: "ComponentSpec", connection_provided: bool, co
 
 
 def _schema_errors(spec: "ComponentSpec", config: Mapping[str, Any], supplied: frozenset[str], renamed: Mapping[str, str]) -> list[FriendlyError]:
-    from jsonschema import Draft202012Validator
-
-    schema = dict(spec.config_schema)
-    if supplied and "required" in schema:
-        schema["required"] = [r for r in schema["required"] if r not in supplied]
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = _config_validator(_ValidatorKey(spec.fingerprint, supplied, spec.config_schema))
     secret_roots = spec.secret_roots
     out = []
     for error in validator.iter_errors(config):
@@ -376,6 +398,26 @@ def _schema_errors(spec: "ComponentSpec", config: Mapping[str, Any], supplied: f
             friendly = _missing_connection_field(spec, friendly)
         out.append(_unrename(friendly, renamed))
     return out
+
+
+@dataclass(frozen=True)
+class _ValidatorKey:
+    """A spec's config schema, identified by the spec fingerprint and the connection-supplied fields."""
+
+    fingerprint: str
+    supplied: frozenset[str]
+    schema: Mapping[str, Any] = field(compare=False, hash=False)
+
+
+@functools.lru_cache(maxsize=512)
+def _config_validator(key: _ValidatorKey) -> Any:
+    """Building a jsonschema validator costs more than running it: memoised per spec version (pure)."""
+    from jsonschema import Draft202012Validator
+
+    schema = dict(key.schema)
+    if key.supplied and "required" in schema:
+        schema["required"] = [r for r in schema["required"] if r not in key.supplied]
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _missing_connection_field(spec: "ComponentSpec", error: FriendlyError) -> FriendlyError:

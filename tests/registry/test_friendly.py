@@ -320,3 +320,21 @@ def test_the_mapper_also_serves_plain_schemas_without_a_spec():
 
 def test_spec_type_is_reexported_for_callers():
     assert ComponentSpec.__name__ == "ComponentSpec"
+
+
+def test_repeated_validation_answers_for_the_spec_version_and_connection_at_hand(registry: Registry):
+    """Results are memoised for editors; a changed spec, config or connection must never get a stale answer."""
+    spec = registry.require("mysql.extractor")
+    config = {"connection": "@mysql.shop", "table": "orders"}
+    assert validate_config(spec, config) == validate_config(spec, dict(config)) == []
+    # the same config with a connection known to lack `database` is no longer complete
+    missing = validate_config(spec, config, connection_fields={"host", "user", "password"})
+    assert ("config.missing-required", "database") in codes(missing)
+    # an edited spec (new fingerprint) with a tighter schema judges the same config anew
+    looser = spec_from_raw(minimal_spec(), Path("acme.extractor/spec.yaml"))
+    raw = minimal_spec()
+    raw["configSchema"]["properties"]["table"]["maxLength"] = 3
+    tighter = spec_from_raw(raw, Path("acme.extractor/spec.yaml"))
+    assert looser.fingerprint != tighter.fingerprint
+    assert validate_config(looser, {"table": "orders"}) == []
+    assert codes(validate_config(tighter, {"table": "orders"})) == [("config.out-of-range", "table")]
