@@ -152,7 +152,7 @@ def friendly_from_schema_error(
     if kind == "type":
         expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         wanted = " or ".join(_JSON_TYPE_NAMES.get(t, t) for t in expected)
-        got = _json_type(error.instance)
+        got = json_type_name(error.instance)
         fix = f"write {wanted}"
         if isinstance(error.instance, str) and any(t in ("integer", "number") for t in expected) and _looks_numeric(error.instance):
             fix = "remove the quotes: write the number as a number"
@@ -178,7 +178,7 @@ def friendly_from_schema_error(
     if kind in ("oneOf", "anyOf"):
         branches = error.validator_value
         types = [b.get("type") for b in branches if isinstance(b, Mapping)]
-        if all(types) and not any(t == _json_type(error.instance) for t in types):
+        if all(types) and not any(t == json_type_name(error.instance) for t in types):
             wanted = " or ".join(_describe_branch(b) for b in branches)
             return FriendlyError("config.invalid-type", name, path, "value", f"{shown} must be {wanted}",
                                  f"write {wanted}", None, doc_url, {"expected": types})
@@ -244,7 +244,8 @@ def _describe_branch(branch: Mapping[str, Any]) -> str:
     return _JSON_TYPE_NAMES.get(branch.get("type", ""), str(branch.get("type")))
 
 
-def _json_type(value: Any) -> str:
+def json_type_name(value: Any) -> str:
+    """The JSON Schema type of a parsed YAML/JSON value (`integer`, `object`, ...; `null` for None)."""
     if value is None:
         return "null"
     if isinstance(value, bool):

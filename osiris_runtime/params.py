@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from osiris_runtime.canonical import scalar_text
+from osiris_runtime.friendly import json_type_name
 
 __all__ = [
     "ENV_PREFIX",
@@ -255,17 +256,9 @@ def _pick(decl: ParamDecl, cli: Mapping[str, str], env: Mapping[str, str],
 
 
 def _infer_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return "string"
+    """The declared type a param gets from its example value; anything unusual is a string."""
+    kind = json_type_name(value)
+    return kind if kind in ("boolean", "integer", "number", "array", "object") else "string"
 
 
 def _coerce(decl: ParamDecl, raw: Any) -> tuple[Any, str | None]:
