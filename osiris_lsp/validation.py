@@ -35,6 +35,7 @@ from osiris_lsp.features.diagnostics import (
 from osiris_lsp.settings import ServerSettings
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 from osiris_runtime.errors import Diagnostic
+from osiris_runtime.oml.incremental import StepChunkCache
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,16 @@ def _worker_folder(root: Path | None, settings: ServerSettings) -> FolderContext
     return FolderContext.create(root, settings)
 
 
+@functools.lru_cache(maxsize=8)
+def _worker_chunk_cache(uri: str) -> StepChunkCache:
+    """Step parses of the last version of a document, for the last few documents edited."""
+    return StepChunkCache()
+
+
 @functools.lru_cache(maxsize=4)
 def _worker_snapshot(uri: str, version: int | None, text: str) -> DocumentSnapshot:
     """The worker's snapshot of a version (its parse is shared by validation and features)."""
-    return DocumentSnapshot(uri, version, text)
+    return DocumentSnapshot(uri, version, text, chunk_cache=_worker_chunk_cache(uri))
 
 
 def _diagnostics(snap: DocumentSnapshot, folder: FolderContext) -> list[Diagnostic]:

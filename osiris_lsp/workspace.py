@@ -25,6 +25,7 @@ from osiris_runtime.registry import Registry, default_search_paths
 if TYPE_CHECKING:
     from osiris_runtime.oml.connections import ConnectionsFile
     from osiris_runtime.oml.document import OmlDocument
+    from osiris_runtime.oml.incremental import StepChunkCache
 
 OML_SUFFIXES = (".oml.yaml", ".oml.yml")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -50,8 +51,11 @@ def uri_to_path(uri: str) -> Path | None:
 class DocumentSnapshot:
     """One version of a document; lines and the parsed OML model are computed lazily, once."""
 
-    def __init__(self, uri: str, version: int | None, text: str) -> None:
+    def __init__(self, uri: str, version: int | None, text: str,
+                 chunk_cache: "StepChunkCache | None" = None) -> None:
         self.uri = uri
+        # Parses of the previous version's steps, re-used for the unchanged ones (the worker's).
+        self._chunk_cache = chunk_cache
         self.version = version
         self.text = text
         self.path = uri_to_path(uri)
@@ -77,9 +81,15 @@ class DocumentSnapshot:
         """The parsed document (parse_oml never raises); parsed on first use, then shared."""
         with self._lock:
             if self._document is None:
-                from osiris_runtime.oml.document import parse_oml
+                source = str(self.path) if self.path else self.uri
+                if self._chunk_cache is not None:
+                    from osiris_runtime.oml.incremental import parse_oml_reusing
 
-                self._document = parse_oml(self.text, source=str(self.path) if self.path else self.uri)
+                    self._document = parse_oml_reusing(self.text, source, self._chunk_cache)
+                else:
+                    from osiris_runtime.oml.document import parse_oml
+
+                    self._document = parse_oml(self.text, source=source)
             return self._document
 
 
