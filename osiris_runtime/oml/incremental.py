@@ -7,7 +7,8 @@ cost of re-validating. `parse_oml_reusing` splits the text into a header (up to 
 chunk's first line) and takes unchanged chunks from a cache the caller owns. The assembled data
 and ranges are those of a full parse; whenever the two could differ (a syntax problem, anchors,
 tags, tabs, flow-style steps, document markers, anything after the steps) it falls back to the
-full `parse_oml`.
+full `parse_oml`. Unchanged steps share their data with the previous version's document: like
+every parsed document, it is read-only.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ from osiris_runtime.oml.yaml_tree import MAX_CHARS, Path, Span, YamlTree, parse_
 _STEPS_LINE = re.compile(r"steps:[ ]*(#.*)?$")
 _ITEM_START = re.compile(r"( *)-( |$)")
 # Constructs whose meaning crosses chunk boundaries or that chunks could read differently:
-# anchors, aliases and tags (a token starting with & * !), directives and document markers,
-# tabs, carriage returns and a byte-order mark. Conservative: `a != b` in a value also falls back.
+# anchors, aliases and tags (a token starting with & * !), directives and document markers.
+# Conservative: `a != b` in a value also falls back.
 _TOKEN_CHAR = re.compile(r"[&*!]")
 _TOKEN_BEFORE = " \n,[{"
 _NOT_TOKEN_AFTER = " \n,[]{}"
 _DOCUMENT_MARKER = re.compile(r"\n(?:---|\.\.\.|%)")
 _MARKERS = ("---", "...", "%")
+# Tabs, a byte-order mark, and line breaks other than "\n" (YAML also breaks lines at these,
+# so a chunk's line numbers would not add up).
+_UNSAFE_CHARS = ("\t", "\r", "\ufeff", "\x85", "\u2028", "\u2029")
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def parse_oml_reusing(text: str, source: str | None, cache: StepChunkCache) -> O
 
 
 def _assemble(text: str, cache: StepChunkCache) -> YamlTree | None:
-    if len(text) > MAX_CHARS or "\t" in text or "\r" in text or "\ufeff" in text:
+    if len(text) > MAX_CHARS or any(char in text for char in _UNSAFE_CHARS):
         return None
     if text.startswith(_MARKERS) or _DOCUMENT_MARKER.search(text) or _has_token(text):
         return None

@@ -131,6 +131,8 @@ def test_the_same_step_twice_gets_two_parses() -> None:
         "oml_version: '0.1.0'\nsteps:\n  - id: a\n---\nsteps: []\n",  # a second document
         "oml_version: '0.1.0'\nsteps:\n\t- id: a\n",  # a tab
         "oml_version: '0.1.0'\r\nsteps:\r\n  - id: a\r\n",  # carriage returns
+        "oml_version: '0.1.0'\nsteps:\n  - id: a\u2028b\n  - id: c\n",  # a YAML line break that is not \\n
+        "oml_version: '0.1.0'\nsteps:\n  - id: a\x85b\n  - id: c\n",
         "steps: 1\nsteps:\n  - id: a\n",  # a duplicate top-level key
         "oml_version: '0.1.0'\nsteps:\n  - id: a\n  - id: [\n",  # a syntax error in a step
         "oml_version: [\nsteps:\n  - id: a\n",  # a syntax error in the header
