@@ -187,6 +187,14 @@ def resolve_params(
     return ResolvedParams(values, origins, tuple(problems))
 
 
+def mentions_params(value: Any) -> bool:
+    """Whether any string inside `value` may hold a `${params.` placeholder (a cheap pre-check)."""
+    try:
+        return "${params." in json.dumps(value, default=str)
+    except (TypeError, ValueError):  # keys json cannot write: assume it does, the walk will tell
+        return True
+
+
 def substitute_params(value: Any, values: Mapping[str, Any], path: Path = ()) -> tuple[Any, list[ParamUse], list[ParamUse]]:
     """Replace `${params.x}` in every string of `value`.
 

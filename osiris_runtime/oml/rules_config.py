@@ -99,8 +99,10 @@ def _report_friendly(ctx: RuleContext, base: tuple[Any, ...], error: FriendlyErr
 
 def _with_param_defaults(config: Any, values: dict[str, Any]) -> tuple[Any, list[tuple[Any, ...]]]:
     """The config with `${params.x}` replaced by the params' defaults, and where placeholders remain."""
-    from osiris_runtime.params import substitute_params
+    from osiris_runtime.params import mentions_params, substitute_params
 
+    if not mentions_params(config):  # most configs hold no placeholder: skip the walk and the copy
+        return config, []
     substituted, _uses, missing = substitute_params(config, values)
     return substituted, [use.path for use in missing]
 

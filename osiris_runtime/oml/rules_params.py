@@ -22,8 +22,23 @@ def param_values(ctx: RuleContext) -> dict[str, Any]:
     return dict(resolve_params(decls, data=ctx.doc.data, cli={}, env={}, profile=None).values)
 
 
+def _placeholder_uses(data: dict[str, Any]) -> list[Any]:
+    """Every `${params.x}` outside `params`/`profiles`, in document order; steps without one are skipped cheaply."""
+    from osiris_runtime.params import mentions_params, substitute_params
+
+    uses: list[Any] = []
+    for key, value in data.items():
+        if key in ("params", "profiles"):
+            continue
+        parts = list(enumerate(value)) if key == "steps" and isinstance(value, list) else [(None, value)]
+        for index, part in parts:
+            if mentions_params(part):
+                uses += substitute_params(part, {}, (key,) if index is None else (key, index))[1]
+    return uses
+
+
 def check_params(ctx: RuleContext) -> None:
-    from osiris_runtime.params import declared_params, resolve_params, substitute_params
+    from osiris_runtime.params import declared_params, resolve_params
 
     data = ctx.doc.data
     if not isinstance(data, dict):
@@ -47,9 +62,7 @@ def check_params(ctx: RuleContext) -> None:
                 elif problem.code == "params.invalid-value" and problem.path[:1] == ("profiles",):
                     ctx.report("params.bad-profile-value", problem.message, problem.path, fix=problem.fix,
                                data={"param": problem.name})
-    body = {k: v for k, v in data.items() if k not in ("params", "profiles")}
-    _, uses, _ = substitute_params(body, {})
-    for use in uses:
+    for use in _placeholder_uses(data):
         if use.name in decls:
             continue
         guess = did_you_mean(use.name, decls)
