@@ -5,6 +5,7 @@ Messages name the field, never the value.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Iterator
 from urllib.parse import urlsplit
@@ -102,6 +103,7 @@ def _strings(data: Any) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
             yield path, key, node
 
 
+@functools.lru_cache(maxsize=65536, typed=True)  # pure; editors re-check the same (key, value) pairs on every keystroke
 def _suspicion(key: Any, value: Any) -> str | None:
     if isinstance(key, str):
         normal = key.strip().lower().replace("-", "_")
