@@ -22,6 +22,7 @@ from osiris_runtime.canonical import CanonicalError, canonical_json, canonical_y
 from osiris_runtime.errors import CompileFailed, Diagnostic, ExitCode, Range, Severity
 from osiris_runtime.friendly import resolve_aliases
 from osiris_runtime.params import ParamProblem, declared_params, env_name, resolve_params, substitute_params
+from osiris_runtime.registry import pointer_tokens
 
 if TYPE_CHECKING:
     from osiris_runtime.oml.connections import ConnectionsFile
@@ -317,10 +318,12 @@ class _Compilation:
         cfgs: dict[str, dict[str, Any]] = {}
         manifest_steps: list[dict[str, Any]] = []
         params_ok = not any(d.is_error for d in self.diagnostics)  # else placeholders remain
+        from osiris_runtime.oml.document import value_at
+
         for step in steps:
             spec = specs[step.id]
             config_path = step.path + (step.config_key or "config",)
-            config = _get(resolved_data, config_path)
+            config = value_at(resolved_data, config_path)
             config = dict(config) if isinstance(config, dict) else {}
             self._check_secrets(spec, config, config_path)
             if self.validate_configs and params_ok and step.index in self.steps_with_params:
@@ -477,11 +480,13 @@ class _Compilation:
         Runs on the resolved config (a param can carry a secret in), and also catches undeclared
         keys named like secrets, which `--mode off` would otherwise let through to the cfg.
         """
+        from osiris_runtime.oml.document import value_at
+
         for pointer in spec.secrets:
-            tokens = _pointer_tokens(pointer)
+            tokens = pointer_tokens(pointer)
             if tokens[0] == "resolved_connection":
                 continue
-            if _is_secret_literal(_get(config, tuple(tokens))):
+            if _is_secret_literal(value_at(config, tuple(tokens))):
                 self._secret_error(config_path + tuple(tokens), spec.name)
         for key, value in config.items():
             if key not in spec.properties:
@@ -577,21 +582,6 @@ def _fill_defaults(spec: "ComponentSpec", config: dict[str, Any]) -> dict[str, A
             continue
         out[name] = schema["default"]
     return out
-
-
-def _pointer_tokens(pointer: str) -> list[str]:
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
-
-
-def _get(data: Any, path: Sequence[str | int]) -> Any:
-    for part in path:
-        if isinstance(data, Mapping) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data
 
 
 def _dotted(path: Path_) -> str:

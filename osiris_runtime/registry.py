@@ -66,7 +66,7 @@ class SecretMap:
     def secret_keys(self) -> frozenset[str]:
         keys = set()
         for pointer in self.secrets:
-            tokens = _pointer_tokens(pointer)
+            tokens = pointer_tokens(pointer)
             # `/resolved_connection/password` names the connection's `password` field.
             keys.add(tokens[1] if tokens[0] == "resolved_connection" and len(tokens) > 1 else tokens[0])
         return frozenset(keys)
@@ -127,12 +127,13 @@ class UnknownComponent(ValidationFailed):
 # --- pure helpers -------------------------------------------------------------------------------
 
 
-def _pointer_tokens(pointer: str) -> list[str]:
+def pointer_tokens(pointer: str) -> list[str]:
+    """The unescaped reference tokens of a JSON Pointer (`/a~1b/c` -> [`a/b`, `c`])."""
     return [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
 
 
 def _pointer_root(pointer: str) -> str:
-    return _pointer_tokens(pointer)[0]
+    return pointer_tokens(pointer)[0]
 
 
 def _connection_fields(raw: Mapping[str, Any], secrets: Iterable[str]) -> dict[str, ConnectionField]:

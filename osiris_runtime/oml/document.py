@@ -93,15 +93,7 @@ class OmlDocument:
 
     def get(self, path: Path, default: Any = None) -> Any:
         """The value at a path in `data`, or `default`."""
-        node = self.data
-        for part in path:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                node = node[part]
-            else:
-                return default
-        return node
+        return value_at(self.data, path, default)
 
     def range_of(self, path: Path, *, key: bool = False) -> Range:
         """Range of the value (or its key) at `path`; the nearest existing ancestor's when absent.
@@ -159,6 +151,19 @@ class OmlDocument:
         if self._steps is None:
             self._steps = _read_steps(self)
         return list(self._steps)
+
+
+def value_at(data: Any, path: Path, default: Any = None) -> Any:
+    """The value at a path (mapping keys and list indices) inside plain parsed data, or `default`."""
+    node = data
+    for part in path:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return default
+    return node
 
 
 def parse_oml(text: str, source: str | None = None) -> OmlDocument:

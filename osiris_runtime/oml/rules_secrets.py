@@ -14,6 +14,7 @@ from osiris_runtime.errors import Severity
 from osiris_runtime.oml.connections import CONNECTIONS_FILENAME, ENV_REFERENCE
 from osiris_runtime.oml.rules import RuleContext
 from osiris_runtime.oml.rules_config import config_path
+from osiris_runtime.registry import pointer_tokens
 from osiris_runtime.secrets import FALLBACK_SECRET_KEYS
 
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
@@ -37,7 +38,7 @@ def _is_literal(value: Any) -> bool:
 
 
 def _pointer_value(config: Any, pointer: str) -> tuple[bool, Any, tuple[Any, ...]]:
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+    tokens = pointer_tokens(pointer)
     node = config
     path: tuple[Any, ...] = ()
     for token in tokens:
