@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, str] = {
     "compile": "osiris_runtime.cli.compile:compile_command",
     "run": "osiris_runtime.cli.run:run_command",
     "connections": "osiris_runtime.cli.connections:connections",
+    "prompts": "osiris_runtime.cli.prompts:prompts",
+    "generate": "osiris_runtime.cli.generate:generate_command",
+    "chat": "osiris_runtime.cli.chat:chat_command",
+    "mcp": "osiris_runtime.cli.mcp:mcp_command",
 }
 
 
