@@ -167,16 +167,16 @@ def count_tokens(text: str) -> int:
     """Tokens of `text` in OpenAI's o200k_base encoding, counted offline (bundled in `bpe-openai`)."""
     import warnings
 
-    import bpe_openai
-
     # Loading the encoding takes most of a second: load it once per process (immutable after).
-    with _ENCODING_LOCK:
+    # bpe-openai 0.1.4 reads its bundled data with a deprecated importlib call: keep that quiet.
+    with _ENCODING_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import bpe_openai
+
         encoding = _ENCODINGS.get(TOKENIZER_ENCODING)
         if encoding is None:
-            with warnings.catch_warnings():  # bpe-openai 0.1.4 reads its data with a deprecated importlib call
-                warnings.simplefilter("ignore", DeprecationWarning)
-                encoding = _ENCODINGS[TOKENIZER_ENCODING] = bpe_openai.get_encoding(TOKENIZER_ENCODING)
-    return len(encoding.encode(text))
+            encoding = _ENCODINGS[TOKENIZER_ENCODING] = bpe_openai.get_encoding(TOKENIZER_ENCODING)
+        return len(encoding.encode(text))
 
 
 # --- the cache on disk ---------------------------------------------------------------------------
