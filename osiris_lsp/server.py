@@ -27,6 +27,7 @@ from osiris_lsp.convert import runtime_position
 from osiris_lsp.features import (
     code_lens,
     commands,
+    generate,
 )
 from osiris_lsp.features.completion import CompletionOptions, complete
 from osiris_lsp.features.hover import hover
@@ -430,6 +431,18 @@ def build_server() -> OsirisLanguageServer:
     # Registered for the executeCommand capability; OsirisProtocol dispatches them with full params.
     for name in commands.COMMANDS:
         server.command(name)(_unreachable_command)
+
+    @server.command(generate.GENERATE)
+    async def on_generate(ls: OsirisLanguageServer, *args: Any) -> dict[str, Any]:
+        request = args[0] if args and isinstance(args[0], str) else ""
+        where = uri_to_path(args[1]) if len(args) > 1 and isinstance(args[1], str) else None
+        target_dir = (where if where.is_dir() else where.parent) if where is not None and where.exists() else None
+        roots = ls.oml.roots()
+        anchor = where or target_dir or (roots[0] if roots else None)
+        folder = ls.oml.folder_for(anchor.as_uri()) if anchor is not None else ls.oml.folder_for("")
+        loop = asyncio.get_running_loop()
+        progress = lambda message: loop.call_soon_threadsafe(ls.log_message, f"generate: {message}", types.MessageType.Info)  # noqa: E731
+        return await loop.run_in_executor(None, generate.generate_document, request, folder, target_dir, progress)
 
     return server
 
