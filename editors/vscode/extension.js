@@ -10,9 +10,10 @@ const {
 } = require('vscode-languageclient/node');
 const { resolveServerCommand, serverSettings } = require('./lib/serverCommand');
 const { describeResult } = require('./lib/commandResult');
+const { describeGenerateResult } = require('./lib/generateResult');
 
 // Command ids the server offers through workspace/executeCommand.
-const SERVER_COMMANDS = { compile: 'osiris.compile', run: 'osiris.run' };
+const SERVER_COMMANDS = { compile: 'osiris.compile', run: 'osiris.run', generate: 'osiris.generate' };
 
 let client;
 let output;
@@ -133,12 +134,53 @@ async function runServerCommand(kind) {
     });
 }
 
+// Osiris: Generate pipeline from a description -> the server's validated LLM loop -> a new file.
+async function generatePipeline() {
+  if (!client || !client.isRunning()) {
+    vscode.window.showErrorMessage('Osiris: the language server is not running (Osiris: Restart language server).');
+    return undefined;
+  }
+  const request = await vscode.window.showInputBox({
+    title: 'Osiris: Generate pipeline', prompt: 'Describe the pipeline (sources, targets, what happens between)',
+    placeHolder: 'Copy the MySQL orders table into Supabase, upserting by id', ignoreFocusOut: true,
+  });
+  if (!request || !request.trim()) return undefined;
+  const active = vscode.window.activeTextEditor;
+  const folder = (active && vscode.workspace.getWorkspaceFolder(active.document.uri))
+    || (vscode.workspace.workspaceFolders || [])[0];
+  const args = folder ? [request, folder.uri.toString()] : [request];
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Osiris: generating a pipeline' },
+    async () => {
+      try {
+        const result = await client.sendRequest(ExecuteCommandRequest.type,
+          { command: SERVER_COMMANDS.generate, arguments: args });
+        const { headline, lines, uri } = describeGenerateResult(result);
+        output.appendLine(`[osiris] generate: ${headline}`);
+        lines.forEach((l) => output.appendLine(`  ${l}`));
+        if (uri) {
+          await vscode.window.showTextDocument(vscode.Uri.parse(uri));
+          vscode.window.showInformationMessage(`Osiris: ${headline}`);
+        } else {
+          vscode.window.showErrorMessage(`Osiris: generate: ${headline}`, 'Show output')
+            .then((pick) => pick && output.show(true));
+        }
+        return result;
+      } catch (err) {
+        output.appendLine(`[osiris] generate failed: ${err.message || err}`);
+        vscode.window.showErrorMessage(`Osiris: generate failed: ${err.message || err}`);
+        return undefined;
+      }
+    });
+}
+
 exports.activate = async function activate(context) {
   output = vscode.window.createOutputChannel('Osiris');
   context.subscriptions.push(
     output,
     vscode.commands.registerCommand('osiris.compilePipeline', () => runServerCommand('compile')),
     vscode.commands.registerCommand('osiris.runPipeline', () => runServerCommand('run')),
+    vscode.commands.registerCommand('osiris.generatePipeline', generatePipeline),
     vscode.commands.registerCommand('osiris.showOutput', () => output.show(true)),
     vscode.commands.registerCommand('osiris.restartServer', async () => {
       if (client) await client.stop().catch(() => undefined);

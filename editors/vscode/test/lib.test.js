@@ -45,3 +45,20 @@ test('a failed compile points at the Problems panel; cancelled says so', () => {
   assert.equal(describeResult({ ok: false, cancelled: true, exit_code: -15 })[0], 'cancelled');
   assert.match(describeResult(null)[0], /unexpected result/);
 });
+
+const { describeGenerateResult } = require('../lib/generateResult');
+
+test('a generated pipeline is opened', () => {
+  const got = describeGenerateResult({ ok: true, file: '/ws/a.oml.yaml', uri: 'file:///ws/a.oml.yaml', attempts: [{}, {}] });
+  assert.equal(got.uri, 'file:///ws/a.oml.yaml');
+  assert.equal(got.headline, 'wrote /ws/a.oml.yaml (2 attempt(s))');
+});
+
+test('remaining problems and endpoint errors are described, nothing opened', () => {
+  const invalid = describeGenerateResult({ ok: false, attempts: [{}, {}, {}],
+    problems: [{ line: 5, column: 16, code: 'oml.unknown-component', message: 'unknown component `x`', fix: 'did you mean `y`?' }] });
+  assert.equal(invalid.uri, undefined);
+  assert.equal(invalid.lines[0], '5:16 oml.unknown-component: unknown component `x` (fix: did you mean `y`?)');
+  const refused = describeGenerateResult({ ok: false, error: { code: 'llm.refused', message: 'refused the API key', fix: 'check it' } });
+  assert.deepEqual(refused.lines, ['llm.refused: refused the API key', 'fix: check it']);
+});
