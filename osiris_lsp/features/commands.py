@@ -8,12 +8,10 @@ signal; its stderr lines are streamed to the client as progress and log messages
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -82,10 +80,10 @@ def compile_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Re
 
 
 def run_command_line(out_dir: Path, folder: FolderContext, work_dir: Path | None = None) -> list[str]:
+    from osiris_runtime.runner.child import osiris_run_command
+
     settings = folder.settings
-    script = Path(sys.executable).parent / "osiris-run"
-    base = [str(script)] if script.exists() else [sys.executable, "-c",
-                                                   "from osiris_runtime.cli.main import headless_run; headless_run()"]
+    base = osiris_run_command()
     args = [str(out_dir), "--json", "--engine", settings.run_engine]
     if work_dir is not None:
         args += ["--work-dir", str(work_dir)]
@@ -161,15 +159,9 @@ def _stop_on_cancel(proc: subprocess.Popen[str], cancelled: threading.Event) -> 
 
 
 def _run_result(code: int, stdout: str, compiled: dict[str, Any], cwd: Path) -> dict[str, Any]:
-    summary: dict[str, Any] = {}
-    for candidate in (stdout.strip(), *reversed(stdout.strip().splitlines())):
-        try:
-            parsed = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict):
-            summary = parsed
-            break
+    from osiris_runtime.runner.child import last_json_object
+
+    summary = last_json_object(stdout)
     rows: dict[str, int] = {}
     for step in summary.get("steps", []) or []:
         if isinstance(step, dict) and step.get("step"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +117,8 @@ class OsirisTools:
     def run_pipeline(self, oml: str | None = None, path: str | None = None, params: dict[str, str] | None = None,
                      secrets_file: str | None = None) -> dict[str, Any]:
         """Run with the local engine in a child `osiris-run`; the JSON summary, redacted."""
+        from osiris_runtime.runner.child import last_json_object, osiris_run_command
+
         if (oml is None) == (path is None):
             raise ValueError("pass either `oml` (the pipeline text) or `path` (a pipeline file), not both")
         with tempfile.TemporaryDirectory(prefix="osiris-mcp-") as scratch:
@@ -128,7 +129,7 @@ class OsirisTools:
                 target = self.resolve(path or "")
                 if not target.is_file():
                     raise ValueError(f"no pipeline file at {path}")
-            argv = [*_osiris_run(), str(target), "--json", "--engine", "local", "--work-dir", str(self.root)]
+            argv = [*osiris_run_command(), str(target), "--json", "--engine", "local", "--work-dir", str(self.root)]
             connections = self.connections(path)
             if connections is not None and connections.path is not None:
                 argv += ["--connections", str(connections.path)]
@@ -138,29 +139,11 @@ class OsirisTools:
                 argv += ["--param", f"{name}={value}"]
             proc = subprocess.run(argv, cwd=self.root, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
                                   env={**self.env, "NO_COLOR": "1"}, stdin=subprocess.DEVNULL)
-        summary = _last_json_object(proc.stdout)
+        summary = last_json_object(proc.stdout)
         redactor = Redactor(secret_values=_secret_values(self.resolve(secrets_file)) if secrets_file else ())
         log_tail = [line for line in proc.stderr.splitlines() if line.strip()][-20:]
         return redactor.redact({"ok": proc.returncode == 0, "exit_code": proc.returncode, "summary": summary,
                                 "log": log_tail})
-
-
-def _osiris_run() -> list[str]:
-    script = Path(sys.executable).parent / "osiris-run"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from osiris_runtime.cli.main import headless_run; headless_run()"]
-
-
-def _last_json_object(stdout: str) -> dict[str, Any]:
-    for candidate in (stdout.strip(), *reversed(stdout.strip().splitlines())):
-        try:
-            parsed = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict):
-            return parsed
-    return {}
 
 
 def _secret_values(path: Path) -> list[str]:
