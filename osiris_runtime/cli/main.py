@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "generate": "osiris_runtime.cli.generate:generate_command",
     "chat": "osiris_runtime.cli.chat:chat_command",
     "mcp": "osiris_runtime.cli.mcp:mcp_command",
+    "discover": "osiris_runtime.cli.discover:discover_command",
 }
 
 
