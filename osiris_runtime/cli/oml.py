@@ -51,9 +51,11 @@ def _strict(diagnostics: list[Diagnostic], strict: bool) -> list[Diagnostic]:
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--connections", "connections_path", type=click.Path(path_type=Path, dir_okay=False),
               help="The connections file (default: $OSIRIS_CONNECTIONS, else osiris_connections.yaml found upwards).")
+@click.option("--discovery", "with_discovery", is_flag=True,
+              help="Also check tables, columns and SQL against the `osiris discover` caches (never connects).")
 @click.pass_context
 def validate_command(ctx: click.Context, files: tuple[Path, ...], as_json: bool, strict: bool,
-                     connections_path: Path | None) -> None:
+                     connections_path: Path | None, with_discovery: bool = False) -> None:
     """Validate OML files: print `file:line:col: severity code: message` and a fix for each problem.
 
     Exit 0 when there are no errors (warnings allowed unless --strict), 2 otherwise.
@@ -85,7 +87,12 @@ def validate_command(ctx: click.Context, files: tuple[Path, ...], as_json: bool,
         doc = None
         if text is not None:
             doc = parse_oml(text, source=str(path))
-            diagnostics += validate(doc, registry, connections=conns, strict=strict)
+            discovery = None
+            if with_discovery:
+                from osiris_runtime.discovery.cache import workspace_catalogs
+
+                discovery = workspace_catalogs(conns, registry, path.parent)
+            diagnostics += validate(doc, registry, connections=conns, strict=strict, discovery=discovery)
         all_diagnostics += diagnostics
         reports.append({"file": str(path), "doc": doc, "diagnostics": diagnostics,
                         "connections": str(found) if found is not None else None})

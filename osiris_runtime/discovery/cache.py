@@ -153,3 +153,11 @@ def load_usable_catalogs(root: Path, aliases: Mapping[tuple[str, str], "Connecti
         if status.usable and status.catalog is not None:
             out[key] = status.catalog
     return out
+
+
+def workspace_catalogs(connections: Any, registry: "Registry", fallback_root: Path) -> dict[tuple[str, str], Catalog]:
+    """Usable caches of every alias of a connections file (None: no file, no caches)."""
+    if connections is None:
+        return {}
+    aliases = {(family, a.alias): a for family in connections.families() for a in connections.aliases(family)}
+    return load_usable_catalogs(cache_root(connections.path, fallback_root), aliases, registry)

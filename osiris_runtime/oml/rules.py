@@ -21,6 +21,7 @@ MAX_DIAGNOSTICS = 500
 
 if TYPE_CHECKING:
     from osiris_runtime.oml.connections import ConnectionsFile
+    from osiris_runtime.oml.rules_discovery import Catalogs
     from osiris_runtime.registry import ComponentSpec, Registry
 
 
@@ -118,15 +119,26 @@ def validate(
     *,
     connections: "ConnectionsFile | None" = None,
     strict: bool = False,
+    discovery: "Catalogs | None" = None,
 ) -> list[Diagnostic]:
     """All problems of `doc`, syntax first, then in document order.
 
     `connections`: the connections file found for this document, or None when there is none
     (references then get a `connection.no-file` warning). `strict` turns warnings into errors.
+    `discovery`: the discovery caches by (family, alias); when given (even empty), steps are also
+    checked against them and SQL queries are parsed (`rules_discovery`).
     Never raises on any document.
     """
     ctx = RuleContext(doc, registry, connections)
-    for rule in _rules():
+    rules = _rules()
+    if discovery is not None:
+        from osiris_runtime.oml.rules_discovery import check_discovery
+
+        def check_against_discovery(ctx: RuleContext) -> None:
+            check_discovery(ctx, discovery)
+
+        rules = (*rules, check_against_discovery)
+    for rule in rules:
         try:
             rule(ctx)
         except Exception as exc:  # noqa: BLE001 - an editor must never lose all diagnostics to one bug
