@@ -23,6 +23,7 @@ from osiris_lsp.settings import ServerSettings
 from osiris_runtime.registry import Registry, default_search_paths
 
 if TYPE_CHECKING:
+    from osiris_runtime.discovery.model import Catalog
     from osiris_runtime.oml.connections import ConnectionsFile
     from osiris_runtime.oml.document import OmlDocument
     from osiris_runtime.oml.incremental import StepChunkCache
@@ -104,6 +105,7 @@ class FolderContext:
     _connections_key: tuple[Path | None, float | None] | None = None
     generation: int = 0  # bumped whenever the connections file changes
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _catalogs: "tuple[object, dict[tuple[str, str], Catalog]] | None" = None
 
     @classmethod
     def create(cls, root: Path | None, settings: ServerSettings) -> "FolderContext":
@@ -133,6 +135,25 @@ class FolderContext:
                     self.generation += 1
                 self._connections_key = (path, mtime)
             return self._connections
+
+    def discovery_root(self) -> Path:
+        from osiris_runtime.discovery.cache import cache_root
+
+        return cache_root(self.connections_path(), self.root or Path.cwd())
+
+    def catalogs(self) -> "dict[tuple[str, str], Catalog]":
+        """The usable discovery caches of this folder's aliases, re-read when a cache file or the
+        connections file changes (one directory listing per call; never connects)."""
+        from osiris_runtime.discovery.cache import cache_files_signature, workspace_catalogs
+
+        connections = self.connections()
+        root = self.discovery_root()
+        key = (self.generation, root, cache_files_signature(root))
+        current = self._catalogs
+        if current is None or current[0] != key:
+            current = (key, workspace_catalogs(connections, self.registry, root))
+            self._catalogs = current
+        return current[1]
 
     def owns(self, path: Path) -> bool:
         return self.root is None or path == self.root or self.root in path.parents

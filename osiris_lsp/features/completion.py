@@ -57,7 +57,19 @@ class CompletionOptions:
 def complete(lines: Sequence[str], line: int, column: int, folder: FolderContext,
              options: CompletionOptions = CompletionOptions()) -> types.CompletionList:
     """Completion items at (`line`, `column`) (code points) of an OML document's lines."""
+    from osiris_lsp.features import discovery
+
+    in_query = discovery.sql_items(lines, line, column, folder) if line < len(lines) else None
+    if in_query is not None:
+        return in_query
     ctx = completion_context(lines, line, column)
+    if ctx.kind in (ContextKind.CONFIG_VALUE, ContextKind.NONE):
+        rng = line_range(lines, ctx.line, ctx.start, ctx.end)
+        found = (discovery.column_list_items(ctx, lines, rng, folder) if discovery.column_list_item_context(ctx)
+                 else discovery.config_value_items(ctx, lines, rng, folder) if ctx.kind is ContextKind.CONFIG_VALUE
+                 else None)
+        if found is not None:
+            return types.CompletionList(is_incomplete=len(found) >= discovery.TABLE_LIMIT, items=found)
     items = list(_items(ctx, lines, folder, options))
     truncated = ctx.kind is ContextKind.NEEDS_ITEM and len(items) >= NEEDS_LIMIT
     return types.CompletionList(is_incomplete=truncated, items=items)

@@ -26,7 +26,7 @@ def runtime_diagnostics(snapshot: DocumentSnapshot, folder: FolderContext) -> li
     from osiris_runtime.oml.rules import validate
 
     doc = snapshot.document()
-    found = validate(doc, folder.registry, connections=folder.connections())
+    found = validate(doc, folder.registry, connections=folder.connections(), discovery=folder.catalogs())
     return _with_doc_links(doc, folder, _unique([*doc.syntax_diagnostics, *found]))
 
 

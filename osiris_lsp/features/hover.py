@@ -51,6 +51,12 @@ def hover(lines: Sequence[str], line: int, column: int, folder: FolderContext) -
         if m.start() <= column <= m.end():
             return _param_hover(lines, m.group(1), line, m.start(), m.end())
 
+    from osiris_lsp.features.discovery import table_hover
+
+    found = table_hover(lines, line, column, folder)
+    if found is not None:
+        return found
+
     frames = ancestors(lines, line, shape.key_col, shape.dash)
     path = tuple(f.name for f in frames)
     in_step = len(path) == 2 and path[0] == "steps" and isinstance(path[1], int)

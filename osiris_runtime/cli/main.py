@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "chat": "osiris_runtime.cli.chat:chat_command",
     "mcp": "osiris_runtime.cli.mcp:mcp_command",
     "discover": "osiris_runtime.cli.discover:discover_command",
+    "preview": "osiris_runtime.cli.preview:preview_command",
 }
 
 

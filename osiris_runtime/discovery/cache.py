@@ -161,3 +161,14 @@ def workspace_catalogs(connections: Any, registry: "Registry", fallback_root: Pa
         return {}
     aliases = {(family, a.alias): a for family in connections.families() for a in connections.aliases(family)}
     return load_usable_catalogs(cache_root(connections.path, fallback_root), aliases, registry)
+
+
+def cache_files_signature(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, mtime) of every cache file under `root`: changes whenever one is (re)written."""
+    folder = root / ".osiris" / "discovery"
+    try:
+        entries = [(e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder)
+                   if e.name.endswith(".json")]
+    except OSError:
+        return ()
+    return tuple(sorted(entries))

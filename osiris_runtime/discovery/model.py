@@ -9,6 +9,7 @@ database's exact spelling (quoted and mixed-case names included); lookups are ex
 from __future__ import annotations
 
 import difflib
+import functools
 import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -89,6 +90,12 @@ class Catalog:
             if t.schema == self.default_schema:
                 index.setdefault(t.name, t)
         object.__setattr__(self, "_index", index)
+
+    @functools.cached_property
+    def ranked_names(self) -> tuple[tuple[str, DiscoveredTable], ...]:
+        """(lower-case display name, table), largest tables first: the order completion offers them."""
+        ranked = sorted(self.tables, key=lambda t: (-(t.row_estimate or 0), self.display_name(t)))
+        return tuple((self.display_name(t).lower(), t) for t in ranked)
 
     @property
     def schema_hash(self) -> str:
