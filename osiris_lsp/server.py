@@ -248,21 +248,23 @@ class OsirisLanguageServer(LanguageServer):
             log=lambda message: loop.call_soon_threadsafe(self.log_message, message, types.MessageType.Info),
             cancelled=cancel,
         )
-        title = "Compiling" if params.command == commands.COMPILE else "Running"
+        title = commands.TITLES[params.command]
         if token is not None:
             self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=f"Osiris: {title} {snap.path.name if snap.path else uri}", cancellable=True, percentage=0))
             future = self.work_done_progress.tokens.get(token)
             if future is not None:
                 future.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
-        run = commands.compile_document if params.command == commands.COMPILE else commands.run_document
+        run = commands.RUNNERS[params.command]
         try:
-            result = await loop.run_in_executor(None, run, snap, folder, reporter)
+            result = await loop.run_in_executor(None, run, snap, folder, reporter, *args[1:3])
         except asyncio.CancelledError:
             cancel.set()
             raise
         finally:
             if token is not None:
                 self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="cancelled" if cancel.is_set() else "done"))
+        if params.command == commands.DISCOVER:
+            self.revalidate_all()  # the new cache changes what every document's tables and columns are checked against
         return result
 
     def _report_progress(self, token: Any, message: str, percentage: int | None) -> None:
@@ -426,7 +428,7 @@ def build_server() -> OsirisLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     def on_code_lens(ls: OsirisLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
         found = ls.oml_snapshot(params.text_document.uri)
-        return code_lens.code_lenses(found[0]) if found else None
+        return code_lens.code_lenses(found[0], found[1]) if found else None
 
     # Registered for the executeCommand capability; OsirisProtocol dispatches them with full params.
     for name in commands.COMMANDS:

@@ -24,7 +24,10 @@ from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 
 COMPILE = "osiris.compile"
 RUN = "osiris.run"
-COMMANDS = (COMPILE, RUN)
+DISCOVER = "osiris.discover"  # arguments: [uri, "@family.alias"]
+PREVIEW = "osiris.preview"  # arguments: [uri, step id, limit?]
+COMMANDS = (COMPILE, RUN, DISCOVER, PREVIEW)
+TITLES = {COMPILE: "Compiling", RUN: "Running", DISCOVER: "Discovering", PREVIEW: "Previewing"}
 CANCEL_GRACE_S = 5.0
 
 
@@ -172,3 +175,84 @@ def _run_result(code: int, stdout: str, compiled: dict[str, Any], cwd: Path) -> 
         "out_dir": compiled.get("out_dir"), "outputs": summary.get("outputs", []), "rows": rows,
         "status": summary.get("status"), "error": summary.get("error"), "summary": summary,
     }
+
+
+def discover_tables(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter, ref: Any = None) -> dict[str, Any]:
+    """Discover one alias into the folder's cache (the only place the server connects to a database)."""
+    from osiris_runtime.discovery.refresh import refresh_alias
+    from osiris_runtime.oml.connections import parse_connection_ref
+    from osiris_runtime.secrets import ConnectionResolver, Redactor, SecretSources, secret_keys_from_registry
+
+    parsed = parse_connection_ref(ref) if isinstance(ref, str) else None
+    connections = folder.connections()
+    if parsed is None or connections is None:
+        return {"ok": False, "command": "discover", "message": f"not a connection of the connections file: {ref!r}"}
+    alias = connections.get(parsed[0], parsed[1])
+    if alias is None:
+        return {"ok": False, "command": "discover", "message": f"no connection {ref} in {connections.path}"}
+    label = f"@{alias.family}.{alias.alias}"
+    resolver = ConnectionResolver(folder.connections_path(), SecretSources(folder.settings.secrets_file), Redactor(),
+                                  secret_keys_from_registry(folder.registry))
+    result = refresh_alias(alias, resolver, folder.registry, folder.discovery_root(), force=True,
+                           progress=lambda phase, done, total: reporter.progress(f"{label}: {phase}", int(100 * done / max(total, 1))))
+    reporter.log(f"discover {label}: {result.state} ({result.category}): {result.message}")
+    out: dict[str, Any] = {"ok": result.ok, "command": "discover", "connection": label, "state": result.state,
+                           "category": result.category, "message": result.message}
+    if result.catalog is not None:
+        out.update(tables=len(result.catalog.tables), cache=str(result.path), discovered_at=result.catalog.discovered_at)
+    return out
+
+
+def preview_step(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter, step_id: Any = None,
+                 limit: Any = 100) -> dict[str, Any]:
+    """Compile, then `osiris preview` the step in a child process (drivers run there, never writers)."""
+    if not isinstance(step_id, str) or not step_id:
+        return {"ok": False, "command": "preview", "message": "osiris.preview needs a step id"}
+    compiled, out_dir = _compile(snap, folder, reporter)
+    if out_dir is None:
+        return {**compiled, "command": "preview"}
+    script = Path(sys.executable).parent / "osiris"
+    base = [str(script)] if script.exists() else [sys.executable, "-c", "from osiris_runtime.cli.main import main; main()"]
+    argv = base + ["preview", str(out_dir), "--step", step_id, "--limit", str(int(limit or 100)), "--json"]
+    connections = folder.connections_path()
+    if connections is not None:
+        argv += ["--connections", str(connections)]
+    if folder.settings.secrets_file is not None:
+        argv += ["--secrets-file", str(folder.settings.secrets_file)]
+    cwd = snap.path.parent if snap.path is not None and snap.path.parent.is_dir() else folder.root
+    reporter.progress(f"previewing {step_id}", 30)
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_run_env(folder), start_new_session=True, preexec_fn=die_with_parent)
+    watcher = threading.Thread(target=_stop_on_cancel, args=(proc, reporter.cancelled), daemon=True)
+    watcher.start()
+    stdout, stderr = proc.communicate()
+    if reporter.cancelled.is_set():
+        return {"ok": False, "command": "preview", "cancelled": True}
+    if proc.returncode != 0:
+        message = next((line for line in reversed(stderr.splitlines()) if line.strip()), f"exit {proc.returncode}")
+        return {"ok": False, "command": "preview", "exit_code": proc.returncode, "message": message}
+    data = json.loads(stdout)
+    return {"ok": True, "command": "preview", **data, "markdown": preview_markdown(data)}
+
+
+def preview_markdown(data: dict[str, Any], max_width: int = 40) -> str:
+    """The preview as a Markdown table (a client without a webview can show it as is)."""
+    columns = data.get("columns") or []
+    if not columns:
+        return f"`{data.get('step')}` produced no rows"
+
+    def cell(value: Any) -> str:
+        text = "NULL" if value is None else str(value)
+        text = text if len(text) <= max_width else text[:max_width - 1] + "…"
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(f"{c['name']} `{c.get('source_type') or c['type']}`" for c in columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in data.get("rows") or []]
+    note = f"\n\n{data['row_count']} row(s) of `{data['step']}`" + (f"; {data['note']}" if data.get("note") else "")
+    return "\n".join([head, rule, *body]) + note
+
+
+RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
+    COMPILE: compile_document, RUN: run_document, DISCOVER: discover_tables, PREVIEW: preview_step,
+}

@@ -18,7 +18,7 @@ from osiris_runtime.cli.compile import parse_param_options
 
 
 @click.command("preview")
-@click.argument("pipeline", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("pipeline", type=click.Path(exists=True, path_type=Path))
 @click.option("--step", "step_id", required=True, help="The step whose rows to show.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="Rows to read and show.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: columns (with types) and rows.")

@@ -129,8 +129,12 @@ async def test_rename_refuses_an_invalid_id(editor):
 async def test_code_lens_above_steps(editor):
     uri, _ = editor.open(DOC)
     lenses = await editor.client.text_document_code_lens_async(types.CodeLensParams(text_document=doc_id(uri)))
-    assert [(l.range.start.line, l.command.command) for l in lenses] == [(4, "osiris.compile"), (4, "osiris.run")]
+    step_lines = [n for n, line in enumerate(DOC.split("\n")) if line.startswith("  - id:")]
+    assert [(l.range.start.line, l.command.command) for l in lenses] == [
+        (4, "osiris.compile"), (4, "osiris.run"), (4, "osiris.discover")] + [(n, "osiris.preview") for n in step_lines]
     assert list(lenses[0].command.arguments) == [uri]
+    assert lenses[2].command.title == "Discover tables of @mysql.shop" and list(lenses[2].command.arguments) == [uri, "@mysql.shop"]
+    assert [list(l.command.arguments) for l in lenses[3:]] == [[uri, s, 100] for s in ("pull-orders", "push", "audit")]
 
 
 def big_pipeline(steps: int) -> str:
