@@ -143,6 +143,7 @@ async def test_sql_completion_tables_after_from_and_columns_elsewhere(editor):
 
 
 async def test_discover_code_lens_and_command_with_progress(editor, lsp_workspace):
+    (lsp_workspace / ".osiris" / "discovery" / "mysql.live.json").unlink(missing_ok=True)  # the other profile's run
     doc = STEP.replace('"@mysql.shop"', '"@mysql.live"') + "      table: invoices\n"
     uri, _ = editor.open(doc)
     lenses = await editor.client.text_document_code_lens_async(types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri)))
@@ -160,6 +161,8 @@ async def test_discover_code_lens_and_command_with_progress(editor, lsp_workspac
     assert "@mysql.live: keys" in [getattr(r, "message", None) for r in reports]
     hover = await editor.hover(uri, types.Position(line=8, character=15))
     assert hover is not None and "**invoices**" in hover
+    lenses = await editor.client.text_document_code_lens_async(types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    assert any(l.command.title.startswith("Refresh tables of @mysql.live (discovered") for l in lenses)
 
 
 async def test_discover_command_failure_says_why_without_secret(editor):
