@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from osiris_runtime.discovery.model import Catalog, DiscoveredTable
     from osiris_runtime.registry import ComponentSpec
 
-TABLE_LIMIT = 200  # table items per answer; typing narrows the rest (the list says it is incomplete)
+TABLE_LIMIT = 50  # table items per answer; typing narrows the rest (the list says it is incomplete)
 _FLOW_PAIR = re.compile(r"([\w.-]+)\s*:\s*(\"[^\"]*\"|'[^']*'|[^,}]*)")
 _SQL_WORD_BEFORE = re.compile(r"([\w$]*)$")
 _SQL_TABLE_KEYWORD = re.compile(r"\b(from|join|into|update|table)\s+[\w$\".`]*$", re.IGNORECASE)
@@ -143,18 +143,12 @@ def column_list_items(ctx: CompletionContext, lines: Sequence[str], rng: types.R
 def table_items(catalog: "Catalog", prefix: str, rng: types.Range, *, quote: str | None = None,
                 limit: int = TABLE_LIMIT) -> Iterable[types.CompletionItem]:
     """Tables whose name starts with (then contains) `prefix`, largest first, at most `limit`."""
-    wanted = prefix.lower()
-    ranked = catalog.ranked_names
-    chosen = [t for low, t in ranked if low.startswith(wanted)]
-    if len(chosen) < limit:
-        chosen += [t for low, t in ranked if wanted in low and not low.startswith(wanted)]
-    for n, table in enumerate(chosen[:limit]):
+    for n, table in enumerate(catalog.tables_matching(prefix, limit)):
         name = catalog.display_name(table)
         text = name if quote or re.fullmatch(r"[A-Za-z_][\w.]*", name) else '"' + name.replace('"', '\\"') + '"'
         yield types.CompletionItem(
             label=name, kind=types.CompletionItemKind.Class if table.kind == "table" else types.CompletionItemKind.Interface,
-            detail=table_detail(table), sort_text=f"{n:05d}", filter_text=name,
-            text_edit=types.TextEdit(range=rng, new_text=text),
+            detail=table_detail(table), sort_text=f"{n:05d}", text_edit=types.TextEdit(range=rng, new_text=text),
         )
 
 

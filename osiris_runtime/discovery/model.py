@@ -8,6 +8,7 @@ database's exact spelling (quoted and mixed-case names included); lookups are ex
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
 import fnmatch
@@ -97,6 +98,32 @@ class Catalog:
         ranked = sorted(self.tables, key=lambda t: (-(t.row_estimate or 0), self.display_name(t)))
         return tuple((self.display_name(t).lower(), t) for t in ranked)
 
+    @functools.cached_property
+    def columns_by_table(self) -> Mapping[str, tuple[tuple[str, str], ...]]:
+        """Display name -> ((column, logical type), ...): what SQL checks look names up in (built once)."""
+        return {self.display_name(t): tuple((c.name, c.logical_type) for c in t.columns) for t in self.tables}
+
+    @functools.cached_property
+    def _by_lower_name(self) -> tuple[list[str], list[int]]:
+        """Lower-case names sorted (for bisect) and each one's position in `ranked_names`."""
+        order = sorted(range(len(self.ranked_names)), key=lambda i: self.ranked_names[i][0])
+        return [self.ranked_names[i][0] for i in order], order
+
+    def tables_matching(self, prefix: str, limit: int) -> list[DiscoveredTable]:
+        """Up to `limit` tables whose name starts with `prefix` (any case), largest first; then ones
+        that contain it. A bisect, not a scan, for the common case: completion asks on every key."""
+        wanted = prefix.lower()
+        ranked = self.ranked_names
+        if not wanted:
+            return [t for _, t in ranked[:limit]]
+        names, rank = self._by_lower_name
+        lo = bisect.bisect_left(names, wanted)
+        hi = bisect.bisect_left(names, wanted + "\U0010ffff", lo)
+        chosen = [ranked[i][1] for i in sorted(rank[lo:hi])[:limit]]
+        if len(chosen) < limit:
+            chosen += [t for low, t in ranked if wanted in low and not low.startswith(wanted)][:limit - len(chosen)]
+        return chosen
+
     @property
     def schema_hash(self) -> str:
         return fingerprint([t.to_json() for t in self.tables])
@@ -117,11 +144,9 @@ class Catalog:
 
     def suggest(self, name: str, schema: str | None = None, limit: int = 3) -> list[str]:
         """Close table names: the same name in another case first, then by similarity."""
-        names = [self.display_name(t) for t in self.tables
-                 if schema is None or schema == self.default_schema or t.schema == schema]
-        folded = [n for n in names if n.lower() == name.lower()]
-        close = difflib.get_close_matches(name, names, n=limit, cutoff=0.6)
-        return list(dict.fromkeys(folded + close))[:limit]
+        names = tuple(self.display_name(t) for t in self.tables
+                      if schema is None or schema == self.default_schema or t.schema == schema)
+        return close_names(name, names)[:limit]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,9 +167,17 @@ class Catalog:
 
 
 def suggest_column(table: DiscoveredTable, name: str, limit: int = 3) -> list[str]:
-    names = table.column_names
+    return close_names(name, tuple(table.column_names))[:limit]
+
+
+@functools.lru_cache(maxsize=2048)
+def close_names(name: str, names: tuple[str, ...]) -> list[str]:
+    """Up to 3 names like `name`: the same in another case first, then by similarity (difflib).
+
+    Memoised: difflib over thousands of tables costs milliseconds, and an editor re-validates
+    the same unknown name on every keystroke elsewhere in the file."""
     folded = [n for n in names if n.lower() == name.lower()]
-    return list(dict.fromkeys(folded + difflib.get_close_matches(name, names, n=limit, cutoff=0.6)))[:limit]
+    return list(dict.fromkeys(folded + difflib.get_close_matches(name, names, n=3, cutoff=0.6)))[:3]
 
 
 def catalog_from_json(data: Mapping[str, Any]) -> Catalog:

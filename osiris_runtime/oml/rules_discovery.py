@@ -91,6 +91,9 @@ class _StepChecker:
         self.ctx, self.step, self.spec, self.config, self.catalog, self.sources = ctx, step, spec, config, catalog, sources
         self.base = step.path + (step.config_key or "config",)
 
+    def lines(self) -> list[str]:
+        return self.ctx.doc.text.split("\n")
+
     def key_path(self, key: str) -> tuple[Any, ...]:
         """Path of a config key as written (a deprecated spelling such as `source_table` included)."""
         written = self.step.config or {}
@@ -208,7 +211,7 @@ class _StepChecker:
         analysis = analyze_sql(query, DIALECT_OF_COMPONENT[self.spec.name])
         path = self.key_path("query")
         scalar = self.ctx.doc.range_of(path)
-        lines = self.ctx.doc.text.split("\n")
+        lines = self.lines()
         if analysis.error is not None:
             err = analysis.error
             self.ctx.add(Diagnostic("sql.syntax", err.message, value_range(lines, scalar, query, err.start, err.end),
@@ -233,8 +236,7 @@ class _StepChecker:
             return out
         if self.catalog is None:
             return None
-        return {self.catalog.display_name(t): tuple((c.name, c.logical_type) for c in t.columns)
-                for t in self.catalog.tables}
+        return self.catalog.columns_by_table
 
     def check_query_names(self, analysis: SqlAnalysis, known: Mapping[str, Any], lines: Sequence[str],
                           scalar: Any, query: str) -> None:
@@ -279,10 +281,9 @@ class _StepChecker:
 
 
 def _close(name: str, names: Sequence[str]) -> list[str]:
-    import difflib
+    from osiris_runtime.discovery.model import close_names
 
-    folded = [n for n in names if n.lower() == name.lower()]
-    return list(dict.fromkeys(folded + difflib.get_close_matches(name, names, n=3, cutoff=0.6)))[:3]
+    return close_names(name, tuple(names))
 
 
 _INT_RANGES = {"bool": (0, 1), "int8": (-2**7, 2**7 - 1), "uint8": (0, 2**8 - 1), "int16": (-2**15, 2**15 - 1),
