@@ -252,3 +252,26 @@ def test_can_hold_follows_the_type_table():
     assert can_hold("decimal(14,2)", "decimal(12,2)") and not can_hold("decimal(8,2)", "decimal(12,2)")
     assert can_hold("string", "int32") and not can_hold("string", "bytes")
     assert can_hold("timestamp", "date") and not can_hold("date", "timestamp")
+
+
+def test_original_osiris_demo_query_of_input_df_is_flagged(registry):
+    """The original's examples query `input_df`, which its own 0.5.0 driver no longer registers."""
+    found, lines = check(registry, """\
+        - id: "extract-movies"
+          component: "mysql.extractor"
+          mode: "read"
+          config:
+            connection: "@mysql.shop"
+            query: |
+              SELECT o.id, o.total FROM orders o
+        - id: "compute-director-stats"
+          component: "duckdb.processor"
+          mode: "transform"
+          needs: ["extract-movies"]
+          config:
+            query: |
+              SELECT id, SUM(total) AS revenue FROM input_df GROUP BY id
+    """, catalogs={})
+    [d] = found
+    assert d.code == "discovery.unknown-table" and at(lines, d) == "input_df"
+    assert "extract-movies" in d.fix and "df_extract_movies" in d.fix
