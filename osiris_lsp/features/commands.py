@@ -211,9 +211,9 @@ def preview_step(snap: DocumentSnapshot, folder: FolderContext, reporter: Report
     compiled, out_dir = _compile(snap, folder, reporter)
     if out_dir is None:
         return {**compiled, "command": "preview"}
-    script = Path(sys.executable).parent / "osiris"
-    base = [str(script)] if script.exists() else [sys.executable, "-c", "from osiris_runtime.cli.main import main; main()"]
-    argv = base + ["preview", str(out_dir), "--step", step_id, "--limit", str(int(limit or 100)), "--json"]
+    from osiris_runtime.runner.child import last_json_object, osiris_command
+
+    argv = osiris_command() + ["preview", str(out_dir), "--step", step_id, "--limit", str(int(limit or 100)), "--json"]
     connections = folder.connections_path()
     if connections is not None:
         argv += ["--connections", str(connections)]
@@ -231,7 +231,7 @@ def preview_step(snap: DocumentSnapshot, folder: FolderContext, reporter: Report
     if proc.returncode != 0:
         message = next((line for line in reversed(stderr.splitlines()) if line.strip()), f"exit {proc.returncode}")
         return {"ok": False, "command": "preview", "exit_code": proc.returncode, "message": message}
-    data = json.loads(stdout)
+    data = last_json_object(stdout)
     return {"ok": True, "command": "preview", **data, "markdown": preview_markdown(data)}
 
 

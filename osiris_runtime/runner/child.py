@@ -10,10 +10,19 @@ from typing import Any
 
 def osiris_run_command() -> list[str]:
     """The `osiris-run` of this interpreter's environment (or the same entry point through `-c`)."""
-    script = Path(sys.executable).parent / "osiris-run"
+    return _entry_point("osiris-run", "headless_run")
+
+
+def osiris_command() -> list[str]:
+    """The `osiris` CLI of this interpreter's environment (or the same entry point through `-c`)."""
+    return _entry_point("osiris", "main")
+
+
+def _entry_point(script_name: str, function: str) -> list[str]:
+    script = Path(sys.executable).parent / script_name
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from osiris_runtime.cli.main import headless_run; headless_run()"]
+    return [sys.executable, "-c", f"from osiris_runtime.cli.main import {function}; {function}()"]
 
 
 def last_json_object(stdout: str) -> dict[str, Any]:

@@ -171,3 +171,29 @@ async def test_discover_command_failure_says_why_without_secret(editor):
         command="osiris.discover", arguments=[uri, "@mysql.shop"]))
     assert result["ok"] is False and result["category"] in ("dns", "config")
     assert "${LSP_TEST_MYSQL_PASSWORD}, which is not set" in result["message"]  # the variable, never a value
+
+
+async def test_preview_command_returns_typed_rows_and_markdown_and_never_writes(editor, lsp_workspace):
+    (lsp_workspace / "people.csv").write_text("id,name\n1,Ann\n2,Bob\n3,Cy\n")
+    uri, _ = editor.open("""\
+oml_version: "0.1.0"
+name: p
+steps:
+  - id: read
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: people.csv}
+  - id: save
+    component: filesystem.csv_writer
+    mode: write
+    needs: [read]
+    config: {path: out/people_copy.csv}
+""")
+    lenses = await editor.client.text_document_code_lens_async(types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    previews = [l.command for l in lenses if l.command.command == "osiris.preview"]
+    assert [list(c.arguments)[1] for c in previews] == ["read", "save"]
+    result = await editor.client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="osiris.preview", arguments=[uri, "save", 2]))
+    assert result["ok"] is True and result["row_count"] == 2 and result["rows"] == [[1, "Ann"], [2, "Bob"]]
+    assert result["markdown"].startswith("| id `") and "would receive from `read`" in result["markdown"]
+    assert not (lsp_workspace / "out" / "people_copy.csv").exists()
