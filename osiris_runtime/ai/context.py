@@ -65,13 +65,18 @@ class LlmContext:
         return len(self.text.encode("utf-8"))
 
 
-def context_fingerprint(registry: "Registry", connections: "ConnectionsFile | None" = None) -> str:
-    """What a context depends on: every spec's fingerprint, the connection aliases, the builder version."""
-    return fingerprint({
+def context_fingerprint(registry: "Registry", connections: "ConnectionsFile | None" = None,
+                        discovery: Mapping[str, Any] | None = None) -> str:
+    """What a context depends on: every spec's fingerprint, the connection aliases, the builder version
+    (and, with discovery, the discovered tables section)."""
+    parts: dict[str, Any] = {
         "builder": BUILDER_VERSION,
         "specs": {spec.name: spec.fingerprint for spec in registry.specs()},
         "connections": connection_aliases(connections),
-    })
+    }
+    if discovery is not None:
+        parts["discovery"] = discovery
+    return fingerprint(parts)
 
 
 def connection_aliases(connections: "ConnectionsFile | None") -> dict[str, list[str]]:
@@ -81,16 +86,21 @@ def connection_aliases(connections: "ConnectionsFile | None") -> dict[str, list[
     return {family: sorted(a.alias for a in connections.aliases(family)) for family in sorted(connections.families())}
 
 
-def build_context(registry: "Registry", connections: "ConnectionsFile | None" = None) -> LlmContext:
-    """The context of a registry (and a workspace's connections file); a pure function of both."""
+def build_context(registry: "Registry", connections: "ConnectionsFile | None" = None,
+                  discovery: Mapping[str, Any] | None = None) -> LlmContext:
+    """The context of a registry (and a workspace's connections file); a pure function of both.
+
+    `discovery`: a `discovery.context.discovery_section` (real tables and columns), added as is."""
     data = {
         "version": CONTEXT_VERSION,
-        "fingerprint": context_fingerprint(registry, connections),
+        "fingerprint": context_fingerprint(registry, connections, discovery),
         "oml": OML_SKELETON,
         "modes": dict(MODE_TO_COMPONENT_MODE),
         "connections": connection_aliases(connections),
         "components": [component_entry(spec) for spec in registry.specs() if _runs_in_a_pipeline(spec)],
     }
+    if discovery is not None:
+        data["discovery"] = discovery
     return _context_of(data)
 
 
@@ -208,20 +218,20 @@ def is_stale(path: Path, registry: "Registry", connections: "ConnectionsFile | N
 
 
 def cached_context(registry: "Registry", connections: "ConnectionsFile | None" = None,
-                   cache_dir: Path | None = None) -> LlmContext:
+                   cache_dir: Path | None = None, discovery: Mapping[str, Any] | None = None) -> LlmContext:
     """The context, from `<cache_dir>/<fingerprint>.json` when there, else built and stored there.
 
     Keyed by the fingerprint, so an edited spec or alias simply misses. `cache_dir=None`: build only.
     An unwritable cache directory is not an error (the context is still returned).
     """
     if cache_dir is None:
-        return build_context(registry, connections)
-    key = context_fingerprint(registry, connections)
+        return build_context(registry, connections, discovery)
+    key = context_fingerprint(registry, connections, discovery)
     path = cache_dir / f"{key.removeprefix('sha256:')}.json"
     cached = read_context_file(path)
     if cached is not None and cached.fingerprint == key:
         return cached
-    context = build_context(registry, connections)
+    context = build_context(registry, connections, discovery)
     try:
         write_context_file(context, path)
     except OSError:

@@ -22,9 +22,12 @@ from osiris_runtime.secrets import Redactor
 
 if TYPE_CHECKING:
     from osiris_runtime.oml.connections import ConnectionsFile
+    from osiris_runtime.oml.rules_discovery import Catalogs
     from osiris_runtime.registry import Registry
 
 DEFAULT_ATTEMPTS = 3
+# With discovery caches, a table or column the database does not have is a mistake to send back.
+INVENTED_NAME_CODES = frozenset({"discovery.unknown-table", "discovery.unknown-column"})
 # Feedback lists this many problems at most: a model fixes the first ones best, and more only cost tokens.
 MAX_FEEDBACK_PROBLEMS = 12
 
@@ -74,8 +77,10 @@ class Attempt:
 
     @property
     def ok(self) -> bool:
-        """Valid and secret-free: the only kind of pipeline the loop lets anyone write."""
-        return self.oml is not None and not self.errors and not self.holds_secret
+        """Valid, secret-free and naming only real tables and columns (when the caches know them):
+        the only kind of pipeline the loop lets anyone write."""
+        return (self.oml is not None and not self.errors and not self.holds_secret
+                and not any(d.code in INVENTED_NAME_CODES for d in self.diagnostics))
 
 
 @dataclass(frozen=True)
@@ -127,10 +132,11 @@ def extract_oml(answer: str) -> str | None:
 
 
 def check_oml(text: str, registry: "Registry", connections: "ConnectionsFile | None" = None,
-              source: str | None = None) -> tuple[OmlDocument, list[Diagnostic]]:
-    """Parse and validate exactly as `osiris oml validate` and the language server do."""
+              source: str | None = None, discovery: "Catalogs | None" = None) -> tuple[OmlDocument, list[Diagnostic]]:
+    """Parse and validate exactly as `osiris oml validate` and the language server do
+    (with `discovery`, also table and column names against the discovery caches)."""
     doc = parse_oml(text, source=source)
-    return doc, validate(doc, registry, connections=connections)
+    return doc, validate(doc, registry, connections=connections, discovery=discovery)
 
 
 def inline_secret_values(doc: OmlDocument, diagnostics: Sequence[Diagnostic]) -> list[str]:
@@ -164,7 +170,7 @@ def _path_text(path: tuple[object, ...]) -> str:
 
 def problems_of(doc: OmlDocument, diagnostics: Sequence[Diagnostic], redactor: Redactor) -> tuple[Problem, ...]:
     """The errors and secret findings, compact and redacted, in document order."""
-    wanted = [d for d in diagnostics if d.is_error or d.code.startswith("secret.")]
+    wanted = [d for d in diagnostics if d.is_error or d.code.startswith("secret.") or d.code in INVENTED_NAME_CODES]
     problems = []
     for diag in wanted:
         path, _ = doc.path_at(diag.range.start)
@@ -196,7 +202,7 @@ def _no_oml_diagnostic() -> Diagnostic:
 
 def judge_answer(number: int, answer: str, registry: "Registry", connections: "ConnectionsFile | None" = None,
                  *, model_ms: float = 0.0, clock: Callable[[], float] = time.perf_counter,
-                 redactor: Redactor | None = None) -> Attempt:
+                 redactor: Redactor | None = None, discovery: "Catalogs | None" = None) -> Attempt:
     """Extract, validate and redact one answer: the per-attempt work the loop adds to the model's."""
     started = clock()
     redactor = redactor or Redactor()
@@ -206,7 +212,7 @@ def judge_answer(number: int, answer: str, registry: "Registry", connections: "C
         problems = (Problem("ai.no-oml", "error", "", 1, 1, "the answer holds no OML pipeline"),)
         holds_secret = False
     else:
-        doc, diagnostics = check_oml(oml, registry, connections)
+        doc, diagnostics = check_oml(oml, registry, connections, discovery=discovery)
         secrets = inline_secret_values(doc, diagnostics)
         holds_secret = bool(secrets)
         redactor.add_values(secrets)
@@ -229,6 +235,7 @@ class GenerationLoop:
     on_attempt: Callable[[Attempt], None] | None = None
     clock: Callable[[], float] = time.perf_counter
     redactor: Redactor = field(default_factory=Redactor)
+    discovery: "Catalogs | None" = None  # discovery caches: invented table/column names are problems too
 
     def run(self, request: str, generator: Generator) -> GenerationResult:
         done: list[Attempt] = []
@@ -239,7 +246,7 @@ class GenerationLoop:
             answer = generator(request, previous, feedback)
             model_ms = (self.clock() - started) * 1000.0
             attempt = judge_answer(number, answer, self.registry, self.connections, model_ms=model_ms,
-                                   clock=self.clock, redactor=self.redactor)
+                                   clock=self.clock, redactor=self.redactor, discovery=self.discovery)
             done.append(attempt)
             if self.on_attempt is not None:
                 self.on_attempt(attempt)

@@ -29,7 +29,14 @@ class AssistantSession:
              on_delta: Callable[[str], None] | None = None) -> "AssistantSession":
         """Settings from `env` first (ConfigError, exit 5, when the endpoint is not configured)."""
         settings = LlmSettings.from_env(env)
-        context = cached_context(workspace.registry, workspace.connections, default_context_cache_dir(env))
+        catalogs = workspace.catalogs()
+        discovery = None
+        if catalogs:  # `osiris discover` ran here: the model sees real tables and columns
+            from osiris_runtime.ai.context import count_tokens
+            from osiris_runtime.discovery.context import discovery_section
+
+            discovery = discovery_section(catalogs.values(), count_tokens=count_tokens)
+        context = cached_context(workspace.registry, workspace.connections, default_context_cache_dir(env), discovery)
         system_prompt = render_system_prompt(context.text, load_template(template_path, env))
         model = ChatModel(settings, stream=stream, on_delta=on_delta)
         return cls(workspace, Conversation(model.complete, system_prompt), model.redactor, attempts)
@@ -37,7 +44,8 @@ class AssistantSession:
     def ask(self, request: str, on_attempt: Callable[[Attempt], None] | None = None) -> GenerationResult:
         """One request through the loop; the final answer becomes part of the conversation."""
         loop = GenerationLoop(self.workspace.registry, self.workspace.connections, self.attempts,
-                              on_attempt=on_attempt, redactor=self.redactor)
+                              on_attempt=on_attempt, redactor=self.redactor,
+                              discovery=self.workspace.catalogs() or None)
         result = loop.run(request, self.conversation.generator())
         self.conversation.remember(request, result.best.oml)
         return result

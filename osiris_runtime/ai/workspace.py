@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 if TYPE_CHECKING:
+    from osiris_runtime.discovery.model import Catalog
     from osiris_runtime.oml.connections import ConnectionsFile
     from osiris_runtime.registry import Registry
 
@@ -27,3 +28,9 @@ class AiWorkspace:
         found = find_connections_file(root, env, connections_path)
         connections = load_connections(found) if found is not None else None
         return cls(root, registry, connections)
+
+    def catalogs(self) -> "dict[tuple[str, str], Catalog]":
+        """The usable `osiris discover` caches of this workspace's aliases (none without a connections file)."""
+        from osiris_runtime.discovery.cache import workspace_catalogs
+
+        return workspace_catalogs(self.connections, self.registry, self.root)

@@ -1,6 +1,8 @@
 """Discovered tables as LLM context: largest first, deterministic, within the budget."""
 
-from osiris_runtime.discovery.context import discovery_context, estimate_tokens
+import json
+
+from osiris_runtime.discovery.context import discovery_section, estimate_tokens
 from osiris_runtime.discovery.model import Catalog, DiscoveredColumn, DiscoveredTable
 
 
@@ -12,16 +14,20 @@ def catalog(n: int) -> Catalog:
 
 
 def test_everything_fits_a_large_budget_largest_first():
-    text = discovery_context([catalog(3)], 10_000)
-    lines = text.splitlines()
-    assert lines[0].startswith("## @mysql.shop (mysql")
-    assert lines[1].startswith("- t002(col0 int32 not null, col1 int32") and lines[1].endswith("pk(col0) ~20 rows")
-    assert [l.split("(")[0] for l in lines[1:]] == ["- t002", "- t001", "- t000"]
+    section = discovery_section([catalog(3)], 10_000)
+    block = section["connections"]["@mysql.shop"]
+    assert [t["name"] for t in block["tables"]] == ["t002", "t001", "t000"]
+    assert block["tables"][0] == {"name": "t002", "columns": [[f"col{j}", "int32"] for j in range(6)],
+                                  "primary_key": ["col0"], "rows": 20}
+    assert block["more_tables"] == [] and block["omitted"] == 0
 
 
-def test_a_small_budget_trims_deterministically_and_says_so():
+def test_a_small_budget_trims_deterministically_and_counts_the_rest():
     big = catalog(200)
-    text = discovery_context([big], 300)
+    section = discovery_section([big], 300)
+    text = json.dumps(section, sort_keys=True, separators=(",", ":"))
     assert estimate_tokens(text) <= 300
-    assert text == discovery_context([big], 300)
-    assert "- t199(" in text and "more tables" in text
+    assert section == discovery_section([big], 300)
+    block = section["connections"]["@mysql.shop"]
+    assert block["tables"][0]["name"] == "t199" and block["more_tables"]
+    assert len(block["tables"]) + len(block["more_tables"]) + block["omitted"] == 200
