@@ -158,7 +158,7 @@ def compile_pipeline(
         return CompileResult(_sorted(diagnostics), None)
 
     compiler = _Compilation(doc, registry, params=params, env=env, profile=profile, source=source,
-                            validate_configs=mode != "off")
+                            validate_configs=mode != "off", connections=connections)
     pipeline = compiler.run()
     diagnostics = _apply_mode(_dedupe(diagnostics + compiler.diagnostics), mode)
     if any(d.is_error for d in diagnostics):
@@ -270,8 +270,9 @@ class _Compilation:
 
     def __init__(self, doc: "OmlDocument", registry: "Registry", *, params: Mapping[str, str],
                  env: Mapping[str, str], profile: str | None, source: str | None,
-                 validate_configs: bool) -> None:
+                 validate_configs: bool, connections: "ConnectionsFile | None" = None) -> None:
         self.doc = doc
+        self.connections = connections
         self.validate_configs = validate_configs
         self.steps_with_params: set[int] = set()
         self.registry = registry
@@ -330,7 +331,7 @@ class _Compilation:
                 self._revalidate_config(spec, config, config_path)
             cfg = _fill_defaults(spec, resolve_aliases(spec, config))
             cfgs[step.id] = cfg
-            connection = cfg.get("connection")
+            connection = self._connection_ref(spec, cfg)
             manifest_steps.append({
                 "id": step.id,
                 "component": spec.name,
@@ -338,7 +339,7 @@ class _Compilation:
                 "mode": step.component_mode,
                 "driver": spec.driver,
                 "cfg_path": f"{CFG_DIR}/{step.id}.json",
-                "connection": connection if isinstance(connection, str) else None,
+                "connection": connection,
                 "needs": list(step.depends_on),
             })
         # The manifest carries metadata and param values: no secret may ride in on them either.
@@ -461,6 +462,19 @@ class _Compilation:
         if len(specs) != len(steps):
             return None
         return specs
+
+    def _connection_ref(self, spec: "ComponentSpec", cfg: Mapping[str, Any]) -> str | None:
+        """The alias the step uses, as `@family.alias`: as written, else the family default found in
+        the connections file (the validator has reported a missing one), else None (picked at run time)."""
+        from osiris_runtime.oml.connections import ResolvedAlias, resolve_step_alias, takes_connection
+
+        written = cfg.get("connection")
+        if isinstance(written, str):
+            return written
+        if self.connections is None or not takes_connection(spec):
+            return None
+        chosen = resolve_step_alias(self.connections, spec.family)
+        return chosen.ref if isinstance(chosen, ResolvedAlias) else None
 
     def _check_needs(self, steps: list["StepView"], ids: set[str]) -> None:
         for step in steps:

@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote, urlsplit
 from osiris_runtime.errors import ConfigError
 
 if TYPE_CHECKING:
+    from osiris_runtime.oml.connections import ResolvedAlias
     from osiris_runtime.registry import Registry
 
 MASK = "***"
@@ -242,6 +243,11 @@ class ConnectionTarget:
     alias: str | None = None
 
     @property
+    def ref(self) -> str | None:
+        """`@family.alias`, or None for the family default."""
+        return f"@{self.family}.{self.alias}" if self.alias else None
+
+    @property
     def label(self) -> str:
         return f"@{self.family}.{self.alias}" if self.alias else f"@{self.family} (default)"
 
@@ -261,7 +267,12 @@ class ConnectionResolver:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def resolve(self, target: ConnectionTarget) -> dict[str, Any]:
-        from osiris_runtime.oml.connections import load_connections, substitute_env
+        """The target alias's fields with `${VAR}` substituted (see `resolve_alias` for which alias)."""
+        return self.resolve_alias(target)[1]
+
+    def resolve_alias(self, target: ConnectionTarget) -> tuple["ResolvedAlias", dict[str, Any]]:
+        """The alias chosen for `target` (by `resolve_step_alias`) and its resolved fields."""
+        from osiris_runtime.oml.connections import ResolvedAlias, load_connections, resolve_step_alias, substitute_env
 
         if self.connections_file is None:
             raise ConfigError(
@@ -275,10 +286,10 @@ class ConnectionResolver:
             if problems:
                 raise ConfigError(f"connections file {self.connections_file}: {problems[0].message}",
                                   code=problems[0].code, diagnostics=problems, fix=problems[0].fix)
-            alias = connections.get(target.family, target.alias)
-            if alias is None:
-                raise ConfigError(_missing_alias_message(connections, target), code="connection.unknown-alias",
-                                  fix=f"define it under connections.{target.family} in {self.connections_file}")
+            chosen = resolve_step_alias(connections, target.family, target.ref)
+            if not isinstance(chosen, ResolvedAlias):
+                raise ConfigError(chosen.message, code=chosen.code, fix=f"{chosen.fix} ({self.connections_file})")
+            alias = chosen.entry
             lookup = self.sources.lookup()
         secret_keys = {_normalise_key(k) for k in self.secret_keys_for(target.family)}
         self.redactor.add_keys(secret_keys)
@@ -301,7 +312,7 @@ class ConnectionResolver:
                 secret_values.append(value)
             resolved[name] = value
         self.redactor.add_values(secret_values)
-        return resolved
+        return chosen, resolved
 
     def _is_secret(self, name: str, secret_keys: Collection[str]) -> bool:
         return _normalise_key(name) in secret_keys or self.redactor.is_secret_key(name)
@@ -317,17 +328,6 @@ def _coerce_whole_placeholder(raw: str, value: str, *, secret: bool) -> Any:
     if re.fullmatch(r"-?\d+", value.strip()):
         return int(value)
     return value
-
-
-def _missing_alias_message(connections: Any, target: ConnectionTarget) -> str:
-    families = connections.families()
-    if target.family not in families:
-        known = ", ".join(families) or "none"
-        return f"no connections for family `{target.family}` (families defined: {known})"
-    aliases = ", ".join(a.alias for a in connections.aliases(target.family))
-    if target.alias is None:
-        return f"no default connection for `{target.family}`: mark one alias `default: true` (aliases: {aliases})"
-    return f"unknown connection {target.label} (aliases of {target.family}: {aliases})"
 
 
 def secret_keys_from_registry(registry: "Registry") -> Callable[[str], frozenset[str]]:

@@ -62,9 +62,10 @@ def hover(lines: Sequence[str], line: int, column: int, folder: FolderContext) -
     in_step = len(path) == 2 and path[0] == "steps" and isinstance(path[1], int)
     in_config = len(path) == 3 and path[0] == "steps" and path[2] in CONFIG_KEYS
     component = None
+    step_keys: dict[str, tuple[int, str]] = {}
     if len(frames) >= 2 and path[0] == "steps" and isinstance(path[1], int):
-        keys = mapping_keys(lines, frames[1].line, frames[1].level)
-        component = next((scalar(keys[k][1]) for k in COMPONENT_KEYS if k in keys), None)
+        step_keys = mapping_keys(lines, frames[1].line, frames[1].level)
+        component = next((scalar(step_keys[k][1]) for k in COMPONENT_KEYS if k in step_keys), None)
     spec = folder.registry.get(component) if component else None
 
     if shape.key is not None:
@@ -74,7 +75,7 @@ def hover(lines: Sequence[str], line: int, column: int, folder: FolderContext) -
             if path == () and shape.key in TOP_LEVEL_KEYS:
                 return _markdown(f"**{shape.key}** — {TOP_LEVEL_KEYS[shape.key]}", rng)
             if in_step and shape.key in COMPONENT_KEYS and spec is not None:
-                return _markdown(component_markdown(spec), rng)
+                return _markdown(component_markdown(spec) + _default_connection(lines, step_keys, spec, folder), rng)
             if in_step and shape.key in STEP_KEYS:
                 return _markdown(f"**{shape.key}** — {STEP_KEYS[shape.key]}", rng)
             if in_config and spec is not None:
@@ -96,7 +97,7 @@ def hover(lines: Sequence[str], line: int, column: int, folder: FolderContext) -
     key = shape.key
     if in_step and key in COMPONENT_KEYS:
         spec = folder.registry.get(word)
-        return _markdown(component_markdown(spec), rng) if spec else None
+        return _markdown(component_markdown(spec) + _default_connection(lines, step_keys, spec, folder), rng) if spec else None
     if in_step and key == "mode" and word in OML_MODES:
         return _markdown(f"OML mode `{word}` runs the component in mode `{OML_MODES[word]}`", rng)
     if (in_step and key == "needs") or path[-2:-1] == ("needs",):
@@ -137,6 +138,44 @@ def _connection_hover(word: str, rng: types.Range, folder: FolderContext) -> typ
         return _markdown(f"`{word}`: no such alias in {connections.path}", rng)
     return _markdown(alias_markdown(alias, family_secret_fields(folder.registry, family))
                      + f"\n\nfrom `{connections.path}`", rng)
+
+
+def _default_connection(lines: Sequence[str], step_keys: dict[str, tuple[int, str]], spec, folder: FolderContext) -> str:
+    """For a step that names no connection: which alias it uses (the family default), or why none."""
+    from osiris_runtime.oml.connections import ResolvedAlias, resolve_step_alias, takes_connection
+
+    if not takes_connection(spec) or _names_connection(lines, step_keys):
+        return ""
+    connections = folder.connections()
+    if connections is None:
+        return f"\n\n**Connection:** the `{spec.family}` default (no connections file found)"
+    chosen = resolve_step_alias(connections, spec.family)
+    if not isinstance(chosen, ResolvedAlias):
+        return f"\n\n**Connection:** {chosen.message}"
+    return (f"\n\n**Connection:** {chosen.describe()}\n\n"
+            + alias_markdown(chosen.entry, family_secret_fields(folder.registry, spec.family)))
+
+
+def _names_connection(lines: Sequence[str], step_keys: dict[str, tuple[int, str]]) -> bool:
+    """Whether the step's `config` (flow or block mapping) has a `connection` key."""
+    config_key = next((k for k in CONFIG_KEYS if k in step_keys), None)
+    if config_key is None:
+        return False
+    line_no, after = step_keys[config_key]
+    if after.strip():
+        return re.search(r"[{,]\s*['\"]?connection['\"]?\s*:", after) is not None
+    indent = len(lines[line_no]) - len(lines[line_no].lstrip())
+    child_indent = None
+    for text in lines[line_no + 1:]:
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        here = len(text) - len(text.lstrip())
+        if here <= indent:
+            return False
+        child_indent = here if child_indent is None else child_indent
+        if here == child_indent and re.match(r"\s*['\"]?connection['\"]?\s*:", text):
+            return True
+    return False
 
 
 def _param_hover(lines: Sequence[str], name: str, line: int, start: int, end: int) -> types.Hover | None:

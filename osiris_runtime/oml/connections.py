@@ -17,13 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from osiris_runtime.errors import Diagnostic, Range, Severity
 from osiris_runtime.oml.yaml_tree import parse_yaml, to_range
 
 if TYPE_CHECKING:
-    from osiris_runtime.registry import Registry
+    from osiris_runtime.registry import ComponentSpec, Registry
 
 CONNECTIONS_FILENAME = "osiris_connections.yaml"
 CONNECTIONS_ENV = "OSIRIS_CONNECTIONS"
@@ -81,6 +81,27 @@ def env_references(value: Any) -> list[str]:
     return names
 
 
+# Other spellings connection files use for a field, in the order they are looked up: the
+# original's Supabase connections call the key `service_role_key` (or `anon_key`).
+FIELD_SPELLINGS: Mapping[str, tuple[str, ...]] = {"key": ("key", "service_role_key", "anon_key")}
+
+
+def field_value(fields: Mapping[str, Any], name: str) -> Any:
+    """A connection field under any of its spellings (`key`, `service_role_key`, `anon_key`); None if absent."""
+    for spelling in FIELD_SPELLINGS.get(name, (name,)):
+        value = fields.get(spelling)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def supplied_fields(fields: Mapping[str, Any]) -> frozenset[str]:
+    """The config fields an alias really supplies: its own field names, other spellings folded in."""
+    names = {str(k) for k, v in fields.items() if v is not None}
+    names |= {name for name, spellings in FIELD_SPELLINGS.items() if names & set(spellings)}
+    return frozenset(names)
+
+
 @dataclass(frozen=True)
 class ConnectionAlias:
     """One alias of a family; `fields` are raw values (`${VAR}` left as written, no `default` flag)."""
@@ -114,14 +135,116 @@ class ConnectionsFile:
         return list(self.by_family.get(family, ()))
 
     def get(self, family: str, alias: str | None = None) -> ConnectionAlias | None:
-        """The named alias; without a name the default: `default: true`, else the alias named `default`."""
-        candidates = self.by_family.get(family, ())
-        if alias is not None:
-            return next((a for a in candidates if a.alias == alias), None)
-        flagged = next((a for a in candidates if a.is_default), None)
-        if flagged is not None:
-            return flagged
-        return next((a for a in candidates if a.alias == "default"), None)
+        """The named alias; without a name the family default (see `resolve_step_alias`)."""
+        if alias is None:
+            chosen = resolve_step_alias(self, family)
+            return chosen.entry if isinstance(chosen, ResolvedAlias) else None
+        return next((a for a in self.by_family.get(family, ()) if a.alias == alias), None)
+
+
+# How the alias of a step was chosen: named in `connection:`, the family's `default: true` alias,
+# or the alias literally named `default`.
+AliasSource = Literal["explicit", "default-flag", "default-name"]
+
+
+@dataclass(frozen=True)
+class ResolvedAlias:
+    """The alias a step uses, and how it was chosen. `fields` are raw (`${VAR}` as written)."""
+
+    entry: ConnectionAlias
+    source: AliasSource
+
+    @property
+    def family(self) -> str:
+        return self.entry.family
+
+    @property
+    def name(self) -> str:
+        return self.entry.alias
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        return self.entry.fields
+
+    @property
+    def ref(self) -> str:
+        return self.entry.ref
+
+    @property
+    def is_default(self) -> bool:
+        """Chosen as the family default (the step names no alias)."""
+        return self.source != "explicit"
+
+    def describe(self) -> str:
+        """`@mysql.shop`, or `@mysql.shop (the mysql default: `default: true`)` for a default."""
+        if self.source == "default-flag":
+            return f"{self.ref} (the `{self.family}` default: `default: true`)"
+        if self.source == "default-name":
+            return f"{self.ref} (the `{self.family}` default: the alias named `default`)"
+        return self.ref
+
+
+@dataclass(frozen=True)
+class AliasProblem:
+    """Why no alias could be chosen: a code, a one-line message and a fix (never a secret)."""
+
+    code: str  # connection.invalid-ref | connection.family-mismatch | connection.unknown-alias | connection.no-default
+    message: str
+    fix: str
+    family: str
+    alias: str | None = None
+    available: tuple[str, ...] = ()
+
+
+def takes_connection(spec: "ComponentSpec", config: Mapping[str, Any] | None = None) -> bool:
+    """Whether a step of this component uses a connection: its config names one, or the spec has
+    connection-supplied fields (so the family default applies). DuckDB and filesystem steps have none."""
+    return bool(spec.connection_fields) or (isinstance(config, Mapping) and config.get("connection") is not None)
+
+
+def resolve_step_alias(connections: ConnectionsFile, family: str, ref: str | None = None) -> ResolvedAlias | AliasProblem:
+    """The alias a step of a `family` component uses: the one rule for runner, validator, compiler and editor.
+
+    `ref` is the step's `config.connection` (`"@family.alias"`) or None. Without one, the family's
+    alias marked `default: true` (the first, if several are), else the alias named `default`.
+    Pure: the connections file is passed in, nothing is resolved (`${VAR}` stays as written).
+    """
+    if ref is not None:
+        parsed = parse_connection_ref(ref) if isinstance(ref, str) else None
+        if parsed is None or parsed[1] is None:
+            return AliasProblem("connection.invalid-ref", f"invalid connection reference {ref!r}",
+                                'write it as "@family.alias"', family)
+        if parsed[0] != family:
+            return AliasProblem("connection.family-mismatch", f"a `{family}` component needs a `{family}` connection, not `{parsed[0]}`",
+                                f'use "@{family}.<alias>"', family, parsed[1])
+        alias = parsed[1]
+    else:
+        alias = None
+    candidates = connections.by_family.get(family, ())
+    available = tuple(a.alias for a in candidates)
+    listed = ", ".join(available)
+    if alias is not None:
+        found = next((a for a in candidates if a.alias == alias), None)
+        if found is not None:
+            return ResolvedAlias(found, "explicit")
+        if family not in connections.by_family:
+            families = ", ".join(connections.families()) or "none"
+            return AliasProblem("connection.unknown-alias",
+                                f"unknown connection @{family}.{alias}: no `{family}` family (families defined: {families})",
+                                f"add `{family}:` with an alias `{alias}:` under `connections:` in {CONNECTIONS_FILENAME}",
+                                family, alias, available)
+        return AliasProblem("connection.unknown-alias", f"unknown connection @{family}.{alias} (aliases of {family}: {listed})",
+                            f"use one of: {', '.join(f'@{family}.{a}' for a in available)}", family, alias, available)
+    flagged = next((a for a in candidates if a.is_default), None)
+    if flagged is not None:
+        return ResolvedAlias(flagged, "default-flag")
+    named = next((a for a in candidates if a.alias == "default"), None)
+    if named is not None:
+        return ResolvedAlias(named, "default-name")
+    fix = (f"add `default: true` to one of the `{family}` aliases ({listed}), or write `connection: \"@{family}.<alias>\"`"
+           if available else f"add a `{family}:` family with an alias marked `default: true` under `connections:` in {CONNECTIONS_FILENAME}")
+    return AliasProblem("connection.no-default", f"no default connection for `{family}`: mark one alias `default: true`",
+                        fix, family, None, available)
 
 
 def find_connections_file(start: Path, env: Mapping[str, str], explicit: Path | None = None) -> Path | None:

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Any, Collection
 
 from osiris_runtime.errors import Severity
 from osiris_runtime.friendly import CONNECTION_KEY, FriendlyError, did_you_mean, field_name, validate_config
-from osiris_runtime.oml.connections import CONNECTIONS_FILENAME, ConnectionAlias, parse_connection_ref
+from osiris_runtime.oml.connections import (
+    CONNECTIONS_FILENAME,
+    AliasProblem,
+    ResolvedAlias,
+    parse_connection_ref,
+    resolve_step_alias,
+    supplied_fields,
+    takes_connection,
+)
 from osiris_runtime.oml.document import StepView
 from osiris_runtime.oml.rules import RuleContext
 from osiris_runtime.oml.rules_params import param_values
@@ -30,8 +38,10 @@ def check_configs(ctx: RuleContext) -> None:
         if values is None:
             values = param_values(ctx)
         config, unresolved = _with_param_defaults(step.config or {}, values)
-        alias = _resolved_alias(ctx, step, spec)
-        errors = validate_config(spec, config, connection_fields=_supplied_fields(ctx, step, spec))
+        chosen = step_alias(ctx, step, spec)
+        alias = chosen if isinstance(chosen, ResolvedAlias) else None
+        errors = validate_config(spec, config, connection_provided=takes_connection(spec, step.config),
+                                 connection_fields=supplied_fields(alias.fields) if alias is not None else None)
         base = config_path(step)
         seen: set[tuple[str, tuple[Any, ...], str]] = set()
         for error in [e for found in errors for e in _each_unknown_key(found, config)]:
@@ -70,14 +80,14 @@ def _each_unknown_key(error: FriendlyError, config: Any) -> list[FriendlyError]:
     return out
 
 
-def _missing_from_alias(error: FriendlyError, alias: ConnectionAlias) -> FriendlyError:
+def _missing_from_alias(error: FriendlyError, alias: ResolvedAlias) -> FriendlyError:
     """The step has a connection, but its alias lacks a field: say so, and where to add it."""
     from dataclasses import replace
 
     return replace(
         error,
-        problem=f"missing required `{error.field}`: the connection `{alias.ref}` does not supply it",
-        fix=f"add `{error.field}:` to the alias `{alias.alias}` in {CONNECTIONS_FILENAME}",
+        problem=f"missing required `{error.field}`: the connection `{alias.describe()}` does not supply it",
+        fix=f"add `{error.field}:` to the alias `{alias.name}` in {CONNECTIONS_FILENAME}",
     )
 
 
@@ -111,30 +121,14 @@ def _under_unresolved_param(error: FriendlyError, unresolved: list[tuple[Any, ..
     return error.target == "value" and any(tuple(error.path[: len(p)]) == tuple(p) for p in unresolved)
 
 
-def _supplied_fields(ctx: RuleContext, step: StepView, spec: "ComponentSpec") -> Collection[str] | None:
-    """Fields the step's connection supplies: the alias's fields when it is known, else "unknown" (None).
-
-    Without a connection, None too (`validate_config` then sees no connection at all).
-    """
-    alias = _resolved_alias(ctx, step, spec)
-    if alias is None:
+def step_alias(ctx: RuleContext, step: StepView, spec: "ComponentSpec") -> ResolvedAlias | AliasProblem | None:
+    """The alias the step uses (`resolve_step_alias`); None when it takes no connection or there is no file to look in."""
+    config = step.config if isinstance(step.config, dict) else None
+    if not takes_connection(spec, config) or not _connections_available(ctx):
         return None
-    supplied = set(alias.fields)
-    # A secret may be spelled differently in a connection (`service_role_key` for `key`):
-    # any secret field in the alias supplies the spec's secret roots.
-    secret_keys = ctx.secret_keys(spec.name)
-    if supplied & secret_keys:
-        supplied |= spec.secret_roots
-    return supplied
-
-
-def _resolved_alias(ctx: RuleContext, step: StepView, spec: "ComponentSpec") -> ConnectionAlias | None:
-    if step.config is None or CONNECTION_KEY not in step.config or ctx.connections is None:
-        return None
-    parsed = parse_connection_ref(step.config[CONNECTION_KEY]) if isinstance(step.config[CONNECTION_KEY], str) else None
-    if parsed is None or parsed[0] != spec.family:
-        return None
-    return ctx.connections.get(parsed[0], parsed[1])
+    assert ctx.connections is not None
+    ref = config.get(CONNECTION_KEY) if config is not None else None
+    return resolve_step_alias(ctx.connections, spec.family, ref)
 
 
 def _connections_available(ctx: RuleContext) -> bool:
@@ -146,9 +140,11 @@ def check_connections(ctx: RuleContext) -> None:
     """`connection: "@family.alias"`: syntax, family, alias existence, and override policy."""
     warned_no_file = False
     for step in ctx.doc.steps():
-        if step.config is None or CONNECTION_KEY not in step.config:
-            continue
         spec = ctx.spec(step.component)
+        if step.config is None or CONNECTION_KEY not in step.config:
+            if spec is not None and takes_connection(spec) and (step.config is not None or step.config_key is None):
+                warned_no_file = _check_default(ctx, step, spec, warned_no_file)
+            continue
         ref = step.config[CONNECTION_KEY]
         path = config_path(step) + (CONNECTION_KEY,)
         parsed = parse_connection_ref(ref) if isinstance(ref, str) else None
@@ -180,7 +176,7 @@ def check_connections(ctx: RuleContext) -> None:
                 )
             continue
         assert ctx.connections is not None
-        if ctx.connections.get(family, alias) is None:
+        if isinstance(resolve_step_alias(ctx.connections, family, ref), AliasProblem):
             known = [a.alias for a in ctx.connections.aliases(family)]
             guess = did_you_mean(alias, known)
             where = f"family `{family}`" if known else f"{CONNECTIONS_FILENAME} (it has no `{family}` family)"
@@ -193,6 +189,25 @@ def check_connections(ctx: RuleContext) -> None:
                     else f"add `{family}:` with an alias `{alias}:` under `connections:` in {CONNECTIONS_FILENAME}"),
                 data={"replacement": f"@{family}.{guess}", "available": known} if guess else {"available": known},
             )
+
+
+def _check_default(ctx: RuleContext, step: StepView, spec: "ComponentSpec", warned_no_file: bool) -> bool:
+    """A step without `connection:` uses its family's default alias: there must be one. Returns `warned_no_file`."""
+    where = config_path(step) if step.config_key is not None else step.path + (step.component_key or "component",)
+    if not _connections_available(ctx):
+        if not warned_no_file:
+            ctx.report(
+                "connection.no-file",
+                f"no {CONNECTIONS_FILENAME} found, so the default `{spec.family}` connection cannot be checked",
+                where, key=step.config_key is not None, severity=Severity.WARNING,
+                fix=f"create {CONNECTIONS_FILENAME} next to the pipeline (or pass --connections / set OSIRIS_CONNECTIONS)",
+            )
+        return True
+    chosen = step_alias(ctx, step, spec)
+    if isinstance(chosen, AliasProblem):
+        ctx.report(chosen.code, chosen.message, where, key=step.config_key is not None, fix=chosen.fix,
+                   data={"family": spec.family, "available": list(chosen.available)})
+    return warned_no_file
 
 
 def _default_ref(ctx: RuleContext, family: str) -> str | None:

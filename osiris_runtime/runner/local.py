@@ -115,8 +115,10 @@ class LocalEngine:
         """Explicit `@family.alias`, the family default for components that take a connection, or none."""
         if step.connection:
             return parse_target(step.connection, step.family)
+        from osiris_runtime.oml.connections import takes_connection
+
         spec = self.registry.get(step.component) if self.registry is not None else None
-        if spec is not None and spec.connection_fields:
+        if spec is not None and takes_connection(spec):
             return ConnectionTarget(step.family, None)
         return None
 
@@ -124,9 +126,9 @@ class LocalEngine:
         target = prepared.targets[step.id]
         if target is None or prepared.resolver is None:
             return {}
-        resolved = prepared.resolver.resolve(target)
-        prepared.bus.emit("connection_resolved", step=step.id, family=target.family, alias=target.alias,
-                          fields=sorted(resolved))
+        chosen, resolved = prepared.resolver.resolve_alias(target)
+        prepared.bus.emit("connection_resolved", step=step.id, family=target.family, alias=chosen.name,
+                          default=chosen.is_default, fields=sorted(resolved))
         return resolved
 
     # --- execute ---------------------------------------------------------------------------------

@@ -84,3 +84,30 @@ async def test_dsn_passwords_in_aliases_are_hidden(editor, lsp_workspace):
         assert "s3cr3t-in-url" not in shop and "db.internal" in shop
     finally:
         conn.write_text(original)
+
+
+DEFAULTS_DOC = """\
+oml_version: "0.1.0"
+name: defaults
+steps:
+  - id: pull
+    component: mysql.extractor
+    mode: read
+    config:
+      query: SELECT 1
+  - id: push
+    component: supabase.writer
+    mode: write
+    config: {table: t}
+"""
+
+
+async def test_a_step_without_connection_names_the_default_alias_it_uses(editor):
+    uri, _ = editor.open(DEFAULTS_DOC)
+    text = await editor.hover(uri, position_of(DEFAULTS_DOC, "mysql.extractor", 3))
+    assert "**Connection:** @mysql.shop (the `mysql` default: `default: true`)" in text
+    assert "db.internal" in text and "LSP_TEST_MYSQL_PASSWORD" not in text
+    missing = await editor.hover(uri, position_of(DEFAULTS_DOC, "supabase.writer", 3))
+    assert "no default connection for `supabase`: mark one alias `default: true`" in missing
+    uri2, _ = editor.open(DOC)  # names its connection: no default to report
+    assert "**Connection:**" not in await editor.hover(uri2, position_of(DOC, "mysql.extractor", 3))
