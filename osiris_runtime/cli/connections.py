@@ -247,9 +247,11 @@ def _check_supabase(connection: Mapping[str, Any], timeout: float) -> None:
         return
     import httpx
 
-    url, key = connection.get("url"), connection.get("key") or connection.get("service_role_key")
+    from osiris_runtime.oml.connections import field_value
+
+    url, key = connection.get("url"), field_value(connection, "key")  # or service_role_key / anon_key
     if not url or not key:
-        raise ConfigError("the alias needs `url` and `key` (or `dsn` for a direct connection)",
+        raise ConfigError("the alias needs `url` and `key` (or `service_role_key`/`anon_key`, or `dsn` for a direct connection)",
                           code="connection.missing-field")
     try:
         response = httpx.get(f"{str(url).rstrip('/')}/rest/v1/", headers={"apikey": str(key), "Authorization": f"Bearer {key}"},

@@ -49,6 +49,7 @@ import httpx
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_identifier
 from osiris_runtime.errors import ConfigError, RunFailed
+from osiris_runtime.oml.connections import field_value
 from osiris_runtime.runner.batches import Batch, Column, Schema
 from osiris_runtime.secrets import MASK, Redactor
 
@@ -113,7 +114,7 @@ class RestEndpoint:
         project_id = conn.get("project_id") or ctx.config.get("project_id")
         if not url and project_id:
             url = f"https://{project_id}.supabase.co"
-        key = conn.get("key") or conn.get("service_role_key") or conn.get("anon_key")
+        key = field_value(conn, "key")  # `key`, `service_role_key` or `anon_key`
         if not url or not key:
             missing = " and ".join(name for name, value in (("url", url), ("key", key)) if not value)
             raise ConfigError(

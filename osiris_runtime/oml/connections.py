@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Collection, Literal, Mapping
 
 from osiris_runtime.errors import Diagnostic, Range, Severity
 from osiris_runtime.oml.yaml_tree import parse_yaml, to_range
@@ -95,11 +95,22 @@ def field_value(fields: Mapping[str, Any], name: str) -> Any:
     return None
 
 
+# Fields an alias supplies through another one: the Supabase REST url is built from `project_id`.
+STANDS_IN_FOR: Mapping[str, tuple[str, ...]] = {"url": ("project_id",)}
+
+
 def supplied_fields(fields: Mapping[str, Any]) -> frozenset[str]:
-    """The config fields an alias really supplies: its own field names, other spellings folded in."""
-    names = {str(k) for k, v in fields.items() if v is not None}
+    """The config fields an alias really supplies: its own field names, other spellings folded in
+    (`service_role_key` supplies `key`, `project_id` supplies `url`). Nothing else is assumed."""
+    names = {str(k) for k, v in fields.items() if v is not None and v != ""}
     names |= {name for name, spellings in FIELD_SPELLINGS.items() if names & set(spellings)}
+    names |= {name for name, others in STANDS_IN_FOR.items() if names & set(others)}
     return frozenset(names)
+
+
+def field_spellings(names: Collection[str]) -> frozenset[str]:
+    """`names` plus every other spelling a connection file may use for them."""
+    return frozenset(names) | {s for n in names for s in FIELD_SPELLINGS.get(n, ())}
 
 
 @dataclass(frozen=True)
@@ -400,7 +411,8 @@ def validate_connections(conns: ConnectionsFile, registry: "Registry") -> list[D
         for spec in specs:
             known |= set(spec.connection_fields) | set(spec.properties)
             secret_keys |= set(registry.get_secret_map(spec.name).secret_keys)
-        known |= secret_keys
+        secret_keys = set(field_spellings(secret_keys))
+        known = set(field_spellings(known)) | secret_keys | {o for n in known for o in STANDS_IN_FOR.get(n, ())}
         # Required everywhere in the family and supplied by connections: what an alias must hold.
         required = set.intersection(*({r for r in s.required if r in s.connection_fields} for s in specs))
         for alias in conns.aliases(family):
@@ -422,8 +434,8 @@ def validate_connections(conns: ConnectionsFile, registry: "Registry") -> list[D
                         alias.field_ranges.get(str(name), rng), Severity.WARNING,
                         fix=f"write `{name}: ${{{family.upper()}_{str(name).upper()}}}` and export the variable",
                         data={"field": str(name), "family": family}, source=source))
-            has_secret = bool(set(alias.fields) & secret_keys)
-            missing = sorted(r for r in required if r not in alias.fields and not (has_secret and r in secret_keys))
+            has = supplied_fields(alias.fields)
+            missing = sorted(r for r in required if r not in has)
             if missing:
                 out.append(Diagnostic(
                     "connection.missing-field",
