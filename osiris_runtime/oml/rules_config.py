@@ -44,7 +44,7 @@ def check_configs(ctx: RuleContext) -> None:
                                  connection_fields=supplied_fields(alias.fields) if alias is not None else None)
         base = config_path(step)
         seen: set[tuple[str, tuple[Any, ...], str]] = set()
-        for error in [e for found in errors for e in _each_unknown_key(found, config)]:
+        for error in [e for found in errors for e in _each_unknown_key(found, config, spec)]:
             if _under_unresolved_param(error, unresolved):
                 continue  # `${params.x}` without a default: checked once the value is known (compile)
             if (error.code, error.path, error.problem) in seen:
@@ -55,8 +55,11 @@ def check_configs(ctx: RuleContext) -> None:
             _report_friendly(ctx, base, error)
 
 
-def _each_unknown_key(error: FriendlyError, config: Any) -> list[FriendlyError]:
-    """jsonschema reports all unknown keys of a mapping as one error: one diagnostic per key."""
+def _each_unknown_key(error: FriendlyError, config: Any, spec: "ComponentSpec") -> list[FriendlyError]:
+    """jsonschema reports all unknown keys of a mapping as one error: one diagnostic per key.
+
+    Deprecated spellings (`mode` for `write_mode`) are not unknown: they have their own warning.
+    """
     from dataclasses import replace
 
     if error.code != "config.unknown-key" or not error.path or "allowed" not in error.data:
@@ -68,7 +71,7 @@ def _each_unknown_key(error: FriendlyError, config: Any) -> list[FriendlyError]:
     if not isinstance(parent, dict):
         return [error]
     allowed = list(error.data["allowed"])
-    extras = [k for k in parent if k not in allowed and not (k == CONNECTION_KEY and not parent_path)]
+    extras = [k for k in parent if k not in allowed and not (not parent_path and (k == CONNECTION_KEY or k in spec.config_aliases))]
     out = []
     for key in extras or [error.path[-1]]:
         guess = did_you_mean(str(key), allowed)

@@ -88,6 +88,7 @@ def check(registry: Registry, connections: ConnectionsFile) -> Callable[..., lis
     def run(text: str, **kwargs: object) -> list[Diagnostic]:
         text = VALID_PIPELINE if text == "VALID" else text
         kwargs.setdefault("connections", connections)
-        return validate(parse_oml(text, source="p.yaml"), registry, **kwargs)  # type: ignore[arg-type]
+        reg = kwargs.pop("registry", registry)
+        return validate(parse_oml(text, source="p.yaml"), reg, **kwargs)  # type: ignore[arg-type]
 
     return run

@@ -239,3 +239,16 @@ def test_param_placeholder_takes_the_default_for_config_checks(check):
 
 def test_every_diagnostic_carries_the_source(check):
     assert all(d.source == "p.yaml" for d in check(H + STEP + STEP))
+
+
+@pytest.mark.parametrize("old", ["mode: append", "upsert_keys: [id]", "create_table: true"])
+def test_a_deprecated_key_stays_a_warning_beside_an_unknown_key(check, old):
+    from osiris_runtime.registry import Registry
+
+    # The shipped mysql.writer spec: it declares all three v0.1.0 spellings.
+    diagnostics = check(writer('connection: "@mysql.warehouse"', "table: t", old, "colour: blue"), registry=Registry())
+    by_key = {d.data.get("key", d.data.get("field")): (d.code, d.severity.label) for d in diagnostics if d.code.startswith("config.")}
+    name = old.split(":")[0]
+    assert by_key[name] == ("config.deprecated-key", "warning")
+    assert by_key["colour"] == ("config.unknown-key", "error")
+    assert [d.code for d in diagnostics if d.is_error] == ["config.unknown-key"]
