@@ -351,7 +351,23 @@ def _validate_config(spec: "ComponentSpec", config: Mapping[str, Any], connectio
     supplied = _supplied_by_connection(spec, connection_provided, connection_fields)
     errors += _schema_errors(spec, body, supplied, renamed)
     errors += _constraint_errors(spec, body, supplied)
+    errors += _ignored_keys(spec, body)
     return sorted(errors, key=lambda e: ([str(p) for p in e.path], e.code))
+
+
+# A config property whose schema says `x-ignored: <why>` is accepted (configs written for the
+# original Osiris carry it) but has no effect here: a warning says why.
+IGNORED_MARK = "x-ignored"
+
+
+def _ignored_keys(spec: "ComponentSpec", config: Mapping[str, Any]) -> list[FriendlyError]:
+    out = []
+    for key in config:
+        why = spec.properties.get(key, {}).get(IGNORED_MARK) if isinstance(spec.properties.get(key), Mapping) else None
+        if why:
+            out.append(FriendlyError("config.ignored-key", str(key), (key,), "key", f"`{key}` has no effect here: {why}",
+                                     f"remove `{key}`", None, spec.doc_url, {"remove": key}, Severity.WARNING))
+    return out
 
 
 def resolve_aliases(spec: "ComponentSpec", config: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ def _cell(text: Any) -> str:
 def describe_type(schema: Mapping[str, Any]) -> str:
     """A short type label for a property schema: `integer 1..65535`, `append \\| replace`, `string or list of strings`."""
     if "enum" in schema:
-        return " \\| ".join(f"`{v}`" for v in schema["enum"])
+        return " \\| ".join(f"`{json.dumps(v) if isinstance(v, str) and not v.isprintable() else v}`" for v in schema["enum"])
     if "const" in schema:
         return f"`{schema['const']}`"
     for combinator in ("oneOf", "anyOf"):
@@ -86,6 +86,8 @@ def render_spec_doc(spec: ComponentSpec) -> str:
             notes.append("from the connection")
         if name in spec.secret_roots:
             notes.append("secret")
+        if schema.get("x-ignored"):
+            notes.append(f"ignored: {schema['x-ignored']}")
         req = "yes" if name in required else ""
         if req and name in spec.connection_fields:
             req = "yes (connection)"

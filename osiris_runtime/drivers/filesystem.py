@@ -72,6 +72,43 @@ def infer_type(values: Sequence[str]) -> str:
     return "string"
 
 
+# pandas dtype spellings (Osiris v0.1.0 configs) -> CSV logical types.
+_PANDAS_DTYPES = {
+    "int": "int64", "int8": "int64", "int16": "int64", "int32": "int64", "int64": "int64",
+    "Int8": "int64", "Int16": "int64", "Int32": "int64", "Int64": "int64",
+    "float": "float64", "float32": "float64", "float64": "float64", "Float64": "float64",
+    "bool": "bool", "boolean": "bool",
+    "str": "string", "string": "string", "object": "string", "category": "string",
+    "datetime64": "datetime", "datetime64[ns]": "datetime", "datetime": "datetime", "date": "date",
+}
+_COMPRESSION_BY_SUFFIX = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+
+
+def open_text(path: Path, compression: str, encoding: str) -> Any:
+    """A text handle on a plain or compressed file (`infer` decides by the extension)."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zipfile
+
+    kind = _COMPRESSION_BY_SUFFIX.get(path.suffix.lower(), "none") if compression == "infer" else compression
+    if kind == "gzip":
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    if kind == "bz2":
+        return bz2.open(path, "rt", encoding=encoding, newline="")
+    if kind == "xz":
+        return lzma.open(path, "rt", encoding=encoding, newline="")
+    if kind == "zip":
+        archive = zipfile.ZipFile(path)
+        members = [m for m in archive.namelist() if not m.endswith("/")]
+        if len(members) != 1:
+            archive.close()
+            raise RunFailed(f"{path} holds {len(members)} files; a zip input must hold exactly one", code="run.csv-shape")
+        return io.TextIOWrapper(archive.open(members[0]), encoding=encoding, newline="")
+    return path.open("r", encoding=encoding, newline="")
+
+
 class CsvExtractor:
     """Reads a delimited text file in batches of `batch_size` rows."""
 
@@ -81,8 +118,25 @@ class CsvExtractor:
         self.path, self.delimiter, self.encoding, self.header = file_options(ctx)
         self.quotechar = str(cfg.get("quotechar", '"'))
         self.batch_size = int(cfg.get("batch_size", DEFAULT_BATCH_SIZE))
-        self.declared: Mapping[str, str] = dict(cfg.get("columns") or {})
+        columns = cfg.get("columns") or {}
+        # A list of names: which columns to read (with a header) or the columns' names (without).
+        self.selected: list[str] | None = [str(c) for c in columns] if isinstance(columns, list) else None
+        declared = {str(k): str(v) for k, v in (cfg.get("dtype") or {}).items()}
+        for name, pandas_type in declared.items():
+            if pandas_type not in _PANDAS_DTYPES:
+                raise ConfigError(f"step `{ctx.step_id}`: `dtype` of `{name}` is {pandas_type!r}", code="config.invalid-enum",
+                                  fix=f"use one of: {', '.join(_PANDAS_DTYPES)}")
+            declared[name] = _PANDAS_DTYPES[pandas_type]
+        self.dates = [str(c) for c in cfg.get("parse_dates") or ()]
+        self.declared: Mapping[str, str] = {**declared, **(columns if isinstance(columns, dict) else {})}
         self.infer = bool(cfg.get("infer_types", True))
+        na = cfg.get("na_values") or ()
+        self.na_values = frozenset({""} | ({na} if isinstance(na, str) else {str(v) for v in na}))
+        self.skip_rows = int(cfg.get("skip_rows") or 0)
+        self.limit: int | None = cfg.get("limit")
+        self.comment: str | None = cfg.get("comment")
+        self.skip_blank = bool(cfg.get("skip_blank_lines", True))
+        self.compression = str(cfg.get("compression") or "infer")
         for name, type_ in self.declared.items():
             if type_ not in _PARSERS:
                 raise ConfigError(f"step `{ctx.step_id}`: column `{name}` has type {type_!r}",
@@ -90,14 +144,21 @@ class CsvExtractor:
 
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch]:
         try:
-            handle = self.path.open("r", encoding=self.encoding, newline="")
+            handle = open_text(self.path, self.compression, self.encoding)
         except FileNotFoundError:
             raise RunFailed(f"step `{self.ctx.step_id}`: file not found: {self.path}", code="run.file-not-found",
                             fix="check `path` (relative paths start at the pipeline's folder)") from None
         with handle:
-            reader = csv.reader(handle, delimiter=self.delimiter, quotechar=self.quotechar)
-            names = self._names(reader)
-            first = self._read_rows(reader, len(names))
+            for _ in range(self.skip_rows):
+                if not handle.readline():
+                    break
+            lines = (line for line in handle if not line.startswith(self.comment)) if self.comment else handle
+            reader = csv.reader(lines, delimiter=self.delimiter, quotechar=self.quotechar)
+            file_names = self._names(reader)
+            keep = self._kept(file_names)
+            names = [file_names[i] for i in keep]
+            self.read = 0
+            first = self._read_rows(reader, len(file_names), keep)
             schema, converters = self._schema(names, first)
             self.ctx.emit("csv_schema", path=str(self.path), columns=[[c.name, c.type] for c in schema.columns])
             line = 2 if self.header else 1
@@ -108,7 +169,7 @@ class CsvExtractor:
                 yield Batch(schema, self._convert(rows, converters, names, line))
                 self.ctx.add_read(len(rows))
                 line += len(rows)
-                rows = self._read_rows(reader, len(names))
+                rows = self._read_rows(reader, len(file_names), keep)
 
     def _names(self, reader: Any) -> list[str]:
         if self.header:
@@ -116,24 +177,42 @@ class CsvExtractor:
             if header is None:
                 raise RunFailed(f"step `{self.ctx.step_id}`: {self.path} is empty (no header row)", code="run.csv-empty")
             return [h.strip() or f"column_{i + 1}" for i, h in enumerate(header)]
+        if self.selected:
+            return list(self.selected)
         if self.declared:
             return list(self.declared)
         raise ConfigError(f"step `{self.ctx.step_id}`: a file without a header needs `columns`",
                           code="config.missing-required", fix="add `columns: {name: type, ...}` in file order")
 
-    def _read_rows(self, reader: Any, width: int) -> list[list[str]]:
+    def _kept(self, names: list[str]) -> list[int]:
+        """Indexes of the columns to read: all, or (with a header) those `columns` lists, in file order."""
+        if not self.header or self.selected is None:
+            return list(range(len(names)))
+        missing = [c for c in self.selected if c not in names]
+        if missing:
+            raise RunFailed(f"step `{self.ctx.step_id}`: {self.path} has no column(s) {', '.join(missing)}",
+                            code="run.column-missing", fix=f"the file's columns: {', '.join(names)}")
+        return [i for i, n in enumerate(names) if n in self.selected]
+
+    def _read_rows(self, reader: Any, width: int, keep: list[int]) -> list[list[str]]:
         rows: list[list[str]] = []
+        wanted = self.batch_size if self.limit is None else min(self.batch_size, self.limit - self.read)
+        if wanted <= 0:
+            return rows
         for row in reader:
             if not row:
-                continue  # blank line
+                if self.skip_blank:
+                    continue  # blank line
+                row = [""] * width
             if len(row) != width:
                 raise RunFailed(
                     f"step `{self.ctx.step_id}`: {self.path} line {reader.line_num} has {len(row)} fields, expected {width}",
                     code="run.csv-shape",
                 )
-            rows.append(row)
-            if len(rows) >= self.batch_size:
+            rows.append(row if len(keep) == width else [row[i] for i in keep])
+            if len(rows) >= wanted:
                 break
+        self.read += len(rows)
         return rows
 
     def _schema(self, names: list[str], sample: list[list[str]]) -> tuple[Schema, list[Callable[[str], Any]]]:
@@ -141,8 +220,11 @@ class CsvExtractor:
         for index, name in enumerate(names):
             if name in self.declared:
                 type_ = self.declared[name]
+            elif name in self.dates:
+                values = [row[index] for row in sample if row[index] not in self.na_values]
+                type_ = "date" if values and all(_DATE.match(v) for v in values) else "datetime"
             elif self.infer:
-                type_ = infer_type([row[index] for row in sample])
+                type_ = infer_type([row[index] for row in sample if row[index] not in self.na_values])
             else:
                 type_ = "string"
             columns.append(Column(name, type_, True, "csv"))
@@ -152,11 +234,12 @@ class CsvExtractor:
     def _convert(self, rows: list[list[str]], converters: list[Callable[[str], Any]], names: list[str],
                  first_line: int) -> list[tuple[Any, ...]]:
         out = []
+        na = self.na_values
         for offset, row in enumerate(rows):
             try:
-                out.append(tuple(None if v == "" else conv(v) for v, conv in zip(row, converters)))
+                out.append(tuple(None if v in na else conv(v) for v, conv in zip(row, converters)))
             except (ValueError, KeyError):
-                index = next(i for i, (v, conv) in enumerate(zip(row, converters)) if v != "" and not _fits(conv, v))
+                index = next(i for i, (v, conv) in enumerate(zip(row, converters)) if v not in na and not _fits(conv, v))
                 raise RunFailed(
                     f"step `{self.ctx.step_id}`: {self.path} line {first_line + offset}: column `{names[index]}` "
                     f"was inferred from the first rows as another type and cannot hold this value",
@@ -200,13 +283,28 @@ class CsvWriter:
         if self.write_mode not in {"replace", "append"}:
             raise ConfigError(f"step `{ctx.step_id}`: write_mode {self.write_mode!r}", code="config.invalid-enum",
                               fix="use one of: replace, append")
+        newline = str(cfg.get("newline", "\n"))
+        if newline not in _NEWLINES:
+            raise ConfigError(f"step `{ctx.step_id}`: newline {newline!r}", code="config.invalid-enum",
+                              fix='use "\\n" (lf) or "\\r\\n" (crlf)')
+        self.newline = _NEWLINES[newline]
+        quoting = str(cfg.get("quoting", "minimal"))
+        if quoting not in _QUOTING:
+            raise ConfigError(f"step `{ctx.step_id}`: quoting {quoting!r}", code="config.invalid-enum",
+                              fix=f"use one of: {', '.join(_QUOTING)}")
+        self.quoting = _QUOTING[quoting]
+        self.create_dirs = bool(cfg.get("create_dirs", True))
 
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> None:
         if len(inputs) != 1:
             raise ConfigError(f"step `{self.ctx.step_id}`: a CSV writer takes exactly one input, got {len(inputs)}",
                               code="config.constraint", fix="set `needs` to the one step whose rows to write")
         (stream,) = inputs.values()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.create_dirs:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.parent.is_dir():
+            raise RunFailed(f"step `{self.ctx.step_id}`: folder {self.path.parent} does not exist (create_dirs: false)",
+                            code="run.folder-missing", fix="create the folder, or set `create_dirs: true`")
         if self.write_mode == "append":
             self._append(stream)
         else:
@@ -231,7 +329,10 @@ class CsvWriter:
             self._write(handle, stream, header=self.header and fresh)
 
     def _write(self, handle: Any, stream: Iterator[Batch], *, header: bool) -> None:
-        writer = csv.writer(handle, delimiter=self.delimiter, lineterminator="\n")
+        writer = csv.writer(handle, delimiter=self.delimiter, lineterminator=self.newline, quoting=self.quoting,
+                            escapechar="\\" if self.quoting == csv.QUOTE_NONE else None)
+        # nonnumeric: numbers go to the csv module as numbers, so they stay unquoted.
+        cell = _numeric_cell if self.quoting == csv.QUOTE_NONNUMERIC else format_value
         wrote_header = not header
         for batch in stream:
             if self.ctx.cancelled:
@@ -239,5 +340,15 @@ class CsvWriter:
             if not wrote_header:
                 writer.writerow(batch.schema.names)
                 wrote_header = True
-            writer.writerows([format_value(v) for v in row] for row in batch.rows)
+            writer.writerows([cell(v) for v in row] for row in batch.rows)
             self.ctx.add_written(len(batch))
+
+
+_NEWLINES = {"\n": "\n", "lf": "\n", "\r\n": "\r\n", "crlf": "\r\n"}
+_QUOTING = {"minimal": csv.QUOTE_MINIMAL, "all": csv.QUOTE_ALL, "nonnumeric": csv.QUOTE_NONNUMERIC, "none": csv.QUOTE_NONE}
+
+
+def _numeric_cell(value: Any) -> Any:
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return value
+    return format_value(value)

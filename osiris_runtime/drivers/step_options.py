@@ -32,6 +32,20 @@ def _name_list(value: Any, *, what: str, dialect: str) -> tuple[str, ...]:
     return tuple(validate_columns(items, dialect=dialect)) if items else ()
 
 
+def selected_columns(config: Mapping[str, Any]) -> list[str]:
+    """`columns`, else a PostgREST `select` list (`*` = every column; `a, b` = those columns)."""
+    if config.get("columns"):
+        return list(config["columns"])
+    select = config.get("select")
+    if not isinstance(select, str) or select.strip() in ("", "*"):
+        return []
+    names = [part.strip() for part in select.split(",")]
+    if any(not n or any(ch in n for ch in "():!*") for n in names):
+        raise ValidationFailed(f"`select: {select}` is not a plain column list", code="config.invalid-value",
+                               fix="list column names separated by commas (embedded resources and renames are not supported)")
+    return names
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """What to read: a `query`, or a `table` with optional `columns`, `filter` and `limit`."""
@@ -67,7 +81,7 @@ class ReadOptions:
             schema=schema,
             table=name,
             query=query,
-            columns=_name_list(config.get("columns"), what="column", dialect=dialect),
+            columns=_name_list(selected_columns(config), what="column", dialect=dialect),
             filter=where,
             order=config.get("order"),
             limit=limit,

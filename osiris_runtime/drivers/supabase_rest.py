@@ -48,6 +48,7 @@ import httpx
 
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_identifier
+from osiris_runtime.drivers.step_options import selected_columns
 from osiris_runtime.errors import ConfigError, RunFailed
 from osiris_runtime.oml.connections import field_value
 from osiris_runtime.runner.batches import Batch, Column, Schema
@@ -574,11 +575,14 @@ def _require_table(ctx: StepContext) -> str:
 def extract_rest(ctx: StepContext) -> Iterator[Batch]:
     """Read a Supabase table over REST, page by page, as Batches with a typed schema (see module doc)."""
     table = _require_table(ctx)
-    wanted = [_identifier(c, "column") for c in ctx.config.get("columns") or ()]
+    wanted = [_identifier(c, "column") for c in selected_columns(ctx.config)]
     filters = _filters(ctx.config.get("filter"))
     configured_order = _order_terms(ctx.config.get("order"))
     page_size = _positive_int(ctx.config, "batch_size", DEFAULT_PAGE_SIZE) or DEFAULT_PAGE_SIZE
     limit = _positive_int(ctx.config, "limit", None)
+    skip = ctx.config.get("offset") or 0
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise ConfigError(f"`offset` must be a non-negative integer, got {skip!r}", code="config.invalid-type")
     policy = RetryPolicy(retries=_retries(ctx.config))
 
     with RestSession(ctx, policy) as session:
@@ -600,14 +604,16 @@ def extract_rest(ctx: StepContext) -> Iterator[Batch]:
         select = ",".join(_select_item(c) for c in columns) if columns else "*"
         ctx.emit("rest.extract.start", table=table, order=[t.column for t in order], page_size=page_size)
 
-        offset, total = 0, None
+        offset, total = 0, None  # offset: rows read so far, after the `offset` rows skipped
         converters: list[Callable[[Any], Any]] | None = None
         schema: Schema | None = None
         while limit is None or offset < limit:
             if ctx.cancelled:
                 return
             size = page_size if limit is None else min(page_size, limit - offset)
-            rows, count = _fetch_page(session, table, select, filters, order, offset, size, count=total is None)
+            rows, count = _fetch_page(session, table, select, filters, order, skip + offset, size, count=total is None)
+            if count is not None:
+                count = max(0, count - skip)
             if total is None:
                 total = count
             if not rows:

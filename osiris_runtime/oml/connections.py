@@ -102,7 +102,7 @@ STANDS_IN_FOR: Mapping[str, tuple[str, ...]] = {"url": ("project_id",)}
 def supplied_fields(fields: Mapping[str, Any]) -> frozenset[str]:
     """The config fields an alias really supplies: its own field names, other spellings folded in
     (`service_role_key` supplies `key`, `project_id` supplies `url`). Nothing else is assumed."""
-    names = {str(k) for k, v in fields.items() if v is not None and v != ""}
+    names = {str(k) for k, v in fields.items() if v is not None}
     names |= {name for name, spellings in FIELD_SPELLINGS.items() if names & set(spellings)}
     names |= {name for name, others in STANDS_IN_FOR.items() if names & set(others)}
     return frozenset(names)

@@ -258,3 +258,16 @@ def test_a_column_the_table_lacks_is_named_in_the_error(server, pg, table_name, 
 
     assert info.value.code == "run.column-missing" and "colour" in str(info.value)
     assert server.requests_to(name, "GET") == []
+
+
+def test_offset_and_select_of_original_configs_skip_rows_and_pick_columns(server, pg, table_name, make_ctx):
+    name = table_name("offset")
+    _numbers_table(pg, name, 25)
+    ctx, _ = make_ctx({"table": name, "offset": 20, "select": "id, grp", "batch_size": 3})
+
+    batches = list(extract_rest(ctx))
+
+    assert [row[0] for row in _rows(batches)] == [21, 22, 23, 24, 25]
+    assert list(batches[0].schema.names) == ["id", "grp"]
+    limited, _ = make_ctx({"table": name, "offset": 5, "limit": 4})
+    assert [row[0] for row in _rows(extract_rest(limited))] == [6, 7, 8, 9]
