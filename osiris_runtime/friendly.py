@@ -474,6 +474,14 @@ def _constraint_errors(spec: "ComponentSpec", config: Mapping[str, Any], supplie
                                      example_for(spec, any_of[0], spec.properties.get(any_of[0], {})), spec.doc_url,
                                      {"missing": list(any_of), "any_of": True}))
         for name, fragment in (rule.get("must") or {}).items():
+            if not isinstance(fragment, Mapping):  # a plain value (Osiris v0.1.0 specs): must equal it
+                value = config.get(name, spec.properties.get(name, {}).get("default"))
+                if value != fragment:
+                    out.append(FriendlyError("config.constraint", name, (name,) if name in config else (),
+                                             "value" if name in config else "parent", rule["error"],
+                                             fix or f"set `{name}: {example_text(fragment)}`", {name: fragment},
+                                             spec.doc_url, {"expected": fragment, "replacement": fragment}))
+                continue
             if not present(name):
                 out.append(FriendlyError("config.constraint", name, (), "parent", rule["error"], fix or f"add `{name}`",
                                          example_for(spec, name, spec.properties.get(name, {})), spec.doc_url,

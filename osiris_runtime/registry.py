@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # jsonschema costs ~70 ms to import; only pay for it when a s
 BUILTIN_COMPONENTS_DIR = Path(__file__).resolve().parent / "builtin_components"
 SPEC_SCHEMA_FILENAME = "spec.schema.json"
 SPEC_FILENAMES = ("spec.yaml", "spec.yml", "spec.json")
+# A spec may carry any number of examples; the LLM context (token economy) takes this many, in order.
+CONTEXT_EXAMPLES = 2
 COMPONENTS_PATH_ENV = "OSIRIS_COMPONENTS_PATH"
 # Major versions of component specs this runtime understands; a spec outside them is refused.
 SUPPORTED_SPEC_MAJORS = frozenset({0, 1})
@@ -383,6 +385,14 @@ def load_spec_file(path: Path, get_validator: Callable[[], "Validator"], cache: 
     if cache and not checked:
         cache.put(digest, raw)
     spec = spec_from_raw(raw, path)
+    if len(spec.examples) > CONTEXT_EXAMPLES:
+        problems.append(
+            _problem(path, "spec.many-examples",
+                     f"{len(spec.examples)} examples: the LLM context shows only the first {CONTEXT_EXAMPLES}",
+                     severity=Severity.WARNING, fix=f"put the {CONTEXT_EXAMPLES} most telling examples first",
+                     pointer=f"/examples/{CONTEXT_EXAMPLES}", rng=_range_in_file(path, ("examples", CONTEXT_EXAMPLES)),
+                     data={"count": len(spec.examples)})
+        )
     if spec.name != path.parent.name:
         problems.append(
             _problem(path, "spec.name-mismatch", f"spec name {spec.name!r} differs from its folder {path.parent.name!r}",

@@ -59,7 +59,7 @@ def _yaml_block(data: Any) -> str:
 def _constraint_line(rule: Mapping[str, Any]) -> str:
     conditions = [f"`{k}` is {'absent' if v is None else f'`{v}`'}" for k, v in (rule.get("when") or {}).items()]
     conditions += [f"`{k}` is set" for k in rule.get("whenPresent", ())]
-    needs = [f"`{k}`" for k in (rule.get("must") or {})]
+    needs = [f"`{k}`" if isinstance(v, Mapping) else f"`{k}` = `{json.dumps(v)}`" for k, v in (rule.get("must") or {}).items()]
     if rule.get("mustAnyOf"):
         needs.append(" or ".join(f"`{k}`" for k in rule["mustAnyOf"]))
     when = f"when {' and '.join(conditions)}, " if conditions else ""

@@ -284,3 +284,34 @@ def test_a_spec_without_a_canonical_form_still_gets_a_stable_fingerprint(tmp_pat
     first = Registry([tmp_path]).require("acme.extractor")
     again = Registry([tmp_path]).require("acme.extractor")
     assert first.fingerprint == again.fingerprint and first.fingerprint.startswith("sha256:")
+
+
+ORIGINAL_SPECS = Path(__file__).parent / "data" / "original_specs"
+
+
+def test_specs_written_for_the_original_load_with_only_a_many_examples_warning():
+    from osiris_runtime.registry import check_examples
+
+    registry = Registry([ORIGINAL_SPECS])
+    assert {s.name for s in registry.specs()} == {"filesystem.csv_writer", "graphql.extractor"}
+    problems = registry.problems()
+    assert [(p.code, p.severity.label) for p in problems] == [("spec.many-examples", "warning")] * 2
+    graphql = next(p for p in problems if "graphql" in str(p.source))
+    assert "4 examples" in graphql.message and "first 2" in graphql.message
+    assert all(check_examples(spec) == [] for spec in registry.specs())
+
+
+def test_a_plain_value_under_must_means_must_equal_and_reports_the_specs_own_error():
+    from osiris_runtime.friendly import validate_config
+
+    csv_writer = Registry([ORIGINAL_SPECS]).require("filesystem.csv_writer")
+    (error,) = validate_config(csv_writer, {"path": "o.tsv", "delimiter": "\t", "encoding": "latin-1"})
+    assert (error.code, error.problem, error.path) == ("config.constraint", "Tab-separated files must be written as UTF-8", ("encoding",))
+    assert error.data["replacement"] == "utf-8"
+    assert validate_config(csv_writer, {"path": "o.tsv", "delimiter": "\t"}) == []  # the default is utf-8
+    assert validate_config(csv_writer, {"path": "o.csv", "encoding": "latin-1"}) == []  # rule does not apply
+    graphql = Registry([ORIGINAL_SPECS]).require("graphql.extractor")
+    base = {"endpoint": "https://api.example.com/graphql", "query": "{ a }", "auth_type": "bearer"}
+    assert [e.problem for e in validate_config(graphql, {**base, "validate_ssl": False})] == [
+        "bearer tokens are only sent over verified TLS"]
+    assert validate_config(graphql, base) == []

@@ -88,7 +88,6 @@ def test_without_connection_fields_the_secret_roots_are_connection_supplied_and_
         ({"surprise": 1}, "/surprise"),
         ({"secrets": ["password"]}, "/secrets/0"),
         ({"configSchema": {"type": "array", "properties": {}}}, "/configSchema/type"),
-        ({"examples": [{"title": str(i), "config": {}} for i in range(3)]}, "/examples"),
         ({"x-connection-fields": [{"name": "host", "override": "sometimes"}]}, "/x-connection-fields/0/override"),
         ({"x-runtime": {"driver": "not a dotted path"}}, "/x-runtime/driver"),
         ({"constraints": {"required": [{"when": {"a": 1}, "error": "needs must"}]}}, "/constraints/required/0"),
