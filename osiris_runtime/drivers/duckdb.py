@@ -2,7 +2,8 @@
 
 Each input stream becomes a table named after its step id (quote ids that are not plain SQL
 names: `SELECT * FROM "pull-orders"`), plus a view `df_<id>` (non-alphanumerics -> `_`) for
-pipelines written for the original Osiris. Inputs are spooled to newline-delimited JSON and
+pipelines written for the original Osiris, and `input_df` when the step has exactly one input
+(the name the original's DuckDB examples use). Inputs are spooled to newline-delimited JSON and
 loaded in one statement each (DuckDB's Python `executemany` is far slower), into a database file
 in a temporary folder so DuckDB can spill past `memory_limit`. The result is fetched in batches.
 """
@@ -59,6 +60,10 @@ def logical_type(duckdb_name: str) -> str:
     return _DUCKDB_TO_LOGICAL.get(upper, "string")
 
 
+# Osiris up to v0.5.0 showed a DuckDB step's single upstream as `input_df`; seen only with one input.
+SINGLE_INPUT_NAME = "input_df"
+
+
 def legacy_view_name(step_id: str) -> str:
     """The original Osiris's input name: `df_` + the id with non-alphanumerics as `_`."""
     name = re.sub(r"[^0-9A-Za-z_]", "_", step_id)
@@ -111,6 +116,9 @@ class DuckDBProcessor:
                 self._load(con, workdir, step_id, stream)
                 if self.ctx.cancelled:
                     return
+            if len(inputs) == 1 and SINGLE_INPUT_NAME not in {legacy_view_name(i) for i in inputs} | set(inputs):
+                (only,) = inputs
+                con.execute(f"CREATE VIEW {SINGLE_INPUT_NAME} AS SELECT * FROM {quote_identifier(only)}")
             try:
                 cursor = con.execute(self.query)
             except duckdb.Error as exc:

@@ -106,6 +106,7 @@ def _rules() -> tuple[Rule, ...]:
         rules_steps.check_steps_shape,
         rules_steps.check_components,
         rules_steps.check_dependencies,
+        rules_steps.check_single_input_name,
         rules_config.check_configs,
         rules_config.check_connections,
         rules_secrets.check_secrets,

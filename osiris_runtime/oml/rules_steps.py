@@ -285,3 +285,29 @@ def _report_cycle(ctx: RuleContext, cycle: list[StepView]) -> None:
         fix="remove one of these dependencies",
         data={"cycle": names},
     )
+
+
+def check_single_input_name(ctx: RuleContext) -> None:
+    """`input_df` in a DuckDB query means "the one input": with none or several it names nothing."""
+    from osiris_runtime.drivers.duckdb import SINGLE_INPUT_NAME
+
+    steps = ctx.doc.steps()
+    by_id = {s.id: s for s in steps if s.id}
+    mention = re.compile(rf"\b{SINGLE_INPUT_NAME}\b", re.IGNORECASE)
+    for step in steps:
+        query = step.config.get("query") if step.component == "duckdb.processor" and step.config else None
+        if not isinstance(query, str) or not mention.search(query) or SINGLE_INPUT_NAME in by_id:
+            continue
+        inputs = [n for n in step.depends_on if n in by_id and by_id[n].mode != "write"]
+        if len(inputs) == 1:
+            continue
+        listed = ", ".join(f"`{n}`" for n in inputs)
+        ctx.report(
+            "config.ambiguous-input",
+            f"`{SINGLE_INPUT_NAME}` names the single input of a DuckDB step, but this step reads "
+            + (f"{len(inputs)} inputs: {listed}" if inputs else "no input"),
+            step.path + (step.config_key or "config", "query"),
+            fix=(f"query each input by its step id ({listed}) instead of `{SINGLE_INPUT_NAME}`" if inputs
+                 else "add the step to read to `needs`"),
+            data={"inputs": inputs},
+        )

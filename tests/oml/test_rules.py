@@ -252,3 +252,17 @@ def test_a_deprecated_key_stays_a_warning_beside_an_unknown_key(check, old):
     assert by_key[name] == ("config.deprecated-key", "warning")
     assert by_key["colour"] == ("config.unknown-key", "error")
     assert [d.code for d in diagnostics if d.is_error] == ["config.unknown-key"]
+
+
+DUCK = "  - id: {id}\n    component: duckdb.processor\n    mode: transform\n    needs: {needs}\n    config:\n      query: SELECT * FROM input_df\n"
+
+
+def test_input_df_names_the_single_input_and_is_a_located_error_otherwise(check):
+    one = H + STEP + DUCK.format(id="agg", needs="[a]")
+    assert not [d for d in check(one) if d.code == "config.ambiguous-input"]
+    two = H + STEP + STEP.replace("id: a", "id: b") + DUCK.format(id="agg", needs="[a, b]")
+    (found,) = [d for d in check(two) if d.code == "config.ambiguous-input"]
+    assert found.is_error and found.data["inputs"] == ["a", "b"] and "`a`, `b`" in found.message
+    assert (found.range.start.line + 1, found.range.start.column + 1) == (17, 14)  # the query value
+    none = H + DUCK.format(id="agg", needs="[]")
+    assert "no input" in next(d for d in check(none) if d.code == "config.ambiguous-input").message

@@ -166,3 +166,11 @@ def test_csv_to_duckdb_to_csv_through_the_runner(run_pipeline, tmp_path: Path):
 def test_duckdb_memory_limit_must_be_a_size(tmp_path: Path):
     with pytest.raises(ConfigError):
         DuckDBProcessor(ctx(tmp_path, query="SELECT 1", memory_limit="1GB'; DROP TABLE x; --"))
+
+
+def test_a_single_input_is_also_input_df_as_in_the_originals_duckdb_examples(tmp_path: Path):
+    rows = list(DuckDBProcessor(ctx(tmp_path, query="SELECT count(*) AS n FROM input_df")).run({"extract-movies": sample_stream()}))
+    assert rows[0].rows == [(4,)]
+    with pytest.raises(RunFailed) as err:  # two inputs: `input_df` names nothing
+        list(DuckDBProcessor(ctx(tmp_path, query="SELECT * FROM input_df")).run({"a": sample_stream(), "b": sample_stream()}))
+    assert err.value.code == "run.sql-error"
