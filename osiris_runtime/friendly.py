@@ -15,7 +15,7 @@ import ast
 import difflib
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Literal, Mapping, Sequence
 
 from osiris_runtime.errors import Diagnostic, Range, Severity
@@ -457,8 +457,6 @@ def _unrename(error: FriendlyError, renamed: Mapping[str, str]) -> FriendlyError
 
 
 def _constraint_errors(spec: "ComponentSpec", config: Mapping[str, Any], supplied: frozenset[str]) -> list[FriendlyError]:
-    from jsonschema import Draft202012Validator
-
     def present(name: str) -> bool:
         return config.get(name) is not None or name in supplied
 
@@ -466,29 +464,41 @@ def _constraint_errors(spec: "ComponentSpec", config: Mapping[str, Any], supplie
     for rule in spec.constraints.get("required", ()):
         if not _rule_applies(rule, config, present):
             continue
-        fix = rule.get("fix")
-        any_of = rule.get("mustAnyOf")
-        if any_of and not any(present(f) for f in any_of):
-            out.append(FriendlyError("config.constraint", " or ".join(any_of), (), "parent", rule["error"],
-                                     fix or "add " + " or ".join(f"`{f}`" for f in any_of),
-                                     example_for(spec, any_of[0], spec.properties.get(any_of[0], {})), spec.doc_url,
-                                     {"missing": list(any_of), "any_of": True}))
-        for name, fragment in (rule.get("must") or {}).items():
-            if not isinstance(fragment, Mapping):  # a plain value (Osiris v0.1.0 specs): must equal it
-                value = config.get(name, spec.properties.get(name, {}).get("default"))
-                if value != fragment:
-                    out.append(FriendlyError("config.constraint", name, (name,) if name in config else (),
-                                             "value" if name in config else "parent", rule["error"],
-                                             fix or f"set `{name}: {example_text(fragment)}`", {name: fragment},
-                                             spec.doc_url, {"expected": fragment, "replacement": fragment}))
-                continue
-            if not present(name):
-                out.append(FriendlyError("config.constraint", name, (), "parent", rule["error"], fix or f"add `{name}`",
-                                         example_for(spec, name, spec.properties.get(name, {})), spec.doc_url,
-                                         {"missing": [name]}))
-            elif name in config and not Draft202012Validator(fragment).is_valid(config[name]):
-                out.append(FriendlyError("config.constraint", name, (name,), "value", rule["error"], fix,
-                                         example_for(spec, name, spec.properties.get(name, {})), spec.doc_url, {}))
+        if rule.get("severity") == "warning":
+            out += [replace(e, severity=Severity.WARNING) for e in _rule_errors(spec, rule, config, present)]
+        else:
+            out += _rule_errors(spec, rule, config, present)
+    return out
+
+
+def _rule_errors(spec: "ComponentSpec", rule: Mapping[str, Any], config: Mapping[str, Any], present: Any) -> list[FriendlyError]:
+    """What one applicable rule finds wrong (as errors; the caller applies the rule's severity)."""
+    from jsonschema import Draft202012Validator
+
+    out: list[FriendlyError] = []
+    fix = rule.get("fix")
+    any_of = rule.get("mustAnyOf")
+    if any_of and not any(present(f) for f in any_of):
+        out.append(FriendlyError("config.constraint", " or ".join(any_of), (), "parent", rule["error"],
+                                 fix or "add " + " or ".join(f"`{f}`" for f in any_of),
+                                 example_for(spec, any_of[0], spec.properties.get(any_of[0], {})), spec.doc_url,
+                                 {"missing": list(any_of), "any_of": True}))
+    for name, fragment in (rule.get("must") or {}).items():
+        if not isinstance(fragment, Mapping):  # a plain value (Osiris v0.1.0 specs): must equal it
+            value = config.get(name, spec.properties.get(name, {}).get("default"))
+            if value != fragment:
+                out.append(FriendlyError("config.constraint", name, (name,) if name in config else (),
+                                         "value" if name in config else "parent", rule["error"],
+                                         fix or f"set `{name}: {example_text(fragment)}`", {name: fragment},
+                                         spec.doc_url, {"expected": fragment, "replacement": fragment}))
+            continue
+        if not present(name):
+            out.append(FriendlyError("config.constraint", name, (), "parent", rule["error"], fix or f"add `{name}`",
+                                     example_for(spec, name, spec.properties.get(name, {})), spec.doc_url,
+                                     {"missing": [name]}))
+        elif name in config and not Draft202012Validator(fragment).is_valid(config[name]):
+            out.append(FriendlyError("config.constraint", name, (name,), "value", rule["error"], fix,
+                                     example_for(spec, name, spec.properties.get(name, {})), spec.doc_url, {}))
     return out
 
 

@@ -63,7 +63,8 @@ def _constraint_line(rule: Mapping[str, Any]) -> str:
     if rule.get("mustAnyOf"):
         needs.append(" or ".join(f"`{k}`" for k in rule["mustAnyOf"]))
     when = f"when {' and '.join(conditions)}, " if conditions else ""
-    return f"- {when}requires {' and '.join(needs)}: {rule['error']}"
+    advice = " (a warning)" if rule.get("severity") == "warning" else ""
+    return f"- {when}requires {' and '.join(needs)}{advice}: {rule['error']}"
 
 
 def render_spec_doc(spec: ComponentSpec) -> str:

@@ -33,6 +33,7 @@ event or a log line: messages are built from the PostgREST error fields and scru
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -794,10 +795,12 @@ def write_rest(ctx: StepContext, batches: Iterator[Batch]) -> None:
     settings = WriterSettings.from_config(ctx)
     policy = RetryPolicy(retries=settings.retries)
     with RestSession(ctx, policy) as session:
-        _check_target(session, ctx, settings)
+        # The first batch carries the source's columns: what CREATE TABLE would need if the table is missing.
+        first = next(batches, None)
+        _check_target(session, ctx, settings, first.schema if first is not None else None)
         ctx.emit("rest.write.start", table=settings.table, write_mode=settings.write_mode,
                  batch_size=settings.batch_size)
-        for batch in batches:
+        for batch in itertools.chain(() if first is None else (first,), batches):
             if ctx.cancelled:
                 return
             names = batch.schema.names
@@ -818,8 +821,9 @@ def write_rest(ctx: StepContext, batches: Iterator[Batch]) -> None:
                 ctx.add_written(len(chunk))
 
 
-def _check_target(session: RestSession, ctx: StepContext, settings: WriterSettings) -> None:
-    """Fail before writing when the table is missing: with create_if_missing that needs DDL (direct path)."""
+def _check_target(session: RestSession, ctx: StepContext, settings: WriterSettings, source: Schema | None) -> None:
+    """Fail before writing when the table is missing: with create_if_missing that needs DDL (direct
+    path), so say which statement would create it (from the source's columns)."""
 
     def probe(client: Any, maybe_committed: bool) -> None:
         client.table(settings.table).select("*").limit(0).execute()
@@ -832,17 +836,32 @@ def _check_target(session: RestSession, ctx: StepContext, settings: WriterSettin
         if exc.failure.code not in ("PGRST205", "42P01"):
             raise
         if settings.create_if_missing:
-            raise ConfigError(
-                f"table {settings.table} does not exist and create_if_missing needs a "
-                "direct Postgres connection (PostgREST cannot run DDL)",
+            ddl = _create_statement(ctx, settings, source)
+            ctx.emit("rest.write.ddl_needed", table=settings.table, sql=ddl)
+            raise RunFailed(
+                f"table {settings.table} does not exist and create_if_missing needs `dsn` (a direct Postgres "
+                "connection: PostgREST cannot run DDL); nothing was written. "
+                + (f"Create the table (Supabase SQL editor), then run again:\n\n{ddl};\n" if ddl else
+                   "The source sent no rows, so its columns are unknown: create the table first."),
                 code="connection.direct-required",
-                fix="add `dsn` (or host/port/database/user/password) to the Supabase connection, or create the table first",
+                fix="run the CREATE TABLE above, or add `dsn` (or host/port/database/user/password) to the Supabase connection",
             ) from None
         raise RunFailed(
             f"table {settings.table} does not exist (or is not exposed by the REST API)",
             code="run.table-missing",
             fix="create the table, or set create_if_missing with a direct Postgres connection",
         ) from None
+
+
+def _create_statement(ctx: StepContext, settings: WriterSettings, source: Schema | None) -> str | None:
+    """The `CREATE TABLE` the direct path would run for this source (same types, same key)."""
+    if source is None:
+        return None
+    from osiris_runtime.drivers.postgres import create_table_sql
+    from osiris_runtime.drivers.sql_identifiers import quote_pg
+
+    schema, table = _schema_and_table(ctx)
+    return create_table_sql(f"{quote_pg(schema)}.{quote_pg(table)}", source, settings.primary_key)
 
 
 def _send(session: RestSession, settings: WriterSettings, body: list[dict[str, Any]]) -> None:

@@ -190,6 +190,15 @@ def test_supabase_create_if_missing_needs_a_direct_connection(registry: Registry
     assert validate_config(spec, {**config, "create_if_missing": False}, connection_fields=["url", "key"]) == []
 
 
+def test_supabase_create_if_missing_over_rest_only_is_a_warning_saying_the_table_must_exist(registry: Registry):
+    spec = registry.require("supabase.writer")
+    config = {"connection": "@supabase.main", "table": "t", "create_if_missing": True}
+    (warning,) = validate_config(spec, config, connection_fields=["url", "key"])
+    assert not warning.is_error
+    assert warning.problem == "`create_if_missing` needs `dsn` to create the table; without it the table must already exist"
+    assert validate_config(spec, config, connection_fields=["url", "key", "dsn"]) == []
+
+
 def test_original_style_when_null_rule_is_evaluated():
     raw = minimal_spec(constraints={"required": [
         {"when": {"query": None}, "must": {"table": {"minLength": 1}}, "error": "Either table or query must be specified"}]})

@@ -204,12 +204,16 @@ def test_replace_over_rest_is_refused_before_anything_is_written(server, pg, tab
 
 
 def test_create_if_missing_with_a_missing_table_needs_the_direct_connection(server, make_ctx):
-    ctx, _ = _writer(make_ctx, {"table": "rest_never_created", "create_if_missing": True})
+    ctx, recorder = _writer(make_ctx, {"table": "rest_never_created", "create_if_missing": True, "primary_key": "id"})
 
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(RunFailed) as info:  # exit 4, before any row is sent
         write_rest(ctx, iter([_people(range(1, 3))]))
 
     assert info.value.code == "connection.direct-required" and "DDL" in str(info.value)
+    assert int(info.value.exit_code) == 4
+    ddl = recorder.named("rest.write.ddl_needed")[0]["sql"]
+    assert ddl.startswith('CREATE TABLE "public"."rest_never_created" (') and 'PRIMARY KEY ("id")' in ddl
+    assert ddl in info.value.message  # the statement to run, printed with the error
     assert not [r for r in server.requests if r.method == "POST"]
 
 
