@@ -90,3 +90,14 @@ def test_the_redactor_hides_every_spelling(spelling: str, tmp_path):
     assert resolved[spelling] == API_KEY
     assert redactor.redact(resolved)[spelling] == "***"
     assert API_KEY not in redactor.redact(f"request failed with apikey {API_KEY}")
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_key_does_not_count_as_a_direct_connection_for_create_if_missing(spelling: str):
+    conns = parse_connections(connections_text(spelling))
+    text = PIPELINE + "      create_if_missing: true\n"
+    found = [d for d in validate(parse_oml(text), Registry(), connections=conns) if d.code.startswith("config.")]
+    assert [(d.code, d.severity.label) for d in found] == [("config.constraint", "warning")]
+    assert "needs `dsn` to create the table" in found[0].message
+    with_dsn = parse_connections(connections_text(spelling) + "      dsn: ${SUPABASE_DB_URL}\n")
+    assert [d for d in validate(parse_oml(text), Registry(), connections=with_dsn) if d.code.startswith("config.")] == []
