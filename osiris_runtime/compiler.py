@@ -22,7 +22,7 @@ from osiris_runtime.canonical import CanonicalError, canonical_json, canonical_y
 from osiris_runtime.errors import CompileFailed, Diagnostic, ExitCode, Range, Severity
 from osiris_runtime.friendly import resolve_aliases
 from osiris_runtime.params import ParamProblem, declared_params, env_name, resolve_params, substitute_params
-from osiris_runtime.registry import pointer_tokens
+from osiris_runtime.oml.rules_secrets import secret_named_literals
 
 if TYPE_CHECKING:
     from osiris_runtime.oml.connections import ConnectionsFile
@@ -54,12 +54,6 @@ Path_ = tuple[str | int, ...]
 
 # Step ids become file names (cfg/<id>.json): keep them portable.
 _SAFE_STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
-# A secret field may only hold an environment placeholder, never a value.
-_ENV_PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}\Z")
-# Keys that look secret but hold none (the validator's exceptions).
-_NOT_SECRET_KEYS = frozenset({"primary_key", "upsert_keys", "url"})
-# Undeclared keys ending like this are treated as secret names too (`api_token`, `db_password`).
-_SECRET_SUFFIXES = ("_password", "_secret", "_token", "_api_key", "_apikey")
 # Diagnostic families that mean "the compiler could not produce outputs" (exit 3) rather than
 # "the OML is invalid" (exit 2).
 _COMPILE_FAMILIES = ("params.", "compile.")
@@ -151,15 +145,20 @@ def compile_pipeline(
         raise ValueError(f"unknown compile mode {mode!r}")
     doc = parse_oml(text, source)
     diagnostics: list[Diagnostic] = list(doc.syntax_diagnostics)
-    if not any(d.is_error for d in diagnostics):
-        diagnostics += _validate(doc, registry, connections=connections, mode=mode)
-    diagnostics = _apply_mode(diagnostics, mode)
     if any(d.is_error for d in diagnostics):
-        return CompileResult(_sorted(diagnostics), None)
+        return CompileResult(_sorted(_apply_mode(diagnostics, mode)), None)
 
     compiler = _Compilation(doc, registry, params=params, env=env, profile=profile, source=source,
-                            validate_configs=mode != "off", connections=connections)
-    pipeline = compiler.run()
+                            connections=connections)
+    resolved = compiler.resolve_params()
+    # One rule set: the validator's rules, on the document as it will run (params resolved). When
+    # params could not be resolved, on the document as written (params at their defaults).
+    diagnostics += _validate(resolved or doc, registry, connections=connections, mode=mode,
+                             params_resolved=resolved is not None)
+    diagnostics = _apply_mode(_dedupe(diagnostics + compiler.diagnostics), mode)
+    if resolved is None or any(d.is_error for d in diagnostics):
+        return CompileResult(_sorted(diagnostics), None)
+    pipeline = compiler.assemble(resolved)
     diagnostics = _apply_mode(_dedupe(diagnostics + compiler.diagnostics), mode)
     if any(d.is_error for d in diagnostics):
         pipeline = None
@@ -270,11 +269,11 @@ class _Compilation:
 
     def __init__(self, doc: "OmlDocument", registry: "Registry", *, params: Mapping[str, str],
                  env: Mapping[str, str], profile: str | None, source: str | None,
-                 validate_configs: bool, connections: "ConnectionsFile | None" = None) -> None:
+                 connections: "ConnectionsFile | None" = None) -> None:
         self.doc = doc
         self.connections = connections
-        self.validate_configs = validate_configs
-        self.steps_with_params: set[int] = set()
+        self.param_values: dict[str, Any] = {}
+        self.unresolvable = False  # a `${params.x}` names no declared param
         self.registry = registry
         self.cli_params = params
         self.env = env
@@ -287,51 +286,49 @@ class _Compilation:
         self.diagnostics.append(Diagnostic(code, message, rng, severity, fix=fix, data=dict(data or {}),
                                            source=self.source))
 
-    def run(self) -> CompiledPipeline | None:
+    def resolve_params(self) -> "OmlDocument | None":
+        """The document with params resolved (same positions), or None when they cannot be."""
         data = self.doc.data
         if not isinstance(data, dict):
-            self.error("compile.not-a-pipeline", "the document is not a mapping", Range())
-            return None
-        resolved_data, param_values = self._resolve_params(data)
+            return None  # not a pipeline: the validator says so
+        resolved_data, self.param_values = self._resolve_params(data)
+        # Param values go into the manifest: no secret may ride in on them.
+        for name, value in self.param_values.items():
+            for path, field in secret_named_literals(name, value, ("params", name)):
+                self.error("secret.inline", f"`{field}` holds a secret value; it would be copied into the compiled pipeline",
+                           self.doc.range_of(path), fix="remove it: a connection (`${ENV_VAR}` values) supplies secrets",
+                           data={"path": list(path), "field": field})
         try:
             resolved_data = normalize(resolved_data)
         except CanonicalError as exc:
             self.error("compile.invalid-value", str(exc), self.doc.range_of(exc.path),
                        fix="use finite numbers and plain YAML values")
             return None
-        steps = self.doc.steps()
-        if not steps:
-            self.error("compile.no-steps", "the pipeline has no steps", self.doc.range_of(("steps",), key=True),
-                       fix="add a `steps:` list")
+        if self.unresolvable or any(d.is_error for d in self.diagnostics):
             return None
+        return self.doc.with_data(resolved_data)
+
+    def assemble(self, resolved: "OmlDocument") -> CompiledPipeline | None:
+        """The manifest and cfgs of a validated, param-resolved document (only what the outputs need is checked here)."""
+        from osiris_runtime.oml.document import value_at
+
+        resolved_data = resolved.data
+        steps = resolved.steps()
         specs = self._specs(steps)
         if specs is None:
             return None
         ids = [step.id for step in steps]
-        needs = {step.id: list(step.depends_on) for step in steps}
-        self._check_needs(steps, set(ids))
-        order, stages, on_cycle = plan_stages(ids, needs)
-        if on_cycle:
-            first = next(step for step in steps if step.id in on_cycle)
-            self.error("needs.cycle", f"steps {', '.join(on_cycle)} depend on each other in a cycle",
-                       first.needs_range, fix="remove one of the `needs` entries that closes the cycle",
-                       data={"steps": on_cycle})
+        order, stages, on_cycle = plan_stages(ids, {step.id: list(step.depends_on) for step in steps})
+        if on_cycle:  # the validator's needs.cycle has stopped the compile before: not reachable
+            self.error("compile.internal", f"steps {', '.join(on_cycle)} form a cycle", Range())
+            return None
         cfgs: dict[str, dict[str, Any]] = {}
         manifest_steps: list[dict[str, Any]] = []
-        params_ok = not any(d.is_error for d in self.diagnostics)  # else placeholders remain
-        from osiris_runtime.oml.document import value_at
-
         for step in steps:
             spec = specs[step.id]
-            config_path = step.path + (step.config_key or "config",)
-            config = value_at(resolved_data, config_path)
-            config = dict(config) if isinstance(config, dict) else {}
-            self._check_secrets(spec, config, config_path)
-            if self.validate_configs and params_ok and step.index in self.steps_with_params:
-                self._revalidate_config(spec, config, config_path)
-            cfg = _fill_defaults(spec, resolve_aliases(spec, config))
+            config = value_at(resolved_data, step.path + (step.config_key or "config",))
+            cfg = _fill_defaults(spec, resolve_aliases(spec, dict(config) if isinstance(config, dict) else {}))
             cfgs[step.id] = cfg
-            connection = self._connection_ref(spec, cfg)
             manifest_steps.append({
                 "id": step.id,
                 "component": spec.name,
@@ -339,17 +336,13 @@ class _Compilation:
                 "mode": step.component_mode,
                 "driver": spec.driver,
                 "cfg_path": f"{CFG_DIR}/{step.id}.json",
-                "connection": connection,
+                "connection": self._connection_ref(spec, cfg),
                 "needs": list(step.depends_on),
             })
-        # The manifest carries metadata and param values: no secret may ride in on them either.
-        self._check_undeclared("metadata", resolved_data.get("metadata"), ("metadata",), None)
-        for name, value in param_values.items():
-            self._check_undeclared(name, value, ("params", name), None)
         if any(d.is_error for d in self.diagnostics):
             return None
         try:
-            return self._assemble(resolved_data, param_values, specs, manifest_steps, order, stages, cfgs)
+            return self._assemble(resolved_data, self.param_values, specs, manifest_steps, order, stages, cfgs)
         except CanonicalError as exc:  # a spec default with no canonical form
             self.error("compile.invalid-value", str(exc), Range(), fix="fix the component spec's defaults")
             return None
@@ -398,22 +391,18 @@ class _Compilation:
             if key in ("params", "profiles"):
                 resolved_data[key] = value
                 continue
-            new_value, uses, missing = substitute_params(value, resolved.values, (key,))
+            new_value, _uses, missing = substitute_params(value, resolved.values, (key,))
             resolved_data[key] = new_value
-            self.steps_with_params.update(u.path[1] for u in uses if key == "steps" and len(u.path) > 1)
             for use in missing:
                 if use.name in failed:
                     continue
-                where = _dotted(use.path)
-                if use.name not in decls:
-                    self.error("params.undeclared", f"`${{params.{use.name}}}` at {where} refers to no declared param",
-                               self.doc.range_of(use.path), fix=f"declare `{use.name}` under `params:`",
-                               data={"param": use.name, "path": list(use.path)})
-                else:
-                    self.error("params.unresolved", f"param `{use.name}` has no value (used at {where})",
-                               self.doc.range_of(use.path),
-                               fix=f"pass --param {use.name}=..., set {env_name(use.name)}, or give it a default",
-                               data={"param": use.name, "path": list(use.path)})
+                if use.name not in decls:  # the validator reports `params.undeclared` on the document as written
+                    self.unresolvable = True
+                    continue
+                self.error("params.unresolved", f"param `{use.name}` has no value (used at {_dotted(use.path)})",
+                           self.doc.range_of(use.path),
+                           fix=f"pass --param {use.name}=..., set {env_name(use.name)}, or give it a default",
+                           data={"param": use.name, "path": list(use.path)})
         return resolved_data, dict(resolved.values)
 
     def _param_problem(self, problem: ParamProblem) -> None:
@@ -424,7 +413,7 @@ class _Compilation:
     # Steps.
 
     def _specs(self, steps: list["StepView"]) -> dict[str, "ComponentSpec"] | None:
-        """Each step's spec; the structural facts the outputs depend on are re-checked here."""
+        """Each step's spec, and what only the outputs need: ids that name files, and a driver."""
         specs: dict[str, "ComponentSpec"] = {}
         by_name: dict[str | None, "ComponentSpec | None"] = {}
         seen_files: dict[str, str] = {}
@@ -445,14 +434,9 @@ class _Compilation:
             if step.component not in by_name:  # one registry lookup per component, not per step
                 by_name[step.component] = self.registry.get(step.component) if step.component else None
             spec = by_name[step.component]
-            if spec is None:
-                self.error("compile.unknown-component", f"step `{step.id}`: unknown component {step.component!r}",
-                           step.component_range)
-                continue
-            if step.component_mode is None or step.component_mode not in spec.modes:
-                self.error("compile.invalid-mode",
-                           f"step `{step.id}`: mode {step.mode!r} is not one {spec.name} supports",
-                           step.mode_range)
+            if spec is None or step.component_mode is None or step.component_mode not in spec.modes:
+                # oml.unknown-component / oml.incompatible-mode have stopped the compile before.
+                self.error("compile.internal", f"step `{step.id}`: no spec for this component and mode", step.component_range)
                 continue
             if not spec.driver:
                 self.error("compile.no-driver", f"step `{step.id}`: component {spec.name} has no runtime driver",
@@ -476,80 +460,14 @@ class _Compilation:
         chosen = resolve_step_alias(self.connections, spec.family)
         return chosen.ref if isinstance(chosen, ResolvedAlias) else None
 
-    def _check_needs(self, steps: list["StepView"], ids: set[str]) -> None:
-        for step in steps:
-            for index, dep in enumerate(step.needs or ()):
-                if dep not in ids:
-                    self.error("needs.unknown-step", f"step `{step.id}` needs `{dep}`, which is not a step",
-                               self.doc.range_of(step.path + ("needs", index)))
-                elif dep == step.id:
-                    self.error("needs.self", f"step `{step.id}` needs itself",
-                               self.doc.range_of(step.path + ("needs", index)))
-
-    # Secrets.
-
-    def _check_secrets(self, spec: "ComponentSpec", config: Mapping[str, Any], config_path: Path_) -> None:
-        """A value in a secret field is an error in every mode; only `${ENV}` placeholders pass.
-
-        Runs on the resolved config (a param can carry a secret in), and also catches undeclared
-        keys named like secrets, which `--mode off` would otherwise let through to the cfg.
-        """
-        from osiris_runtime.oml.document import value_at
-
-        for pointer in spec.secrets:
-            tokens = pointer_tokens(pointer)
-            if tokens[0] == "resolved_connection":
-                continue
-            if _is_secret_literal(value_at(config, tuple(tokens))):
-                self._secret_error(config_path + tuple(tokens), spec.name)
-        for key, value in config.items():
-            if key not in spec.properties:
-                self._check_undeclared(key, value, config_path + (key,), spec.name)
-
-    def _check_undeclared(self, key: Any, value: Any, path: Path_, component: str | None) -> None:
-        """Secret-named keys anywhere under a key the spec does not declare (`extra: {api_token: ...}`)."""
-        from osiris_runtime.secrets import FALLBACK_SECRET_KEYS
-
-        if isinstance(value, Mapping):
-            for sub_key, item in value.items():
-                self._check_undeclared(sub_key, item, path + (sub_key,), component)
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                self._check_undeclared(key, item, path + (index,), component)
-        else:
-            name = str(key).strip().lower().replace("-", "_")
-            looks_secret = name in FALLBACK_SECRET_KEYS or name.endswith(_SECRET_SUFFIXES)
-            if looks_secret and name not in _NOT_SECRET_KEYS and _is_secret_literal(value):
-                self._secret_error(path, component)
-
-    def _revalidate_config(self, spec: "ComponentSpec", config: Mapping[str, Any], config_path: Path_) -> None:
-        """Config validation once params have their real values (the validator saw their defaults)."""
-        from osiris_runtime.friendly import validate_config
-
-        for error in validate_config(spec, config):
-            if error.is_error:
-                rng = self.doc.range_of(config_path + tuple(error.path), key=error.target in ("key", "parent"))
-                self.diagnostics.append(error.to_diagnostic(rng, self.source))
-
-    def _secret_error(self, path: Path_, component: str | None) -> None:
-        field_name = next((str(p) for p in reversed(path) if isinstance(p, str)), "value")
-        where = f" ({component})" if component else ""
-        if any(d.code == "secret.inline" and d.data.get("path") == list(path) for d in self.diagnostics):
-            return
-        self.error("secret.inline", f"`{field_name}`{where} holds a secret value; secrets never go in the pipeline",
-                   self.doc.range_of(path),
-                   fix="remove it: the connection (osiris_connections.yaml, `${ENV_VAR}` values) supplies it",
-                   data={"path": list(path), "field": field_name})
-
-
 # --- pure helpers -------------------------------------------------------------------------------
 
 
 def _validate(doc: "OmlDocument", registry: "Registry", *, connections: "ConnectionsFile | None",
-              mode: CompileMode) -> list[Diagnostic]:
+              mode: CompileMode, params_resolved: bool) -> list[Diagnostic]:
     from osiris_runtime.oml.rules import validate
 
-    found = validate(doc, registry, connections=connections, strict=mode == "strict")
+    found = validate(doc, registry, connections=connections, strict=mode == "strict", params_resolved=params_resolved)
     if mode == "off":
         found = [d for d in found if not d.code.startswith(_CONFIG_FAMILY)]
     return list(found)
@@ -562,7 +480,8 @@ def _apply_mode(diagnostics: list[Diagnostic], mode: CompileMode) -> list[Diagno
 
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """The validator and the compiler may both see a problem: one error per (family, place)."""
+    """A param value the compiler finds invalid and the validator's check of the same declaration
+    (`params.invalid-value` / `params.bad-default`) are one problem: one error per (family, place)."""
     seen: set[tuple[str, Range]] = set()
     out: list[Diagnostic] = []
     for diag in diagnostics:
@@ -575,12 +494,6 @@ def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 def _sorted(diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
     return tuple(sorted(diagnostics, key=lambda d: (d.range.start, d.range.end, -int(d.severity), d.code)))
-
-
-def _is_secret_literal(value: Any) -> bool:
-    if value is None or isinstance(value, bool) or value == "":
-        return False
-    return not (isinstance(value, str) and _ENV_PLACEHOLDER.match(value.strip()))
 
 
 def _fill_defaults(spec: "ComponentSpec", config: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any, Iterator, Mapping
 
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.errors import ConfigError, RunFailed
+from osiris_runtime.oml.rules_steps import SINGLE_INPUT_NAME
 from osiris_runtime.runner.batches import Batch, Column, Schema
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -58,10 +59,6 @@ def logical_type(duckdb_name: str) -> str:
     if upper.startswith("DECIMAL"):
         return upper.lower().replace(" ", "")
     return _DUCKDB_TO_LOGICAL.get(upper, "string")
-
-
-# Osiris up to v0.5.0 showed a DuckDB step's single upstream as `input_df`; seen only with one input.
-SINGLE_INPUT_NAME = "input_df"
 
 
 def legacy_view_name(step_id: str) -> str:

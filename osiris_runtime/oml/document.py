@@ -88,6 +88,17 @@ class OmlDocument:
         self._steps: list[StepView] | None = None
         self._lines: list[str] | None = None
 
+    def with_data(self, data: Any) -> "OmlDocument":
+        """The same document (text, ranges, source) holding other data at the same paths: the
+        compiler's param-resolved document, validated with the document's own positions."""
+        import copy
+
+        resolved = copy.copy(self)
+        resolved.data = data
+        resolved.syntax_diagnostics = ()
+        resolved._steps = None
+        return resolved
+
     def has(self, path: Path) -> bool:
         return tuple(path) in self._values
 

@@ -32,6 +32,8 @@ class RuleContext:
     doc: OmlDocument
     registry: "Registry"
     connections: "ConnectionsFile | None"
+    # The compiler validates its param-resolved document: placeholders left in it are literal text.
+    params_resolved: bool = False
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _specs: dict[str, "ComponentSpec | None"] = field(default_factory=dict)
     _secret_keys: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -121,6 +123,7 @@ def validate(
     connections: "ConnectionsFile | None" = None,
     strict: bool = False,
     discovery: "Catalogs | None" = None,
+    params_resolved: bool = False,
 ) -> list[Diagnostic]:
     """All problems of `doc`, syntax first, then in document order.
 
@@ -128,9 +131,11 @@ def validate(
     (references then get a `connection.no-file` warning). `strict` turns warnings into errors.
     `discovery`: the discovery caches by (family, alias); when given (even empty), steps are also
     checked against them and SQL queries are parsed (`rules_discovery`).
-    Never raises on any document.
+    `params_resolved`: `doc` holds param values, not placeholders (the compiler's resolved
+    document, `OmlDocument.with_data`): configs are checked as they are, and what still looks like
+    `${params.x}` is literal text. Never raises on any document.
     """
-    ctx = RuleContext(doc, registry, connections)
+    ctx = RuleContext(doc, registry, connections, params_resolved)
     rules = _rules()
     if discovery is not None:
         from osiris_runtime.oml.rules_discovery import check_discovery

@@ -35,9 +35,12 @@ def check_configs(ctx: RuleContext) -> None:
         spec = ctx.spec(step.component)
         if spec is None or step.config is None and step.config_key is not None:
             continue  # unknown component or a non-mapping config: reported elsewhere
-        if values is None:
-            values = param_values(ctx)
-        config, unresolved = _with_param_defaults(step.config or {}, values)
+        if ctx.params_resolved:
+            config, unresolved = step.config or {}, []
+        else:
+            if values is None:
+                values = param_values(ctx)
+            config, unresolved = _with_param_defaults(step.config or {}, values)
         chosen = step_alias(ctx, step, spec)
         alias = chosen if isinstance(chosen, ResolvedAlias) else None
         errors = validate_config(spec, config, connection_provided=takes_connection(spec, step.config),

@@ -62,6 +62,8 @@ def check_params(ctx: RuleContext) -> None:
                 elif problem.code == "params.invalid-value" and problem.path[:1] == ("profiles",):
                     ctx.report("params.bad-profile-value", problem.message, problem.path, fix=problem.fix,
                                data={"param": problem.name})
+    if ctx.params_resolved:
+        return  # every use was resolved; what looks like one is literal (`$${params.x}`) text
     for use in _placeholder_uses(data):
         if use.name in decls:
             continue

@@ -53,12 +53,57 @@ def _pointer_value(config: Any, pointer: str) -> tuple[bool, Any, tuple[Any, ...
     return True, node, path
 
 
+# Undeclared keys ending like this are secret names too (`api_token`, `db_password`).
+SECRET_SUFFIXES = ("_password", "_secret", "_token", "_api_key", "_apikey")
+
+
+def is_secret_name(key: Any) -> bool:
+    name = str(key).strip().lower().replace("-", "_")
+    return (name in FALLBACK_SECRET_KEYS or name.endswith(SECRET_SUFFIXES)) and name not in NOT_SECRET_KEYS
+
+
+def secret_named_literals(key: Any, value: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    """(path, key) of every secret-named key holding a literal, at any depth of `value` (list items
+    count under their key). For what reaches the compiled outputs without a spec saying what it is:
+    undeclared config keys, `metadata`, param values."""
+    found: list[tuple[tuple[Any, ...], str]] = []
+    stack = [(key, value, path)]
+    while stack:
+        name, node, where = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((k, v, where + (k,)) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((name, v, where + (i,)) for i, v in reversed(list(enumerate(node))))
+        elif name is not None and is_secret_name(name) and _is_literal(node):
+            found.append((where, str(name)))
+    return found
+
+
+def _report_outbound(ctx: RuleContext, path: tuple[Any, ...], field: str, flagged: set[tuple[Any, ...]]) -> None:
+    flagged.add(path)
+    ctx.report(
+        "secret.inline",
+        f"`{field}` holds a secret value; it would be copied into the compiled pipeline",
+        path,
+        fix=f"remove it: a connection ({CONNECTIONS_FILENAME}, `${{ENV_VAR}}` values) supplies secrets",
+        data={"path": list(path), "field": field},
+    )
+
+
 def check_secrets(ctx: RuleContext) -> None:
     flagged: set[tuple[Any, ...]] = set()
+    data = ctx.doc.data
+    if isinstance(data, dict):
+        for path, field in secret_named_literals("metadata", data.get("metadata"), ("metadata",)):
+            _report_outbound(ctx, path, field, flagged)
     for step in ctx.doc.steps():
         spec = ctx.spec(step.component)
         if spec is None or step.config is None:
             continue
+        for key, value in step.config.items():
+            if key != "connection" and key not in spec.properties:  # undeclared: nothing says it is no secret
+                for path, field in secret_named_literals(key, value, config_path(step) + (key,)):
+                    _report_outbound(ctx, path, field, flagged)
         for pointer in spec.secrets:
             if pointer.startswith("/resolved_connection"):
                 continue

@@ -24,6 +24,8 @@ RESERVED_STEP_KEYS = frozenset(
     }
 )
 LEGACY_STEP_KEYS = {"type": "component", "uses": "component", "with": "config"}
+# Osiris up to v0.5.0 showed a DuckDB step's single upstream as `input_df` (the driver does too).
+SINGLE_INPUT_NAME = "input_df"
 # Component modes back to the OML spelling (for messages and did-you-mean).
 COMPONENT_MODE_TO_OML = {"extract": "read", "write": "write", "load": "write", "transform": "transform"}
 
@@ -289,8 +291,6 @@ def _report_cycle(ctx: RuleContext, cycle: list[StepView]) -> None:
 
 def check_single_input_name(ctx: RuleContext) -> None:
     """`input_df` in a DuckDB query means "the one input": with none or several it names nothing."""
-    from osiris_runtime.drivers.duckdb import SINGLE_INPUT_NAME
-
     steps = ctx.doc.steps()
     by_id = {s.id: s for s in steps if s.id}
     mention = re.compile(rf"\b{SINGLE_INPUT_NAME}\b", re.IGNORECASE)
