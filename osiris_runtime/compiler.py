@@ -22,7 +22,7 @@ from osiris_runtime.canonical import CanonicalError, canonical_json, canonical_y
 from osiris_runtime.errors import CompileFailed, Diagnostic, ExitCode, Range, Severity
 from osiris_runtime.friendly import resolve_aliases
 from osiris_runtime.params import ParamProblem, declared_params, env_name, resolve_params, substitute_params
-from osiris_runtime.oml.rules_secrets import secret_named_literals
+from osiris_runtime.oml.rules_secrets import outbound_secret, secret_named_literals
 
 if TYPE_CHECKING:
     from osiris_runtime.oml.connections import ConnectionsFile
@@ -295,9 +295,8 @@ class _Compilation:
         # Param values go into the manifest: no secret may ride in on them.
         for name, value in self.param_values.items():
             for path, field in secret_named_literals(name, value, ("params", name)):
-                self.error("secret.inline", f"`{field}` holds a secret value; it would be copied into the compiled pipeline",
-                           self.doc.range_of(path), fix="remove it: a connection (`${ENV_VAR}` values) supplies secrets",
-                           data={"path": list(path), "field": field})
+                message, fix = outbound_secret(field)
+                self.error("secret.inline", message, self.doc.range_of(path), fix=fix, data={"path": list(path), "field": field})
         try:
             resolved_data = normalize(resolved_data)
         except CanonicalError as exc:

@@ -79,15 +79,16 @@ def secret_named_literals(key: Any, value: Any, path: tuple[Any, ...]) -> list[t
     return found
 
 
+def outbound_secret(field: str) -> tuple[str, str]:
+    """Message and fix of `secret.inline` for a secret-named key that would be copied out as written."""
+    return (f"`{field}` holds a secret value; it would be copied into the compiled pipeline",
+            f"remove it: a connection ({CONNECTIONS_FILENAME}, `${{ENV_VAR}}` values) supplies secrets")
+
+
 def _report_outbound(ctx: RuleContext, path: tuple[Any, ...], field: str, flagged: set[tuple[Any, ...]]) -> None:
     flagged.add(path)
-    ctx.report(
-        "secret.inline",
-        f"`{field}` holds a secret value; it would be copied into the compiled pipeline",
-        path,
-        fix=f"remove it: a connection ({CONNECTIONS_FILENAME}, `${{ENV_VAR}}` values) supplies secrets",
-        data={"path": list(path), "field": field},
-    )
+    message, fix = outbound_secret(field)
+    ctx.report("secret.inline", message, path, fix=fix, data={"path": list(path), "field": field})
 
 
 def check_secrets(ctx: RuleContext) -> None:
