@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from osiris_runtime.canonical import fingerprint, normalize
 from osiris_runtime.oml.document import MODE_TO_COMPONENT_MODE
+from osiris_runtime.registry import CONTEXT_EXAMPLES
 from osiris_runtime.secrets import Redactor
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ CONTEXT_VERSION = "1.0.0"
 # Bump when the shape or the selection rules change: old cached contexts then count as stale.
 BUILDER_VERSION = "osiris-context/1"
 DEFAULT_CONTEXT_PATH = Path(".osiris_prompts") / "context.json"
-MAX_EXAMPLES = 2
+MAX_EXAMPLES = CONTEXT_EXAMPLES  # a spec may have more: the registry warns (spec.many-examples)
 MAX_HINT_CHARS = 300
 TOKENIZER_ENCODING = "o200k_base"
 
