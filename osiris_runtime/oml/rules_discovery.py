@@ -42,24 +42,16 @@ class StepSource:
 
 def catalog_for_step(step: "StepView", spec: "ComponentSpec", connections: "ConnectionsFile | None",
                      catalogs: Catalogs) -> "Catalog | None":
-    """The cache of the step's connection: `@family.alias`, else the family's default alias."""
-    from osiris_runtime.oml.connections import parse_connection_ref
+    """The cache of the step's connection: `@family.alias`, else the family's default alias
+    (`resolve_step_alias`, the one rule for which alias a step uses)."""
+    from osiris_runtime.oml.connections import ResolvedAlias, parse_connection_ref, resolve_step_alias
 
     ref = step.connection
-    family, alias = spec.family, None
-    if isinstance(ref, str):
-        parsed = parse_connection_ref(ref)
-        if parsed is None:
-            return None
-        family, alias = parsed
-    if alias is None:
-        if connections is None:
-            return None
-        found = connections.get(family, None)
-        if found is None:
-            return None
-        alias = found.alias
-    return catalogs.get((family, alias))
+    if connections is None:  # without the file only an explicit alias is known
+        parsed = parse_connection_ref(ref) if isinstance(ref, str) else None
+        return catalogs.get(parsed) if parsed is not None and parsed[1] is not None else None  # type: ignore[arg-type]
+    chosen = resolve_step_alias(connections, spec.family, ref if isinstance(ref, str) else None)
+    return catalogs.get((chosen.family, chosen.name)) if isinstance(chosen, ResolvedAlias) else None
 
 
 def step_table(step: "StepView", config: Mapping[str, Any], catalog: "Catalog") -> "DiscoveredTable | None":
