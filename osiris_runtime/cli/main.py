@@ -68,6 +68,11 @@ def headless_run(argv: list[str] | None = None) -> None:
     from osiris_runtime.cli.exits import run_cli
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:  # what the e2b engine asks a sandbox's login shell
+        from osiris_runtime.runner.wheel import installed_version
+
+        print(f"osiris-run, version {installed_version()}")
+        sys.exit(0)
     run_cli(cli, ["run", "--headless", *args], prog_name="osiris-run")
 
 

@@ -40,12 +40,19 @@ from osiris_runtime.errors import CompileFailed, ExitCode, ValidationFailed
                    "current folder for a compiled directory).")
 @click.option("--max-parallel", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Independent branches run at the same time.")
+@click.option("--e2b-template", envvar="OSIRIS_E2B_TEMPLATE", default=None, metavar="NAME",
+              help="e2b engine: the sandbox template (default: e2b's `base`; see docs/e2b.md). Env: OSIRIS_E2B_TEMPLATE.")
+@click.option("--e2b-timeout", envvar="OSIRIS_E2B_TIMEOUT", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="e2b engine: the sandbox lifetime in seconds (default 900). Env: OSIRIS_E2B_TIMEOUT.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout (see docs/running.md).")
 @click.option("--headless", is_flag=True, hidden=True, help="No colour, no progress display (osiris-run).")
+@click.option("--stream-events", is_flag=True, hidden=True,
+              help="Every event as one JSON line on stdout, as it happens (the e2b engine reads the sandbox's run so).")
 @click.pass_context
 def run_command(ctx: click.Context, target: Path, engine: str, secrets_file: Path | None, connections_path: Path | None,
                 params: dict[str, str], profile: str | None, out_dir: Path | None, work_dir: Path | None,
-                max_parallel: int, as_json: bool, headless: bool) -> None:
+                max_parallel: int, e2b_template: str | None, e2b_timeout: float | None, as_json: bool, headless: bool,
+                stream_events: bool) -> None:
     """Run TARGET: an OML pipeline file, or a compiled directory (or its manifest.yaml)."""
     from osiris_runtime.registry import registry_for_cli
     from osiris_runtime.runner.engine import RunOptions, get_engine
@@ -63,12 +70,16 @@ def run_command(ctx: click.Context, target: Path, engine: str, secrets_file: Pat
         connections_file=connections_file,
         secrets_file=secrets_file,
         max_parallel=max_parallel,
+        sandbox_template=e2b_template or None,
+        sandbox_timeout=e2b_timeout,
     )
     runner = get_engine(engine, registry, redactor)
     fancy = not headless and not as_json and sys.stderr.isatty()
     console = _console() if fancy else None
     observers: list[Any] = []
-    if not fancy:
+    if stream_events:
+        observers.append(_json_lines(sys.stdout))
+    elif not fancy:
         from osiris_runtime.runner.progress import PlainLog
 
         observers.append(PlainLog(sys.stderr))
@@ -95,6 +106,16 @@ def _route_logs_to_stderr(redaction: logging.Filter) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.WARNING)
+
+
+def _json_lines(stream: Any) -> Any:
+    from osiris_runtime.runner.events import to_json_line
+
+    def write(record: dict[str, Any]) -> None:
+        stream.write(to_json_line(record) + "\n")
+        stream.flush()
+
+    return write
 
 
 def _console() -> Any:

@@ -43,6 +43,8 @@ class RunOptions:
     env: Mapping[str, str] | None = None  # None: the live process environment
     max_parallel: int = 4
     channel_capacity: int = 4  # batches buffered between two steps
+    sandbox_template: str | None = None  # e2b: the template (None: the SDK's default, `base`)
+    sandbox_timeout: float | None = None  # e2b: the sandbox lifetime in seconds (None: 900)
 
 
 @dataclass(frozen=True)

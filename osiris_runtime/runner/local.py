@@ -40,6 +40,8 @@ class PreparedRun:
     error: StepError | None = None  # set when preparation failed: nothing will run
     cancel: threading.Event = field(default_factory=threading.Event)  # set it to stop the run (Ctrl-C)
     live: dict[str, StepContext] = field(default_factory=dict)  # step contexts while running (progress)
+    compiled_files: dict[str, bytes] = field(default_factory=dict)  # manifest.yaml + cfg/, as compiled
+    engine_record: Any = None  # what an engine keeps about its run (e2b: the sandbox), for status.json
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class ExecResult:
     outcomes: tuple[StepOutcome, ...]
     failed: StepOutcome | None
     interrupted: bool = False
+    error: StepError | None = None  # a failure of the engine itself (no step to blame), e.g. a lost sandbox
 
 
 INTERRUPTED_EXIT = 130  # the shell's convention for SIGINT, as the CLI uses elsewhere
@@ -88,13 +91,17 @@ class LocalEngine:
                 prepared.targets[step.id] = self._target(step)
                 if prepared.targets[step.id] is not None:
                     self._resolve(prepared, step)  # fail fast: an unset variable stops the run before any data moves
-            artifacts.write_compiled_files(run_dir, pipeline.files(), redactor)
-            for step in prepared.steps:
-                prepared.drivers[step.id] = load_driver(step)
+            prepared.compiled_files = pipeline.files()
+            artifacts.write_compiled_files(run_dir, prepared.compiled_files, redactor)
+            self._load_drivers(prepared)
         except OsirisError as exc:
             prepared.error = StepError(exc.code, exc.message, int(exc.exit_code))
             bus.emit("run_error", phase="prepare", error_code=exc.code, error=exc.message)
         return prepared
+
+    def _load_drivers(self, prepared: PreparedRun) -> None:
+        for step in prepared.steps:
+            prepared.drivers[step.id] = load_driver(step)
 
     def _all_secret_keys(self) -> set[str]:
         if self.registry is None:
@@ -170,7 +177,7 @@ class LocalEngine:
 
     def collect(self, prepared: PreparedRun, result: ExecResult) -> RunSummary:
         duration_ms = round((time.perf_counter() - prepared.started_clock) * 1000, 3)
-        error = prepared.error or (result.failed.error if result.failed else None)
+        error = prepared.error or (result.failed.error if result.failed else None) or result.error
         if error is None and result.interrupted:
             error = StepError("run.interrupted", "interrupted (Ctrl-C): running steps were cancelled", INTERRUPTED_EXIT)
         if error is None and any(o.status != "ok" for o in result.outcomes):
@@ -194,7 +201,7 @@ class LocalEngine:
                 run_id=prepared.run_id, pipeline=prepared.pipeline, engine=self.name, status=status, exit_code=exit_code,
                 started_at=utc_timestamp(prepared.started_at), finished_at=utc_timestamp(), duration_ms=duration_ms,
                 outcomes=result.outcomes, failed_step=failed_step, error=error,
-            ),
+            ) | self._status_extra(prepared, result),
             prepared.redactor,
         )
         redact = prepared.redactor.redact
@@ -205,6 +212,11 @@ class LocalEngine:
             error=None if error is None else StepError(error.code, redact(error.message), error.exit_code),
             failed_step=failed_step, outputs=tuple(prepared.redactor.redact(list(outputs))), totals=totals,
         )
+
+
+    def _status_extra(self, prepared: PreparedRun, result: ExecResult) -> dict[str, Any]:
+        """What an engine adds to status.json (the e2b engine: the sandbox)."""
+        return {}
 
 
 def redacted_outcome(outcome: StepOutcome, redactor: Redactor) -> StepOutcome:

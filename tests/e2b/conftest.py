@@ -12,10 +12,9 @@ from typing import Iterator
 
 import pytest
 
-FAKES = Path(__file__).resolve().parents[1] / "fakes"
-sys.path.insert(0, str(FAKES))
+sys.path.insert(0, str(Path(__file__).parent))
 
-from envd import EnvdServer  # noqa: E402
+from e2b_helpers import EnvdServer, preinstall_osiris  # noqa: E402
 
 
 @pytest.fixture
@@ -28,3 +27,11 @@ def envd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EnvdServer
         yield server
     finally:
         server.stop()
+
+
+
+@pytest.fixture
+def sandbox(envd: EnvdServer) -> EnvdServer:
+    """The fake sandbox of a template with this Osiris preinstalled."""
+    preinstall_osiris(envd)
+    return envd
