@@ -37,11 +37,31 @@ class PlainLog:
             return f"{step}: FAILED [{r.get('error_code')}] {r.get('error')}"
         if event == "step_cancelled" and r.get("started"):
             return f"{step}: cancelled"
+        if event.startswith("sandbox_"):
+            return sandbox_line(r)
         if event == "run_error":
             return f"run failed before any step started [{r.get('error_code')}] {r.get('error')}"
         if event == "run_end":
             return f"run {r['status']} (exit {r['exit_code']}) in {r['duration_ms']:.0f} ms"
         return None
+
+
+def sandbox_line(r: EventRecord) -> str | None:
+    """The progress line of an e2b engine event (`sandbox_*`), or None for one not shown."""
+    event = r["event"]
+    if event == "sandbox_created":
+        return f"sandbox {r.get('sandbox_id')} created (template {r.get('template')}) in {r.get('duration_ms', 0):.0f} ms"
+    if event == "sandbox_install_start":
+        return f"installing Osiris {r.get('version')} in the sandbox (found: {r.get('found') or 'none'})..."
+    if event == "sandbox_install_end":
+        return f"Osiris {r.get('version')} installed in the sandbox in {r.get('duration_ms', 0):.0f} ms"
+    if event == "sandbox_upload":
+        return f"uploaded {r.get('files')} files ({r.get('bytes')} bytes) in {r.get('duration_ms', 0):.0f} ms"
+    if event == "sandbox_download":
+        return f"downloaded {r.get('files')} files ({r.get('bytes')} bytes) in {r.get('duration_ms', 0):.0f} ms"
+    if event == "sandbox_killed":
+        return f"sandbox {r.get('sandbox_id')} killed"
+    return None
 
 
 def _rows(r: Mapping[str, Any]) -> str:
@@ -78,6 +98,13 @@ class RichProgress:
 
     def __call__(self, record: EventRecord) -> None:
         step, event = record.get("step"), record["event"]
+        if step is None and event.startswith("sandbox_"):
+            line = sandbox_line(record)
+            if line:
+                from rich.markup import escape
+
+                self._live.console.print(f"[dim]{escape(line)}[/]", highlight=False)
+            return
         if step not in self._status:
             return
         with self._lock:

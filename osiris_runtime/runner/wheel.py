@@ -37,22 +37,33 @@ def _package_files() -> Iterator[tuple[str, Path]]:
 
     for name in PACKAGES:
         root = Path(importlib.import_module(name).__file__ or "").parent
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in {".pyc", ".pyo"}:
-                yield f"{name}/{path.relative_to(root).as_posix()}", path
+        found = []
+        # followlinks: in a checkout, builtin_components is a link to the repository's components/
+        for folder, dirs, files in os.walk(root, followlinks=True):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            found += [Path(folder) / f for f in files if not f.endswith((".pyc", ".pyo"))]
+        for path in sorted(found):
+            yield f"{name}/{path.relative_to(root).as_posix()}", path
 
 
 def _dist_info_files(version: str) -> dict[str, bytes]:
+    """METADATA, WHEEL and entry_points.txt, rebuilt from whatever metadata the installation has
+    (a wheel's dist-info, an editable install's, or a checkout's egg-info)."""
     dist = importlib.metadata.distribution(DISTRIBUTION)
-    tag = "py3-none-any"
-    files = {
-        "METADATA": (dist.read_text("METADATA") or f"Metadata-Version: 2.1\nName: {DISTRIBUTION}\nVersion: {version}\n").encode(),
-        "WHEEL": f"Wheel-Version: 1.0\nGenerator: osiris\nRoot-Is-Purelib: true\nTag: {tag}\n".encode(),
+    meta = dist.metadata
+    lines = ["Metadata-Version: 2.1", f"Name: {DISTRIBUTION}", f"Version: {version}"]
+    lines += [f"{key}: {meta[key]}" for key in ("Summary", "License", "Requires-Python") if meta.get(key)]
+    lines += [f"Requires-Dist: {requirement}" for requirement in dist.requires or ()]
+    groups: dict[str, list[str]] = {}
+    for entry in dist.entry_points:
+        groups.setdefault(entry.group, []).append(f"{entry.name} = {entry.value}")
+    entry_points = "".join(f"[{group}]\n" + "".join(f"{e}\n" for e in sorted(items)) + "\n"
+                           for group, items in sorted(groups.items()))
+    return {
+        "METADATA": ("\n".join(lines) + "\n").encode(),
+        "WHEEL": "Wheel-Version: 1.0\nGenerator: osiris\nRoot-Is-Purelib: true\nTag: py3-none-any\n".encode(),
+        "entry_points.txt": entry_points.encode(),
     }
-    entry_points = dist.read_text("entry_points.txt")
-    if entry_points:
-        files["entry_points.txt"] = entry_points.encode()
-    return files
 
 
 def _record_hash(data: bytes) -> str:
