@@ -1,6 +1,7 @@
 """Typed server settings, read from `initializationOptions` and `workspace/configuration`.
 
-Clients send camelCase keys (`componentsPath`, `connectionsFile`, `runEngine`, `secretsFile`),
+Clients send camelCase keys (`componentsPath`, `connectionsFile`, `runEngine`, `secretsFile`,
+`e2bTemplate`, `e2bTimeout`),
 either at the top level or under an `osiris` section; unknown keys are ignored and a wrong type
 falls back to the default, so a bad setting never stops the server.
 """
@@ -20,6 +21,8 @@ class ServerSettings:
     connections_file: Path | None = None
     run_engine: RunEngine = "local"
     secrets_file: Path | None = None
+    e2b_template: str | None = None  # the e2b engine's sandbox template (None: OSIRIS_E2B_TEMPLATE, else `base`)
+    e2b_timeout: float | None = None  # the e2b sandbox lifetime in seconds (None: OSIRIS_E2B_TIMEOUT, else 900)
 
     def merged(self, options: Any) -> "ServerSettings":
         """These settings overridden by whatever `options` (a client mapping) sets."""
@@ -41,6 +44,12 @@ class ServerSettings:
         engine = options.get("runEngine")
         if engine in ("local", "e2b"):
             out = replace(out, run_engine=engine)
+        template = options.get("e2bTemplate")
+        if isinstance(template, str):
+            out = replace(out, e2b_template=template or None)
+        timeout = options.get("e2bTimeout")
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+            out = replace(out, e2b_timeout=float(timeout) if timeout >= 1 else None)
         return out
 
     def resolved(self, folder: Path | None) -> "ServerSettings":

@@ -88,6 +88,11 @@ def run_command_line(out_dir: Path, folder: FolderContext, work_dir: Path | None
     settings = folder.settings
     base = osiris_run_command()
     args = [str(out_dir), "--json", "--engine", settings.run_engine]
+    if settings.run_engine == "e2b":
+        if settings.e2b_template:
+            args += ["--e2b-template", settings.e2b_template]
+        if settings.e2b_timeout:
+            args += ["--e2b-timeout", f"{settings.e2b_timeout:g}"]
     if work_dir is not None:
         args += ["--work-dir", str(work_dir)]
     connections = folder.connections_path()

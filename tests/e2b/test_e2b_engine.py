@@ -183,3 +183,48 @@ def test_ctrl_c_kills_the_sandbox_command_and_exits_130(sandbox, tmp_path):
     events = read_events(tmp_path / "run")
     assert [e["event"] for e in events][-2:] == ["sandbox_killed", "run_end"]
     assert json.loads((tmp_path / "run" / "status.json").read_text())["exit_code"] == 130
+
+
+def test_a_rejected_api_key_exits_5_before_anything_is_uploaded(envd, tmp_path, monkeypatch):
+    from e2b_api import RejectingControlPlane
+
+    plane = RejectingControlPlane()
+    try:
+        monkeypatch.delenv("E2B_DEBUG")
+        result = osiris_run(str(quickstart_copy(tmp_path, "qs")), "--engine", "e2b", "--json", cwd=tmp_path,
+                            env={"E2B_API_KEY": "e2b_i12-wrong-key-canary", "E2B_API_URL": plane.url})
+    finally:
+        plane.stop()
+    assert result.returncode == 5, result.stderr
+    summary = summary_of(result)
+    assert summary["error"]["code"] == "e2b.auth" and "rejected the API key" in summary["error"]["message"]
+    # one create call, with the user's key as the SDK reads it: nothing else was attempted
+    assert plane.requests == [("POST", "/v2/sandboxes", "e2b_i12-wrong-key-canary")]
+    assert not envd.sandbox.commands and not envd.sandbox.uploads
+    run_dir = Path(summary["run_dir"])
+    for path in run_dir.rglob("*"):
+        assert not path.is_file() or b"i12-wrong-key-canary" not in path.read_bytes()
+    assert "i12-wrong-key-canary" not in result.stdout + result.stderr
+
+
+def test_the_editor_run_command_uses_the_engine_and_sandbox_settings_of_the_language_server(sandbox, tmp_path):
+    from osiris_lsp.features.commands import run_command_line
+    from osiris_lsp.settings import ServerSettings
+    from osiris_lsp.workspace import FolderContext
+
+    settings = ServerSettings().merged({"osiris": {"runEngine": "e2b", "e2bTemplate": "osiris-i12", "e2bTimeout": 120}})
+    pipeline = quickstart_copy(tmp_path, "qs")
+    compiled = tmp_path / "compiled"
+    assert osiris_run("--version", cwd=tmp_path).returncode == 0
+    from osiris_runtime.cli.main import main  # compile as the editor's Compile command does
+
+    with pytest.raises(SystemExit) as compiled_ok:
+        main(["compile", str(pipeline), "--out", str(compiled)])
+    assert compiled_ok.value.code == 0
+    argv = run_command_line(compiled, FolderContext.create(tmp_path, settings), work_dir=pipeline.parent)
+    assert argv[-8:-2] == ["--engine", "e2b", "--e2b-template", "osiris-i12", "--e2b-timeout", "120"]
+    result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    status = json.loads((Path(summary_of(result)["run_dir"]) / "status.json").read_text())
+    assert status["engine"] == "e2b" and status["sandbox"]["template"] == "osiris-i12"
+    assert status["sandbox"]["timeout_s"] == 120

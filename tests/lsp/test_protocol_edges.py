@@ -66,3 +66,10 @@ def test_malformed_messages_fail_alone_over_raw_stdio(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_e2b_settings_from_client_mappings():
+    settings = ServerSettings().merged({"osiris": {"runEngine": "e2b", "e2bTemplate": "osiris-1", "e2bTimeout": 600}})
+    assert (settings.run_engine, settings.e2b_template, settings.e2b_timeout) == ("e2b", "osiris-1", 600.0)
+    assert ServerSettings().merged({"e2bTemplate": "", "e2bTimeout": 0}) == ServerSettings()
+    assert ServerSettings().merged({"e2bTimeout": "soon"}) == ServerSettings()
