@@ -69,6 +69,7 @@ class SandboxRun:
     sandbox_id: str | None = None
     osiris: str | None = None  # preinstalled | installed
     create_ms: float | None = None
+    probe_ms: float | None = None
     install_ms: float | None = None
     upload_ms: float | None = None
     run_ms: float | None = None
@@ -76,16 +77,18 @@ class SandboxRun:
     uploaded: list[str] = field(default_factory=list)
     downloaded: list[str] = field(default_factory=list)
     remote_status: Mapping[str, Any] | None = None
+    remote_totals: Mapping[str, Any] | None = None  # metrics.json totals of the remote run
 
     def to_json(self) -> dict[str, Any]:
         return {
             "provider": "e2b", "sandbox_id": self.sandbox_id, "template": self.template or "base",
             "timeout_s": self.timeout_s, "osiris": self.osiris,
-            "timings_ms": {"create": self.create_ms, "install": self.install_ms, "upload": self.upload_ms,
+            "timings_ms": {"create": self.create_ms, "probe": self.probe_ms, "install": self.install_ms, "upload": self.upload_ms,
                            "run": self.run_ms, "download": self.download_ms},
             "uploaded": self.uploaded, "downloaded": self.downloaded,
             "remote_status": None if self.remote_status is None else {
                 k: self.remote_status.get(k) for k in ("status", "exit_code", "duration_ms", "failed_step")},
+            "remote_totals": self.remote_totals,
         }
 
 
@@ -150,10 +153,10 @@ class E2BEngine(LocalEngine):
                 self._kill(prepared, sandbox, box)
 
     def _create(self, prepared: PreparedRun, box: SandboxRun) -> Any:
+        env = prepared.options.env
+        started = time.perf_counter()  # includes importing the SDK: part of what creating costs
         from e2b import AuthenticationException
 
-        env = prepared.options.env
-        started = time.perf_counter()
         kwargs: dict[str, Any] = {"timeout": int(box.timeout_s)}
         if box.template:
             kwargs["template"] = box.template
@@ -180,7 +183,9 @@ class E2BEngine(LocalEngine):
     def _ensure_osiris(self, prepared: PreparedRun, sandbox: Any, box: SandboxRun) -> str:
         """The `osiris-run` to call: the template's when it is this version, else a fresh install."""
         version = installed_version()
+        probing = time.perf_counter()
         found = self._shell(sandbox, "osiris-run --version 2>/dev/null", PROBE_TIMEOUT_S, check=False)
+        box.probe_ms = _ms_since(probing)
         remote_version = found.stdout.strip().rsplit(" ", 1)[-1] if found.exit_code == 0 else None
         if remote_version == version:
             box.osiris = "preinstalled"
@@ -293,32 +298,38 @@ class E2BEngine(LocalEngine):
 
     def _download(self, prepared: PreparedRun, sandbox: Any, box: SandboxRun, plan: SandboxPlan,
                   stream: "RemoteStream") -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from e2b import FileNotFoundException
 
+        def read(remote: str) -> bytes | None:
+            try:
+                return bytes(sandbox.files.read(remote, format="bytes"))
+            except FileNotFoundException:
+                return None  # a step that failed or never ran: the local file stays as it was, as locally
+
         started = time.perf_counter()
+        run_names = ("events.jsonl", "metrics.json", "status.json")
+        remotes = [t.remote for t in plan.writes] + [f"{plan.layout.run_dir}/{name}" for name in run_names]
+        with ThreadPoolExecutor(max_workers=4) as pool:  # one round trip each: overlap them
+            contents = dict(zip(remotes, pool.map(read, remotes)))
         total = 0
         for transfer in plan.writes:
-            try:
-                data = bytes(sandbox.files.read(transfer.remote, format="bytes"))
-            except FileNotFoundException:
-                continue  # the step failed or never ran: leave the local file as it was, like the local engine
+            data = contents[transfer.remote]
+            if data is None:
+                continue
             transfer.local.parent.mkdir(parents=True, exist_ok=True)
             tmp = transfer.local.with_name(f".{transfer.local.name}.e2b.tmp")
             tmp.write_bytes(data)
             tmp.replace(transfer.local)
             total += len(data)
             box.downloaded.append(str(transfer.local))
-        run_files: dict[str, Any] = {}
-        for name in ("events.jsonl", "metrics.json", "status.json"):
-            try:
-                run_files[name] = sandbox.files.read(f"{plan.layout.run_dir}/{name}", format="text")
-            except FileNotFoundException:
-                continue
-        stream.merge_remote_events(run_files.get("events.jsonl", ""))
-        if "status.json" in run_files:
-            box.remote_status = _json_or_none(run_files["status.json"])
-        if "metrics.json" in run_files:
-            stream.remote_metrics = _json_or_none(run_files["metrics.json"])
+        run_files = {name: (contents[f"{plan.layout.run_dir}/{name}"] or b"").decode("utf-8", "replace")
+                     for name in run_names}
+        stream.merge_remote_events(run_files["events.jsonl"])
+        box.remote_status = _json_or_none(run_files["status.json"])
+        remote_metrics = _json_or_none(run_files["metrics.json"])
+        box.remote_totals = remote_metrics.get("totals") if remote_metrics else None
         box.download_ms = _ms_since(started)
         prepared.bus.emit("sandbox_download", files=len(box.downloaded), bytes=total, duration_ms=box.download_ms)
 
@@ -366,7 +377,6 @@ class RemoteStream:
         self._stderr_buffer = ""
         self.forwarded = 0  # remote events forwarded (run_start/run_end excluded)
         self.summary: Mapping[str, Any] | None = None
-        self.remote_metrics: Mapping[str, Any] | None = None
         self.last: list[str] = []
         self.running: dict[str, None] = {}  # steps started and not ended, in start order
         self.ended: dict[str, StepOutcome] = {}

@@ -61,6 +61,7 @@ def test_the_quickstart_gives_the_same_rows_bytes_and_metrics_with_both_engines(
     status = json.loads((tmp_path / "run-e2b" / "status.json").read_text())
     assert status["engine"] == "e2b" and status["sandbox"]["sandbox_id"] == "debug_sandbox_id"
     assert status["sandbox"]["osiris"] == "preinstalled" and status["sandbox"]["remote_status"]["status"] == "ok"
+    assert without_timings(status["sandbox"]["remote_totals"]) == without_timings(metrics["local"]["totals"])
     # the same step events, in a schema the local run also has
     step_events = lambda d: sorted((e["step"], e["event"]) for e in read_events(d) if e["step"])
     assert step_events(tmp_path / "run-e2b") == step_events(tmp_path / "run-local")
