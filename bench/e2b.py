@@ -33,9 +33,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 # This file is called e2b.py: its folder must not shadow the e2b SDK on sys.path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(REPO / "tests" / "fakes"))
+sys.path.insert(0, str(REPO / "tests" / "e2b"))
 
-from envd import EnvdServer  # noqa: E402
+from e2b_helpers import EnvdServer  # noqa: E402  (loads tests/fakes/envd.py)
 
 PIPELINE = """\
 oml_version: "0.1.0"

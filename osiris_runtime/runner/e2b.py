@@ -259,7 +259,11 @@ class E2BEngine(LocalEngine):
             raise SandboxFailed(StepError("e2b.timeout", f"the sandbox lifetime ({box.timeout_s:g} s) ran out "
                                           "before the pipeline started; raise --e2b-timeout"))
         started = time.perf_counter()
-        handle = sandbox.commands.run(command, background=True, envs=self._secret_env(prepared), timeout=remaining)
+        try:
+            handle = sandbox.commands.run(command, background=True, envs=self._secret_env(prepared), timeout=remaining)
+        except Exception as exc:  # noqa: BLE001 - any SDK error: the sandbox cannot start the run
+            raise SandboxFailed(StepError("e2b.sandbox-lost", f"the sandbox could not start the pipeline: "
+                                          f"{type(exc).__name__}: {_one_line(exc)}")) from None
         outcome: dict[str, Any] = {}
 
         def wait() -> None:
