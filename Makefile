@@ -1,5 +1,5 @@
 # The two set-up commands of the README: `make demo` and `make test`. Each creates or reuses
-# .venv and installs the project into it (editable, with test extras).
+# .venv and installs the project into it (editable, with test and docs extras).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	# mysqlclient (C) reads MySQL ~3x faster than pymysql; it builds against libmariadb-dev. Optional:
 	# without it the MySQL drivers fall back to pymysql.
 	pkg-config --exists libmariadb || (command -v apt-get >/dev/null && (apt-get install -y -qq libmariadb-dev pkg-config gcc >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libmariadb-dev pkg-config gcc >/dev/null 2>&1))) || true
