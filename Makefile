@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install services clean editor-deps
+.PHONY: demo test install services clean editor-deps docs docs-build
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ services:
 demo: $(STAMP)
 	bash scripts/demo.sh
 
+# The documentation site (mkdocs.yml) on http://127.0.0.1:8000, rebuilt on every change.
+# Set OSIRIS_DOCS_URL=http://127.0.0.1:8000 to have the CLI's `see:` links point at it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
+
+# The site as static files under site/ (the tests build it too: tests/docs/test_site.py).
+docs-build: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 # Neovim, chromium, code-server, playwright-core, vsce for the `editor` tests (cached, idempotent).
 editor-deps:
 	bash tests/editors/setup-editor-deps.sh
@@ -35,4 +44,4 @@ test: $(STAMP) services editor-deps
 	$(BIN)/python -m coverage report --include='*/osiris_runtime/registry.py,*/osiris_runtime/friendly.py' --fail-under=90
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .coverage
+	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .coverage

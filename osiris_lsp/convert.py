@@ -6,13 +6,11 @@ only matters on lines with characters outside the BMP, so those lines alone pay 
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any, Sequence
 
 from lsprotocol import types
 
-import osiris_runtime
+from osiris_runtime.doclinks import resolve_doc_url, troubleshooting_url
 from osiris_runtime.errors import Diagnostic, Position, Range, Severity
 
 SOURCE = "osiris"
@@ -64,21 +62,12 @@ def runtime_range(lines: Sequence[str], rng: types.Range) -> Range:
     return Range(runtime_position(lines, rng.start), runtime_position(lines, rng.end))
 
 
-_PROJECT_ROOT = Path(osiris_runtime.__file__).resolve().parent.parent
+def lsp_diagnostic(lines: Sequence[str], diag: Diagnostic, docs_base_url: str | None = None) -> types.Diagnostic:
+    """The LSP form of a runtime diagnostic; `data` keeps what quick fixes need.
 
-
-def doc_href(url: str | None) -> str | None:
-    """A URI for a doc link: URLs as they are, repository-relative doc paths as file URIs."""
-    if not url:
-        return None
-    if re.match(r"^[a-z][a-z0-9+.-]*:", url):
-        return url
-    path = _PROJECT_ROOT / url.split("#", 1)[0]
-    return path.as_uri() + ("#" + url.split("#", 1)[1] if "#" in url else "") if path.exists() else None
-
-
-def lsp_diagnostic(lines: Sequence[str], diag: Diagnostic) -> types.Diagnostic:
-    """The LSP form of a runtime diagnostic; `data` keeps what quick fixes need."""
+    `codeDescription` links to the code's section of the troubleshooting page (`docs_base_url`: the
+    `docsBaseUrl` setting; None links to the repository's docs).
+    """
     data: dict[str, Any] = {"code": diag.code, **dict(diag.data)}
     if diag.fix:
         data["fix"] = diag.fix
@@ -88,7 +77,7 @@ def lsp_diagnostic(lines: Sequence[str], diag: Diagnostic) -> types.Diagnostic:
         message=message,
         severity=_SEVERITY.get(diag.severity, types.DiagnosticSeverity.Error),
         code=diag.code,
-        code_description=types.CodeDescription(href=href) if (href := doc_href(diag.doc_url)) else None,
+        code_description=types.CodeDescription(href=href) if (href := resolve_doc_url(troubleshooting_url(diag.code, docs_base_url))) else None,
         source=SOURCE,
         data=data,
         tags=[types.DiagnosticTag.Deprecated] if "deprecated" in diag.code or "legacy" in diag.code else None,

@@ -1,7 +1,7 @@
 """Typed server settings, read from `initializationOptions` and `workspace/configuration`.
 
 Clients send camelCase keys (`componentsPath`, `connectionsFile`, `runEngine`, `secretsFile`,
-`e2bTemplate`, `e2bTimeout`),
+`e2bTemplate`, `e2bTimeout`, `docsBaseUrl`),
 either at the top level or under an `osiris` section; unknown keys are ignored and a wrong type
 falls back to the default, so a bad setting never stops the server.
 """
@@ -23,6 +23,8 @@ class ServerSettings:
     secrets_file: Path | None = None
     e2b_template: str | None = None  # the e2b engine's sandbox template (None: OSIRIS_E2B_TEMPLATE, else `base`)
     e2b_timeout: float | None = None  # the e2b sandbox lifetime in seconds (None: OSIRIS_E2B_TIMEOUT, else 900)
+    # The documentation site diagnostics link to (osiris_runtime.doclinks); None: the repository's docs/.
+    docs_base_url: str | None = None
 
     def merged(self, options: Any) -> "ServerSettings":
         """These settings overridden by whatever `options` (a client mapping) sets."""
@@ -41,6 +43,9 @@ class ServerSettings:
             value = options.get(key)
             if isinstance(value, str):
                 out = replace(out, **{attr: Path(value).expanduser() if value else None})
+        docs_url = options.get("docsBaseUrl")
+        if isinstance(docs_url, str):
+            out = replace(out, docs_base_url=docs_url or None)
         engine = options.get("runEngine")
         if engine in ("local", "e2b"):
             out = replace(out, run_engine=engine)

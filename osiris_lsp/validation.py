@@ -134,7 +134,7 @@ class Validator:
 
     async def diagnostics(self, snap: DocumentSnapshot, folder: FolderContext) -> list[types.Diagnostic]:
         found = await self.run("diagnostics", snap, folder)
-        return [lsp_diagnostic(snap.lines, d) for d in found]
+        return [lsp_diagnostic(snap.lines, d, folder.settings.docs_base_url) for d in found]
 
     async def run(self, feature: str, snap: DocumentSnapshot, folder: FolderContext, *args: Any) -> Any:
         """`feature` (a name in `_features`) on the worker; its result or its exception."""

@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from lsprotocol import types
 
-from osiris_lsp.convert import doc_href, line_range
+from osiris_lsp.convert import line_range
+from osiris_runtime.doclinks import resolve_doc_url
 from osiris_lsp.cursor import (
     COMPONENT_KEYS,
     CompletionContext,
@@ -320,7 +321,7 @@ def field_markdown(key: str, schema: Mapping[str, Any], spec: ComponentSpec) -> 
         facts.append("secret: keep it in the connections file")
     if facts:
         parts.append("\n".join(f"- {f}" for f in facts))
-    href = doc_href(spec.doc_url)
+    href = resolve_doc_url(spec.doc_url)
     if href:
         parts.append(f"[{spec.name} docs]({href})")
     return "\n\n".join(parts)
@@ -339,7 +340,7 @@ def component_markdown(spec: ComponentSpec) -> str:
         example = spec.examples[0]
         config = example.get("config", example) if isinstance(example, Mapping) else example
         parts.append("**Example:**\n```yaml\n" + _yaml_block(config) + "```")
-    href = doc_href(spec.doc_url)
+    href = resolve_doc_url(spec.doc_url)
     if href:
         parts.append(f"[Documentation]({href})")
     return "\n\n".join(parts)

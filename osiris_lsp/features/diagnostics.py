@@ -6,7 +6,6 @@ completion path); this module only turns one document snapshot into diagnostics.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Sequence
 
 from lsprotocol import types
@@ -18,16 +17,16 @@ from osiris_runtime.errors import Diagnostic
 
 def diagnose(snapshot: DocumentSnapshot, folder: FolderContext) -> list[types.Diagnostic]:
     """Validate one document version against its folder's registry and connections file."""
-    return [lsp_diagnostic(snapshot.lines, d) for d in runtime_diagnostics(snapshot, folder)]
+    return [lsp_diagnostic(snapshot.lines, d, folder.settings.docs_base_url) for d in runtime_diagnostics(snapshot, folder)]
 
 
 def runtime_diagnostics(snapshot: DocumentSnapshot, folder: FolderContext) -> list[Diagnostic]:
-    """The validator's findings (syntax included, each once), steps' findings linked to their docs."""
+    """The validator's findings (syntax included, each once)."""
     from osiris_runtime.oml.rules import validate
 
     doc = snapshot.document()
     found = validate(doc, folder.registry, connections=folder.connections(), discovery=folder.catalogs())
-    return _with_doc_links(doc, folder, _unique([*doc.syntax_diagnostics, *found]))
+    return _unique([*doc.syntax_diagnostics, *found])
 
 
 def connections_file_diagnostics(snapshot: DocumentSnapshot, folder: FolderContext) -> list[Diagnostic]:
@@ -46,22 +45,4 @@ def _unique(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
         if key not in seen:
             seen.add(key)
             out.append(d)
-    return out
-
-
-def _with_doc_links(doc, folder: FolderContext, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Link a step's diagnostics without a doc_url to its component's documentation."""
-    if all(d.doc_url for d in diagnostics):
-        return diagnostics
-    steps = [(s.range, s.component) for s in doc.steps() if s.component]
-    out = []
-    for d in diagnostics:
-        if not d.doc_url:
-            for rng, component in steps:
-                if rng.start <= d.range.start <= rng.end:
-                    spec = folder.registry.get(component)
-                    if spec is not None:
-                        d = replace(d, doc_url=spec.doc_url)
-                    break
-        out.append(d)
     return out

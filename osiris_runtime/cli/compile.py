@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from osiris_runtime.cli.diagnostic_text import diagnostic_text
 from osiris_runtime.errors import CompileFailed, ConfigError, Diagnostic, ExitCode, OsirisError, ValidationFailed
 
 
@@ -55,7 +56,7 @@ def compile_command(ctx: click.Context, pipeline: Path, out_dir: Path, mode: str
         click.echo(json.dumps(_json_report(pipeline, out_dir, result), ensure_ascii=False, sort_keys=True))
         ctx.exit(int(result.exit_code))
     for diag in result.warnings:
-        click.echo(diag.format(), err=True)
+        click.echo(diagnostic_text(diag), err=True)
     if result.pipeline is None:
         errors = result.errors
         message = f"{pipeline}: {len(errors)} error{'s' if len(errors) != 1 else ''}, nothing written"

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from osiris_runtime.cli.diagnostic_text import diagnostic_text
 from osiris_runtime.errors import Diagnostic, ExitCode, Severity, ValidationFailed
 from osiris_runtime.registry import (
     SPEC_FILENAMES,
@@ -31,7 +32,7 @@ def _registry() -> Registry:
 
 def _echo_problems(problems: list[Diagnostic]) -> None:
     for problem in problems:
-        click.echo(problem.format(), err=True)
+        click.echo(diagnostic_text(problem), err=True)
 
 
 def _summary(spec: ComponentSpec) -> dict[str, Any]:
@@ -138,7 +139,7 @@ def validate_command(target: str | None, as_json: bool) -> None:
             label = name or str(path)
             click.echo(f"{'invalid' if errors else 'valid'}: {label} ({path})")
             for problem in problems:
-                click.echo("  " + problem.format().replace("\n", "\n  "))
+                click.echo("  " + diagnostic_text(problem).replace("\n", "\n  "))
     if failed:
         sys.exit(int(ExitCode.VALIDATION))
 

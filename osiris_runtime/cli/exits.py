@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from osiris_runtime.cli.diagnostic_text import diagnostic_text, see_line
 from osiris_runtime.errors import ExitCode, OsirisError
 
 
@@ -17,10 +18,12 @@ def run_cli(group: click.Group, argv: list[str] | None, prog_name: str = "osiris
         if debug:
             raise
         for diag in exc.diagnostics:
-            click.echo(diag.format(), err=True)
+            click.echo(diagnostic_text(diag), err=True)
         click.echo(f"error[{exc.code}]: {exc.message}", err=True)
         if exc.fix:
             click.echo(f"  fix: {exc.fix}", err=True)
+        if see := see_line(exc.code, indent="  "):
+            click.echo(see, err=True)
         sys.exit(int(exc.exit_code))
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

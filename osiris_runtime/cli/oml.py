@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from osiris_runtime.cli.diagnostic_text import diagnostic_text
 from osiris_runtime.errors import Diagnostic, ExitCode, Range, Severity
 
 
@@ -102,10 +103,10 @@ def validate_command(ctx: click.Context, files: tuple[Path, ...], as_json: bool,
     else:
         for report in connection_reports:
             for diag in report["diagnostics"]:
-                click.echo(diag.format())
+                click.echo(diagnostic_text(diag))
         for report in reports:
             for diag in report["diagnostics"]:
-                click.echo(diag.format())
+                click.echo(diagnostic_text(diag))
         if errors or warnings:
             click.echo(f"{errors} error(s), {warnings} warning(s) in {len(files)} file(s)", err=True)
         else:

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from osiris_runtime.cli.diagnostic_text import diagnostic_text
 from osiris_runtime.cli.compile import parse_param_options  # one NAME=VALUE parser for compile and run
 from osiris_runtime.errors import CompileFailed, ExitCode, ValidationFailed
 
@@ -161,7 +162,7 @@ def _load_or_compile(target: Path, registry: Any, env: dict[str, str], params: d
     result = compile_pipeline(text, registry, params=params, env=env, profile=profile, mode="warn",
                               connections=connections, source=str(target))
     for diag in result.warnings:
-        click.echo(diag.format(), err=True)
+        click.echo(diagnostic_text(diag), err=True)
     if result.pipeline is None:
         if as_json:
             click.echo(json.dumps({"status": "error", "phase": "compile", "exit_code": int(result.exit_code),

@@ -41,7 +41,11 @@ async def test_validator_findings_with_codes_ranges_and_fixes(editor):
     assert "fix: use one of" in enum.message
     assert enum.data["replacement"] == "upsert"
     assert enum.source == "osiris"
-    assert enum.code_description is not None and enum.code_description.href.endswith("supabase.writer.md")
+    # every diagnostic links to its code's section of the troubleshooting page
+    for diag in diags.values():
+        assert diag.code_description is not None
+        assert diag.code_description.href.startswith("file://")
+        assert diag.code_description.href.endswith(f"docs/diagnostics.md#{diag.code}")
     assert diags["oml.deprecated-key"].severity == types.DiagnosticSeverity.Warning
 
 
