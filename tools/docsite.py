@@ -41,6 +41,8 @@ FAMILIES: dict[str, str] = {
     "run": "running",
     "ai": "AI assistants",
     "llm": "the language model endpoint",
+    "discovery": "against the discovered schema",
+    "sql": "SQL inside a step",
 }
 CODE_TEXT = r"[a-z][a-z0-9]*\.[a-z0-9]+(?:-[a-z0-9]+)*"
 _FAMILY_CODE = re.compile(rf"""["']((?:{'|'.join(FAMILIES)})\.[a-z0-9]+(?:-[a-z0-9]+)*)["']""")
