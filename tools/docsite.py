@@ -43,6 +43,7 @@ FAMILIES: dict[str, str] = {
     "llm": "the language model endpoint",
     "discovery": "against the discovered schema",
     "sql": "SQL inside a step",
+    "preview": "previewing a step's rows",
 }
 CODE_TEXT = r"[a-z][a-z0-9]*\.[a-z0-9]+(?:-[a-z0-9]+)*"
 _FAMILY_CODE = re.compile(rf"""["']((?:{'|'.join(FAMILIES)})\.[a-z0-9]+(?:-[a-z0-9]+)*)["']""")
