@@ -44,13 +44,14 @@ FAMILIES: dict[str, str] = {
     "discovery": "against the discovered schema",
     "sql": "SQL inside a step",
     "preview": "previewing a step's rows",
+    "e2b": "the e2b sandbox engine",
 }
 CODE_TEXT = r"[a-z][a-z0-9]*\.[a-z0-9]+(?:-[a-z0-9]+)*"
 _FAMILY_CODE = re.compile(rf"""["']((?:{'|'.join(FAMILIES)})\.[a-z0-9]+(?:-[a-z0-9]+)*)["']""")
 # Strings of a code family's shape that are file names, not codes (`spec.yaml`, `config.json`).
 _FILE_SUFFIXES = {"json", "jsonl", "yaml", "yml", "md", "py", "csv", "duckdb", "txt", "toml"}
 # Calls whose first argument, and keywords whose value, is a diagnostic code.
-_CODE_CALLS = {"Diagnostic", "FriendlyError", "report", "_problem", "OsirisError"}
+_CODE_CALLS = {"Diagnostic", "FriendlyError", "report", "_problem", "OsirisError", "StepError", "lost"}
 _CODE_KEYWORDS = {"code"}
 
 
@@ -73,8 +74,14 @@ def emitted_codes() -> dict[str, list[str]]:
 
 
 def codes_of_unknown_families() -> dict[str, str]:
-    """Codes passed as `code=` or to `Diagnostic(...)`-like calls whose family is not in FAMILIES -> module."""
+    """Codes of a family not in FAMILIES -> a module naming one.
+
+    A code is a `family.kebab-name` string passed as `code=`, as the first argument of a
+    `Diagnostic(...)`-like call (or of an exception type's), or any string of that shape with a
+    hyphen in its name (`e2b.sandbox-lost`): file and module names have none.
+    """
     shaped = re.compile(rf"^{CODE_TEXT}$")
+    hyphenated = re.compile(r"^[a-z][a-z0-9]*\.[a-z0-9]+(?:-[a-z0-9]+)+$")
     out: dict[str, str] = {}
     for path in _sources():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -82,8 +89,10 @@ def codes_of_unknown_families() -> dict[str, str]:
                 continue
             func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
             candidates = [k.value for k in node.keywords if k.arg in _CODE_KEYWORDS]
-            if func in _CODE_CALLS and node.args:
+            if (func in _CODE_CALLS or func.endswith(("Error", "Failed"))) and node.args:
                 candidates.append(node.args[0])
+            candidates += [a for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                           and hyphenated.match(a.value)]
             for value in candidates:
                 if isinstance(value, ast.Constant) and isinstance(value.value, str) and shaped.match(value.value):
                     if value.value.split(".", 1)[0] not in FAMILIES and _is_code(value.value):
