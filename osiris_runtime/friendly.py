@@ -477,9 +477,12 @@ def _rule_errors(spec: "ComponentSpec", rule: Mapping[str, Any], config: Mapping
 
     out: list[FriendlyError] = []
     fix = rule.get("fix")
+    # A missing field sits on the key whose value asked for it (`write_mode: upsert`), else on `config:`.
+    trigger = next((k for k, v in (rule.get("when") or {}).items() if v is not None and k in config), None)
+    anchor, target = ((trigger,), "key") if trigger else ((), "parent")
     any_of = rule.get("mustAnyOf")
     if any_of and not any(present(f) for f in any_of):
-        out.append(FriendlyError("config.constraint", " or ".join(any_of), (), "parent", rule["error"],
+        out.append(FriendlyError("config.constraint", " or ".join(any_of), anchor, target, rule["error"],
                                  fix or "add " + " or ".join(f"`{f}`" for f in any_of),
                                  example_for(spec, any_of[0], spec.properties.get(any_of[0], {})), spec.doc_url,
                                  {"missing": list(any_of), "any_of": True}))
@@ -493,7 +496,7 @@ def _rule_errors(spec: "ComponentSpec", rule: Mapping[str, Any], config: Mapping
                                          spec.doc_url, {"expected": fragment, "replacement": fragment}))
             continue
         if not present(name):
-            out.append(FriendlyError("config.constraint", name, (), "parent", rule["error"], fix or f"add `{name}`",
+            out.append(FriendlyError("config.constraint", name, anchor, target, rule["error"], fix or f"add `{name}`",
                                      example_for(spec, name, spec.properties.get(name, {})), spec.doc_url,
                                      {"missing": [name]}))
         elif name in config and not Draft202012Validator(fragment).is_valid(config[name]):

@@ -70,8 +70,11 @@ def _replace(snap: DocumentSnapshot, diag: types.Diagnostic, rng: Range, replace
         new_text = current[0] + replacement + current[0]  # keep the user's quoting
     elif replacement.startswith(("@", "*", "&", "!", "%", "{", "[")) or ": " in replacement:
         new_text = json.dumps(replacement)  # would not be a plain YAML scalar
-    verb = "Rename" if "key" in code or "legacy" in str(diag.data) else "Replace"
-    title = f"{verb} `{current.strip(chr(34) + chr(39)) or '…'}` with `{replacement}`"
+    shown = current.strip(chr(34) + chr(39)) or "…"
+    if "key" in code or "legacy" in str(diag.data):
+        title = f"Rename `{shown}` to `{replacement}`"
+    else:
+        title = f"Replace `{shown}` with `{replacement}`"
     return _action(title, diag, _edit(snap.uri, [types.TextEdit(range=lsp_range(snap.lines, rng), new_text=new_text)]))
 
 
@@ -171,10 +174,13 @@ def _schema_lookup(doc: Any, folder: FolderContext, path: tuple[Any, ...]):
 
 
 def _placeholder(schema: Mapping[str, Any]) -> str:
-    if schema.get("default") is not None:
-        return json.dumps(schema["default"]) if not isinstance(schema["default"], str) else schema["default"]
-    if schema.get("enum"):
-        return str(schema["enum"][0])
+    """A value that satisfies the field's schema: its default, first enum value or example, else by type."""
+    for value in (schema.get("default"), (schema.get("enum") or [None])[0], (schema.get("examples") or [None])[0]):
+        if value is not None:
+            return value if isinstance(value, str) else json.dumps(value)
+    branches = [b for b in schema.get("oneOf", ()) if isinstance(b, Mapping)]
+    if branches and "type" not in schema:
+        return _placeholder(branches[0])
     kind = schema.get("type")
     return {"integer": str(schema.get("minimum", 0)), "number": "0", "boolean": "false",
             "array": "[]", "object": "{}"}.get(kind if isinstance(kind, str) else "", '""')

@@ -93,7 +93,7 @@ def _items(ctx: CompletionContext, lines: Sequence[str], folder: FolderContext,
     elif kind is ContextKind.CONFIG_KEY:
         spec = folder.registry.get(ctx.component) if ctx.component else None
         if spec is not None:
-            yield from _config_key_items(spec, ctx, rng, options)
+            yield from _config_key_items(spec, ctx, rng, options, _default_alias(folder, spec.family))
     elif kind is ContextKind.CONFIG_VALUE:
         spec = folder.registry.get(ctx.component) if ctx.component else None
         if spec is not None and ctx.key:
@@ -127,6 +127,7 @@ def _new_step_item(ctx: CompletionContext, rng: types.Range) -> types.Completion
                      "mode: ${3|read,write,transform|}", "config:", "  $0"])
     return types.CompletionItem(label="(new step)", kind=types.CompletionItemKind.Snippet, sort_text="0000",
                                 detail="id, component, mode, config", insert_text_format=types.InsertTextFormat.Snippet,
+                                insert_text_mode=types.InsertTextMode.AsIs,
                                 text_edit=types.TextEdit(range=rng, new_text=body))
 
 
@@ -151,15 +152,32 @@ def _mode_items(ctx: CompletionContext, rng: types.Range, folder: FolderContext)
                                    text_edit=types.TextEdit(range=rng, new_text=oml_mode))
 
 
+def _default_alias(folder: FolderContext, family: str) -> str:
+    """The alias a new `connection:` of `family` most likely means: the default one, else the first."""
+    connections = folder.connections()
+    if connections is None:
+        return "default"
+    alias = connections.get(family) or next(iter(connections.aliases(family)), None)
+    return alias.alias if alias is not None else "default"
+
+
 def _config_key_items(spec: ComponentSpec, ctx: CompletionContext, rng: types.Range,
-                      options: CompletionOptions) -> Iterable[types.CompletionItem]:
-    required = [k for k in spec.required if k in spec.properties]
+                      options: CompletionOptions, alias: str) -> Iterable[types.CompletionItem]:
+    """Config keys: `connection` first, then the required keys, then the rest.
+
+    Keys a connection supplies are never required here (the step is meant to take them from its
+    `connection`), and secret fields are offered last and never inserted by a snippet: a pipeline
+    must not hold a secret.
+    """
     present = set(ctx.present_keys)
-    supplied = set(spec.connection_fields) if "connection" in present else set()
-    ordered = required + [k for k in spec.properties if k not in required]
-    if "connection" not in spec.properties:
-        ordered.append("connection")
-    missing_required = [k for k in required if k not in present and k not in supplied]
+    secrets = spec.secret_roots
+    uses_connection = bool(spec.connection_fields) or "connection" in spec.properties
+    required = [k for k in spec.required if k in spec.properties and k not in secrets
+                and k not in spec.connection_fields]
+    rest = [k for k in spec.properties if k not in required and k not in secrets and k != "connection"]
+    ordered = (["connection"] if uses_connection else []) + required + rest + sorted(k for k in spec.properties if k in secrets)
+    missing_required = (["connection"] if uses_connection and "connection" not in present else []) + [
+        k for k in required if k not in present]
     for n, key in enumerate(ordered):
         if key in present:
             continue
@@ -167,22 +185,36 @@ def _config_key_items(spec: ComponentSpec, ctx: CompletionContext, rng: types.Ra
         is_required = key in missing_required
         new_text, fmt = f"{key}: ", types.InsertTextFormat.PlainText
         if is_required and options.snippets:
-            new_text, fmt = f"{key}: ${{1:{_placeholder(schema)}}}", types.InsertTextFormat.Snippet
+            new_text, fmt = f"{key}: {_snippet_value(key, schema, spec, 1, alias)}", types.InsertTextFormat.Snippet
+        if key == "connection":
+            detail = "required · @family.alias" if is_required else "@family.alias"
+        elif key in secrets:
+            detail = "secret · keep it in the connections file"
+        else:
+            detail = ("required · " if is_required else "") + field_type(schema)
         yield types.CompletionItem(
-            label=key, kind=types.CompletionItemKind.Field,
-            detail=("required · " if is_required else "") + field_type(schema) if key != "connection" else "@family.alias",
+            label=key, kind=types.CompletionItemKind.Field, detail=detail,
             documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=field_markdown(key, schema, spec)),
-            sort_text=f"{0 if is_required else 1}{n:03d}", insert_text_format=fmt,
+            sort_text=f"{0 if is_required else 1 if key not in secrets else 2}{n:03d}", insert_text_format=fmt,
             text_edit=types.TextEdit(range=rng, new_text=new_text),
         )
     if len(missing_required) > 1 and options.snippets:
         indent = " " * rng.start.character
-        body = f"\n{indent}".join(f"{k}: ${{{i}:{_placeholder(spec.properties[k])}}}" for i, k in enumerate(missing_required, 1))
+        body = f"\n{indent}".join(f"{k}: {_snippet_value(k, spec.properties.get(k, {}), spec, i, alias)}"
+                                  for i, k in enumerate(missing_required, 1))
         yield types.CompletionItem(
             label="(required fields)", kind=types.CompletionItemKind.Snippet,
             detail=", ".join(missing_required), sort_text="0000",
-            insert_text_format=types.InsertTextFormat.Snippet, text_edit=types.TextEdit(range=rng, new_text=body),
+            insert_text_format=types.InsertTextFormat.Snippet, insert_text_mode=types.InsertTextMode.AsIs,
+            text_edit=types.TextEdit(range=rng, new_text=body),
         )
+
+
+def _snippet_value(key: str, schema: Mapping[str, Any], spec: ComponentSpec, tab: int, alias: str) -> str:
+    """The snippet placeholder of a key's value; a connection gets `"@family.<alias>"`."""
+    if key == "connection":
+        return f'"@{spec.family}.${{{tab}:{alias}}}"'
+    return f"${{{tab}:{_placeholder(schema)}}}"
 
 
 def _config_value_items(schema: Any, ctx: CompletionContext, rng: types.Range) -> Iterable[types.CompletionItem]:
@@ -192,11 +224,13 @@ def _config_value_items(schema: Any, ctx: CompletionContext, rng: types.Range) -
     if not values and "boolean" in _types(schema):
         values = [True, False]
     default = schema.get("default")
+    descriptions = schema.get("enumDescriptions") or []
     for n, value in enumerate(values):
         text = _yaml_scalar(value) if ctx.quote is None else str(value)
         yield types.CompletionItem(
             label=text, kind=types.CompletionItemKind.Value if not isinstance(value, bool) else types.CompletionItemKind.Keyword,
             detail="default" if value == default and default is not None else None,
+            documentation=str(descriptions[n]) if n < len(descriptions) else None,
             sort_text=f"{n:03d}", preselect=value == default or None,
             text_edit=types.TextEdit(range=rng, new_text=text),
         )
@@ -371,6 +405,8 @@ def _placeholder(schema: Mapping[str, Any]) -> str:
         return _yaml_scalar(schema["default"]).replace("}", "\\}").replace("$", "\\$")
     if schema.get("enum"):
         return str(schema["enum"][0])
+    if schema.get("examples"):
+        return _yaml_scalar(schema["examples"][0]).replace("}", "\\}").replace("$", "\\$")
     return field_type(schema)
 
 

@@ -136,3 +136,46 @@ async def test_add_missing_step_key(editor):
     actions = await actions_for(editor, uri, diag)
     fixed = apply(text, actions[0].edit.changes[uri])
     assert "    component: supabase.writer\n" in fixed and "\n    mode: " in fixed.split("- id: push")[1].split("- id: copy")[0]
+
+
+UPSERT = """\
+oml_version: "0.1.0"
+name: upsert-orders
+steps:
+  - id: pull-orders
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.shop"
+      query: SELECT id FROM orders
+  - id: push
+    component: mysql.writer
+    mode: write
+    config:
+      connection: "@mysql.shop"
+      table: orders_copy
+      write_mode: upsert
+"""
+
+
+async def test_upsert_without_primary_key_sits_on_write_mode_and_its_fix_leaves_no_error(editor):
+    uri, _ = editor.open(UPSERT)
+    diags = [d for d in await editor.diagnostics(uri) if d.code == "config.constraint"]
+    assert len(diags) == 1, diags
+    write_mode_line = UPSERT.split("\n").index("      write_mode: upsert")
+    assert diags[0].range.start.line == write_mode_line
+    assert diags[0].range.start.character == len("      ")
+    actions = await actions_for(editor, uri, diags[0])
+    add = next(a for a in actions if "primary_key" in a.title)
+    fixed = apply(UPSERT, add.edit.changes[uri])
+    assert "      primary_key: id\n" in fixed, fixed
+    uri2, _ = editor.open(fixed)
+    assert [d.code for d in await editor.diagnostics(uri2)] == []
+
+
+async def test_quick_fix_titles_read_as_english(editor):
+    text = DOC.replace("      query: SELECT 1", "      qurey: SELECT 1").replace("mysql.extractr", "mysql.extractor")
+    rename, _ = await fix(editor, text, "config.unknown-key")
+    assert rename.title == "Rename `qurey` to `query`"
+    replace, _ = await fix(editor, DOC, "config.invalid-enum")
+    assert replace.title == "Replace `upsrt` with `upsert`"

@@ -124,3 +124,70 @@ async def test_new_step_skeleton_when_snippets_are_supported(editor):
     assert ("(new step)" in items) == bool(snippets)
     if snippets:
         assert items["(new step)"].text_edit.new_text.startswith("id: ${1:step-2}\n    component: ")
+
+
+def expand_as_vscode(text: str, item, cursor_line: str) -> str:
+    """Apply a snippet item the way VS Code does: placeholders take their defaults, and unless the
+    item says `insertTextMode: asIs`, every line after the first gets the cursor line's indentation."""
+    import re
+
+    from lsprotocol import types
+
+    body = re.sub(r"\$\{\d+\|([^,|]*)[^}]*\|\}", r"\1", item.text_edit.new_text)
+    body = re.sub(r"\$\{\d+:([^}]*)\}", r"\1", body)
+    body = re.sub(r"\$\{?\d+\}?", "", body)
+    if item.insert_text_mode != types.InsertTextMode.AsIs:
+        indent = cursor_line[: len(cursor_line) - len(cursor_line.lstrip())]
+        body = body.replace("\n", "\n" + indent)
+    lines = text.split("\n")
+    rng = item.text_edit.range
+    line = lines[rng.start.line]
+    lines[rng.start.line] = line[: rng.start.character] + body + line[rng.end.character:]
+    return "\n".join(lines)
+
+
+async def test_required_fields_snippet_keeps_indentation_connection_first_and_no_secret(editor):
+    doc = HEAD + "  - id: push\n    component: supabase.writer\n    mode: write\n    config:\n      |\n"
+    uri, pos = editor.open(doc)
+    items = {i.label: i for i in await editor.completion(uri, pos)}
+    if not editor.client.capabilities.text_document.completion.completion_item.snippet_support:
+        assert "(required fields)" not in items
+        return
+    snippet = items["(required fields)"]
+    assert snippet.detail.split(", ")[0] == "connection"
+    assert "key" not in snippet.detail.split(", ") and "url" not in snippet.detail.split(", ")
+    text = doc.replace("|", "")
+    filled = expand_as_vscode(text, snippet, text.split("\n")[pos.line])
+    assert '      connection: "@supabase.analytics"\n      table: ' in filled, filled
+    uri2, _ = editor.open(filled)
+    assert [d.code for d in await editor.diagnostics(uri2)] == []
+
+
+async def test_secret_and_connection_supplied_keys_are_never_required(editor):
+    uri, pos = editor.open(HEAD + "  - id: push\n    component: mysql.writer\n    mode: write\n    config:\n      |\n")
+    items = await editor.completion(uri, pos)
+    ordered = [i.label for i in sorted(items, key=lambda i: i.sort_text or i.label)]
+    assert ordered[0] in ("(required fields)", "connection") and "connection" in ordered[:2]
+    by_label = {i.label: i for i in items}
+    for key in ("password", "user", "host", "database"):
+        assert not by_label[key].detail.startswith("required"), (key, by_label[key].detail)
+        assert "${" not in by_label[key].text_edit.new_text
+    assert by_label["password"].detail.startswith("secret")
+    assert ordered.index("password") > ordered.index("batch_size")
+
+
+async def test_new_step_skeleton_is_inserted_as_is(editor):
+    uri, pos = editor.open(HEAD + "  - |\n")
+    items = {i.label: i for i in await editor.completion(uri, pos)}
+    if "(new step)" in items:
+        from lsprotocol import types
+
+        assert items["(new step)"].insert_text_mode == types.InsertTextMode.AsIs
+
+
+async def test_enum_values_carry_one_line_of_docs(editor):
+    uri, pos = editor.open(HEAD + "  - id: push\n    component: mysql.writer\n    config:\n      write_mode: |\n")
+    docs = {i.label: i.documentation for i in await editor.completion(uri, pos)}
+    assert set(docs) == {"append", "replace", "upsert"}
+    assert all(isinstance(d, str) and d and "\n" not in d for d in docs.values()), docs
+    assert "primary_key" in docs["upsert"]

@@ -46,7 +46,7 @@ BAD = [
     ("config.invalid-type", extractor('connection: "@mysql.shop"', "table: t", 'batch_size: "5000"'), 10, 19),
     ("config.out-of-range", extractor('connection: "@mysql.shop"', "table: t", "batch_size: 5"), 10, 19),
     ("config.constraint", extractor('connection: "@mysql.shop"'), 7, 5),
-    ("config.constraint", writer('connection: "@mysql.warehouse"', "table: t", "write_mode: upsert"), 7, 5),
+    ("config.constraint", writer('connection: "@mysql.warehouse"', "table: t", "write_mode: upsert"), 10, 7),  # on the key that asks for it
     ("config.deprecated-key", writer('connection: "@mysql.warehouse"', "table: t", "mode: append"), 10, 7),
     ("connection.invalid-ref", extractor("connection: mysql.shop", "table: t"), 8, 19),
     ("connection.invalid-ref", extractor('connection: "@mysql"', "table: t"), 8, 19),

@@ -144,7 +144,8 @@ def test_upsert_needs_primary_key(registry: Registry, component: str):
     spec = registry.require(component)
     base = {"connection": f"@{spec.family}.main", "table": "t", "write_mode": "upsert"}
     error = only(validate_config(spec, base), "config.constraint")
-    assert error.field == "primary_key" and error.target == "parent"
+    # it sits on `write_mode`, the key whose value asks for a primary key
+    assert error.field == "primary_key" and error.target == "key" and error.path == ("write_mode",)
     assert "upsert needs `primary_key`" in error.problem
     assert error.data == {"missing": ["primary_key"]}
     assert validate_config(spec, {**base, "primary_key": "id"}) == []
