@@ -60,6 +60,30 @@ def step_id_occurrences(snap: DocumentSnapshot, step_id: str) -> list[tuple[Rang
     return out
 
 
+def sql_occurrences(snap: DocumentSnapshot, step_id: str) -> list[tuple[Range, str]]:
+    """(range, kind) of each place a DuckDB step's `query` reads step `step_id`'s output
+    (kinds: `osiris_runtime.drivers.duckdb.step_references`)."""
+    from osiris_runtime.drivers.duckdb import legacy_view_name, step_references
+
+    doc = snap.document()
+    lines = snap.lines
+    out: list[tuple[Range, str]] = []
+    for step in doc.steps():
+        if not (step.component or "").startswith("duckdb.") or not isinstance(step.config, dict):
+            continue
+        path = step.path + ("config", "query")
+        query = step.config.get("query")
+        if not isinstance(query, str) or (step_id not in query and legacy_view_name(step_id) not in query):
+            continue
+        rng = doc.range_of(path)
+        for n in range(rng.start.line, min(rng.end.line, len(lines) - 1) + 1):
+            start = rng.start.column if n == rng.start.line else 0
+            end = rng.end.column if n == rng.end.line else len(lines[n])
+            for a, b, kind in step_references(lines[n][start:end], step_id):
+                out.append((Range.at(n, start + a, n, start + b), kind))
+    return out
+
+
 def definition(snap: DocumentSnapshot, folder: FolderContext, pos: Position) -> list[types.Location] | None:
     lines = snap.lines
     doc = snap.document()
@@ -101,5 +125,6 @@ def references(snap: DocumentSnapshot, pos: Position, include_declaration: bool)
     target = step_id_at(snap, pos)
     if target is None:
         return None
-    return [types.Location(uri=snap.uri, range=lsp_range(snap.lines, rng))
-            for rng, is_decl in step_id_occurrences(snap, target.step_id) if include_declaration or not is_decl]
+    found = [rng for rng, is_decl in step_id_occurrences(snap, target.step_id) if include_declaration or not is_decl]
+    found += [rng for rng, _ in sql_occurrences(snap, target.step_id)]
+    return [types.Location(uri=snap.uri, range=lsp_range(snap.lines, rng)) for rng in found]

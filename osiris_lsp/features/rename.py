@@ -1,4 +1,4 @@
-"""Rename a step id: its `id:` and every `needs` entry that names it, in one edit."""
+"""Rename a step id: its `id:`, every `needs` entry and each DuckDB query naming it, in one edit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 from lsprotocol import types
 
 from osiris_lsp.convert import lsp_range
-from osiris_lsp.features.definition import step_id_at, step_id_occurrences
+from osiris_runtime.drivers.duckdb import step_reference_text
+from osiris_lsp.features.definition import sql_occurrences, step_id_at, step_id_occurrences
 from osiris_lsp.workspace import DocumentSnapshot
 from osiris_runtime.errors import Position, Range
 
@@ -39,4 +40,7 @@ def rename(snap: DocumentSnapshot, pos: Position, new_name: str) -> types.Worksp
         raise ValueError(f"`{new_name}` is not a valid step id (use letters, digits, `-` and `_`)")
     edits = [types.TextEdit(range=lsp_range(snap.lines, _unquoted(snap.lines, rng)), new_text=new_name)
              for rng, _ in step_id_occurrences(snap, target.step_id)]
+    # SQL names the input as the id (quoted or bare) or as its legacy `df_` view
+    edits += [types.TextEdit(range=lsp_range(snap.lines, rng), new_text=step_reference_text(kind, new_name))
+              for rng, kind in sql_occurrences(snap, target.step_id)]
     return types.WorkspaceEdit(changes={snap.uri: edits})

@@ -67,6 +67,39 @@ def legacy_view_name(step_id: str) -> str:
     return f"df_{name}"
 
 
+def step_references(sql: str, step_id: str) -> list[tuple[int, int, str]]:
+    """Where `sql` names the input of step `step_id`: (start, end, kind) of each name.
+
+    kind `quoted`: the id in double quotes (also `\\"id\\"` inside a double-quoted YAML string; the
+    span excludes the quotes); `bare`: the id as a plain SQL name; `legacy`: its `df_` view.
+    Used by the editor to rename a step id inside the queries that read it.
+    """
+    found: list[tuple[int, int, str]] = []
+    for m in re.finditer(r'\\?"(' + re.escape(step_id) + r')\\?"', sql):
+        found.append((m.start(1), m.end(1), "quoted"))
+    names = [(legacy_view_name(step_id), "legacy")]
+    if is_plain_sql_name(step_id):
+        names.append((step_id, "bare"))
+    for name, kind in names:
+        # not part of a longer name, a dashed step id or a quoted one
+        for m in re.finditer(r'(?<![\w."-])' + re.escape(name) + r'(?![\w"-])', sql):
+            found.append((m.start(), m.end(), kind))
+    return sorted(found)
+
+
+def step_reference_text(kind: str, new_id: str) -> str:
+    """What a reference of `kind` (see `step_references`) becomes when the step is renamed `new_id`."""
+    if kind == "legacy":
+        return legacy_view_name(new_id)
+    if kind == "bare" and not is_plain_sql_name(new_id):
+        return quote_identifier(new_id)
+    return new_id
+
+
+def is_plain_sql_name(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is not None
+
+
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -170,3 +170,77 @@ async def test_completion_does_not_wait_for_a_slow_outline(editor):
     await symbols
     assert order == ["completion", "symbols"]
     assert elapsed < 1.0, f"completion waited {elapsed * 1000:.0f} ms"
+
+
+SQL_DOC = """\
+oml_version: "0.1.0"
+name: orders-report
+steps:
+  - id: extract-orders
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.shop"
+      query: SELECT id, amount FROM orders
+  - id: orders
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.shop"
+      table: orders
+  - id: report
+    component: duckdb.processor
+    mode: transform
+    needs: [extract-orders, orders]
+    config:
+      query: >-
+        SELECT o.id, sum(x.amount) AS total
+        FROM "extract-orders" x JOIN df_extract_orders y ON x.id = y.id
+        JOIN orders o ON o.id = x.id GROUP BY o.id
+  - id: inline
+    component: duckdb.processor
+    mode: transform
+    needs: [extract-orders]
+    config:
+      query: "SELECT * FROM \\"extract-orders\\""
+"""
+
+
+def apply_edits(text: str, edits) -> str:
+    lines = text.split("\n")
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        assert e.range.start.line == e.range.end.line
+        line = lines[e.range.start.line]
+        lines[e.range.start.line] = line[:e.range.start.character] + e.new_text + line[e.range.end.character:]
+    return "\n".join(lines)
+
+
+async def test_rename_step_id_updates_the_duckdb_queries_that_read_it(editor):
+    uri, _ = editor.open(SQL_DOC)
+    line = SQL_DOC.split("\n").index("  - id: extract-orders")
+    edit = await editor.client.text_document_rename_async(types.RenameParams(
+        text_document=doc_id(uri), position=types.Position(line=line, character=10), new_name="pull-orders"))
+    renamed = apply_edits(SQL_DOC, edit.changes[uri])
+    assert "extract-orders" not in renamed and "extract_orders" not in renamed, renamed
+    assert 'FROM "pull-orders" x JOIN df_pull_orders y' in renamed
+    assert 'query: "SELECT * FROM \\"pull-orders\\""' in renamed
+    assert "needs: [pull-orders, orders]" in renamed
+    # a bare SQL name that stops being one gets quoted
+    line = SQL_DOC.split("\n").index("  - id: orders")
+    edit = await editor.client.text_document_rename_async(types.RenameParams(
+        text_document=doc_id(uri), position=types.Position(line=line, character=9), new_name="all-orders"))
+    renamed = apply_edits(SQL_DOC, edit.changes[uri])
+    assert 'JOIN "all-orders" o ON' in renamed and "SELECT id, amount FROM orders" in renamed
+    assert "      table: orders" in renamed
+    uri2, _ = editor.open(renamed)
+    assert [d.code for d in await editor.diagnostics(uri2) if d.severity == types.DiagnosticSeverity.Error] == [], renamed
+
+
+async def test_references_include_sql_mentions(editor):
+    uri, _ = editor.open(SQL_DOC)
+    line = SQL_DOC.split("\n").index("  - id: extract-orders")
+    result = await editor.client.text_document_references_async(types.ReferenceParams(
+        text_document=doc_id(uri), position=types.Position(line=line, character=10),
+        context=types.ReferenceContext(include_declaration=False)))
+    sql_line = SQL_DOC.split("\n").index('        FROM "extract-orders" x JOIN df_extract_orders y ON x.id = y.id')
+    assert sum(1 for r in result if r.range.start.line == sql_line) == 2
