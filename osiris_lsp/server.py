@@ -55,8 +55,9 @@ TRIGGER_CHARACTERS = [":", " ", "@", ".", "[", ",", "-", "{"]
 
 
 class OsirisProtocol(LanguageServerProtocol):
-    """pygls' protocol with four changes: UTF-16 positions always; pipeline commands get the full
-    ExecuteCommandParams (work-done token) and a cancel flag that `$/cancelRequest` sets; and a
+    """pygls' protocol with five changes: UTF-16 positions always; pipeline commands get the full
+    ExecuteCommandParams (work-done token) and a cancel flag that `$/cancelRequest` sets; a cancel
+    of a request already answered is ignored quietly; and a
     request whose params do not parse is answered with an error instead of being dropped."""
 
     @lsp_method(types.INITIALIZE)
@@ -95,7 +96,10 @@ class OsirisProtocol(LanguageServerProtocol):
         flag = self._server.cancel_flags.get(msg_id)  # type: ignore[attr-defined]
         if flag is not None:
             flag.set()
-        super()._handle_cancel_notification(msg_id)
+        # Clients cancel requests that were answered a moment ago (VS Code does, on every
+        # keystroke); pygls would log a warning for each into the user's output panel.
+        if msg_id in self._request_futures:
+            super()._handle_cancel_notification(msg_id)
 
 
 class OsirisLanguageServer(LanguageServer):

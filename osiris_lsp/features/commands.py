@@ -32,6 +32,21 @@ CANCEL_GRACE_S = 5.0
 
 
 @dataclass(frozen=True)
+class RunOptions:
+    """What the editor may choose per run (the second argument of `osiris.run`)."""
+
+    engine: str | None = None  # None: the `osiris.runEngine` setting
+    allow_unset: bool = False  # run even though some `${VAR}`s of the used connections are unset
+
+    @staticmethod
+    def from_argument(value: Any) -> "RunOptions":
+        if not isinstance(value, dict):
+            return RunOptions()
+        engine = value.get("engine")
+        return RunOptions(engine if engine in ("local", "e2b") else None, value.get("allowUnset") is True)
+
+
+@dataclass(frozen=True)
 class Reporter:
     """How a command talks back while it works: progress (message, percent), log lines, a cancel flag."""
 
@@ -82,13 +97,15 @@ def compile_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Re
     return _compile(snap, folder, reporter)[0]
 
 
-def run_command_line(out_dir: Path, folder: FolderContext, work_dir: Path | None = None) -> list[str]:
+def run_command_line(out_dir: Path, folder: FolderContext, work_dir: Path | None = None,
+                     engine: str | None = None) -> list[str]:
     from osiris_runtime.runner.child import osiris_run_command
 
     settings = folder.settings
     base = osiris_run_command()
-    args = [str(out_dir), "--json", "--engine", settings.run_engine]
-    if settings.run_engine == "e2b":
+    run_engine = engine or settings.run_engine
+    args = [str(out_dir), "--json", "--engine", run_engine]
+    if run_engine == "e2b":
         if settings.e2b_template:
             args += ["--e2b-template", settings.e2b_template]
         if settings.e2b_timeout:
@@ -103,16 +120,38 @@ def run_command_line(out_dir: Path, folder: FolderContext, work_dir: Path | None
     return base + args
 
 
-def run_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter) -> dict[str, Any]:
-    """Compile, then run with the configured engine; the result has the run directory and row counts."""
+def unset_connection_variables(snap: DocumentSnapshot, folder: FolderContext) -> list[dict[str, Any]]:
+    """The `connection.env-unset` warnings of the document, as diagnostics JSON (names, never values)."""
+    from osiris_runtime.oml.connections import unset_variables
+    from osiris_runtime.secrets import SecretSources
+
+    connections = folder.connections()
+    if connections is None:
+        return []
+    lookup = SecretSources(folder.settings.secrets_file).lookup()
+    return [d.to_json() for d in unset_variables(snap.document(), folder.registry, connections, lookup)]
+
+
+def run_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter,
+                 argument: Any = None) -> dict[str, Any]:
+    """Compile, check the connections' variables, then run; the result has the run directory and
+    each step's status and rows. Unset `${VAR}`s stop the run before it starts unless allowed.
+    `argument`: the command's second argument, `{engine?, allowUnset?}` (`RunOptions`)."""
+    options = RunOptions.from_argument(argument)
     compiled, out_dir = _compile(snap, folder, reporter)
     if out_dir is None:
         return {**compiled, "command": "run"}
+    if not options.allow_unset:
+        unset = unset_connection_variables(snap, folder)
+        if unset:
+            reporter.log("not running: " + "; ".join(d["message"] for d in unset))
+            return {"ok": False, "command": "run", "not_started": True, "unset_variables": unset,
+                    "out_dir": compiled.get("out_dir"), "error": unset[0]["message"]}
     if reporter.cancelled.is_set():
         return {"ok": False, "command": "run", "cancelled": True}
     # relative paths in step configs start at the pipeline file's folder, as with `osiris run file`
     work_dir = snap.path.parent if snap.path is not None and snap.path.parent.is_dir() else None
-    argv = run_command_line(out_dir, folder, work_dir)
+    argv = run_command_line(out_dir, folder, work_dir, options.engine)
     reporter.log("running: " + " ".join(argv))
     cwd = folder.root or (snap.path.parent if snap.path else None)
     total = max(len(compiled.get("steps", [])), 1)
@@ -136,7 +175,14 @@ def run_document(snap: DocumentSnapshot, folder: FolderContext, reporter: Report
     reader.join(timeout=5)
     if reporter.cancelled.is_set():
         return {"ok": False, "command": "run", "cancelled": True, "exit_code": code}
-    return _run_result(code, "".join(stdout_chunks), compiled, Path(cwd) if cwd else Path.cwd())
+    result = _run_result(code, "".join(stdout_chunks), compiled, Path(cwd) if cwd else Path.cwd())
+    failed = result.get("failed_step")
+    step = next((s for s in snap.document().steps() if s.id == failed), None) if failed else None
+    if step is not None:
+        rng = step.id_range
+        result["failed_step_range"] = {"start": {"line": rng.start.line, "character": rng.start.column},
+                                       "end": {"line": rng.end.line, "character": rng.end.column}}
+    return result
 
 
 _STEP_DONE = re.compile(r"^\[osiris\] [^:]+: (ok|FAILED|cancelled)\b")
@@ -170,15 +216,22 @@ def _run_result(code: int, stdout: str, compiled: dict[str, Any], cwd: Path) -> 
     from osiris_runtime.runner.child import last_json_object
 
     summary = last_json_object(stdout)
-    rows: dict[str, int] = {}
+    steps: list[dict[str, Any]] = []
     for step in summary.get("steps", []) or []:
         if isinstance(step, dict) and step.get("step"):
-            rows[str(step["step"])] = int(step.get("rows_written") or step.get("rows_out") or step.get("rows_read") or 0)
+            ok = step.get("status") == "ok"
+            # a failed or cancelled step's counts are partial: report none rather than a wrong one
+            rows = int(step.get("rows_written") or step.get("rows_out") or step.get("rows_read") or 0) if ok else None
+            steps.append({"step": str(step["step"]), "status": step.get("status"), "rows": rows,
+                          "duration_ms": step.get("duration_ms")})
     run_dir = summary.get("run_dir")
+    error = summary.get("error")
     return {
         "ok": code == 0, "command": "run", "exit_code": code, "run_dir": str(cwd / run_dir) if run_dir else None,
-        "out_dir": compiled.get("out_dir"), "outputs": summary.get("outputs", []), "rows": rows,
-        "status": summary.get("status"), "error": summary.get("error"), "summary": summary,
+        "out_dir": compiled.get("out_dir"), "outputs": summary.get("outputs", []),
+        "rows": {s["step"]: s["rows"] for s in steps if s["rows"] is not None}, "steps": steps,
+        "status": summary.get("status"), "failed_step": summary.get("failed_step"),
+        "error": error if isinstance(error, str) or error is None else str(error), "summary": summary,
     }
 
 

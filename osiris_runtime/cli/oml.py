@@ -54,20 +54,32 @@ def _strict(diagnostics: list[Diagnostic], strict: bool) -> list[Diagnostic]:
               help="The connections file (default: $OSIRIS_CONNECTIONS, else osiris_connections.yaml found upwards).")
 @click.option("--discovery", "with_discovery", is_flag=True,
               help="Also check tables, columns and SQL against the `osiris discover` caches (never connects).")
+@click.option("--secrets-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="Secrets file (dotenv or YAML) the connections' ${VAR}s come from, besides the environment.")
 @click.pass_context
 def validate_command(ctx: click.Context, files: tuple[Path, ...], as_json: bool, strict: bool,
-                     connections_path: Path | None, with_discovery: bool = False) -> None:
+                     connections_path: Path | None, with_discovery: bool = False,
+                     secrets_file: Path | None = None) -> None:
     """Validate OML files: print `file:line:col: severity code: message` and a fix for each problem.
 
-    Exit 0 when there are no errors (warnings allowed unless --strict), 2 otherwise.
+    Also warns about `${VAR}`s of the used connections that neither the environment nor the
+    secrets file sets (names only, never values). Exit 0 when there are no errors (warnings
+    allowed unless --strict), 2 otherwise.
     """
-    from osiris_runtime.oml.connections import find_connections_file, load_connections, validate_connections
+    from osiris_runtime.oml.connections import (
+        find_connections_file,
+        load_connections,
+        unset_variables,
+        validate_connections,
+    )
+    from osiris_runtime.secrets import SecretSources
     from osiris_runtime.oml.document import parse_oml
     from osiris_runtime.oml.rules import validate
     from osiris_runtime.registry import registry_for_cli
 
     registry = registry_for_cli()
     env = dict(os.environ)
+    lookup = SecretSources(secrets_file, env).lookup()  # a bad secrets file: ConfigError, exit 5 by main
     loaded: dict[Path, Any] = {}
     reports: list[dict[str, Any]] = []
     connection_reports: list[dict[str, Any]] = []
@@ -94,6 +106,9 @@ def validate_command(ctx: click.Context, files: tuple[Path, ...], as_json: bool,
 
                 discovery = workspace_catalogs(conns, registry, path.parent)
             diagnostics += validate(doc, registry, connections=conns, strict=strict, discovery=discovery)
+            if conns is not None:
+                unset = unset_variables(doc, registry, conns, lookup)
+                diagnostics += _strict([replace(d, source=doc.source) for d in unset], strict)
         all_diagnostics += diagnostics
         reports.append({"file": str(path), "doc": doc, "diagnostics": diagnostics,
                         "connections": str(found) if found is not None else None})

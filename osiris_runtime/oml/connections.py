@@ -444,3 +444,37 @@ def validate_connections(conns: ConnectionsFile, registry: "Registry") -> list[D
                     fix=f"add {', '.join(f'`{m}:`' for m in missing)} under `{alias.alias}:`",
                     data={"missing": missing}, source=source))
     return out
+
+
+def unset_variables(doc: Any, registry: "Registry", connections: ConnectionsFile,
+                    lookup: Callable[[str], str | None]) -> list[Diagnostic]:
+    """Warnings for the `${VAR}`s of the connections a pipeline uses that `lookup` leaves unset.
+
+    Pure: `lookup` (environment + secrets file, see `secrets.SecretSources`) is passed in and only
+    asked whether a name is set; a message names variables, never values. A placeholder with a
+    fallback (`${VAR:-x}`) is never unset.
+    """
+    out: list[Diagnostic] = []
+    for step in doc.steps():
+        spec = registry.get(step.component) if step.component else None
+        if spec is None or not spec.connection_fields:
+            continue
+        ref = step.config.get("connection") if isinstance(step.config, Mapping) else None
+        parsed = parse_connection_ref(ref) if isinstance(ref, str) else (spec.family, None)
+        alias = connections.get(*parsed) if parsed is not None else None
+        if alias is None:
+            continue  # an unknown alias is the validator's `connection.*` problem
+        unset = [(key, m.group(1)) for key, value in alias.fields.items() if isinstance(value, str)
+                 for m in ENV_REFERENCE.finditer(value) if m.group(2) is None and not lookup(m.group(1))]
+        if not unset:
+            continue
+        names = list(dict.fromkeys(name for _, name in unset))
+        where = step.path + ("config", "connection") if ref is not None else step.path + (step.component_key or "component",)
+        listed = ", ".join(f"`${{{name}}}` ({key})" for key, name in unset)
+        out.append(Diagnostic(
+            "connection.env-unset",
+            f"{alias.ref} uses {listed}, not set in the environment or the secrets file",
+            doc.range_of(where), Severity.WARNING,
+            fix=f"set {', '.join(names)} (export it, or put it in the secrets file)",
+            data={"variables": names, "alias": alias.ref, "step": step.id}))
+    return out

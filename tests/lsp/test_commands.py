@@ -147,3 +147,41 @@ async def test_run_can_be_cancelled_with_cancel_request(editor, lsp_workspace):
     except Exception as exc:  # the request was cancelled: an error response is what the spec asks for
         assert "cancel" in str(exc).lower()
     assert not (lsp_workspace / "out" / "lsp_slow2.csv").exists()
+
+
+async def test_a_failed_run_names_the_step_its_error_and_where_it_is(editor, lsp_workspace, orders_csv):
+    text = PIPELINE.replace("data/lsp_orders.csv", "data/i17_missing.csv")
+    uri, _ = editor.open(text, name="failing.oml.yaml")
+    result = await execute(editor, "osiris.run", uri)
+    assert result["ok"] is False and result["failed_step"] == "read-orders", result
+    assert "i17_missing.csv" in result["error"]
+    by_step = {s["step"]: s for s in result["steps"]}
+    assert by_step["read-orders"]["status"] == "failed" and by_step["read-orders"]["rows"] is None
+    assert "read-orders" not in result["rows"]  # no row count for a step that failed
+    line = text.split("\n").index("  - id: read-orders")
+    assert result["failed_step_range"]["start"] == {"line": line, "character": len("  - id: ")}
+
+
+MYSQL_PIPELINE = """\
+oml_version: "0.1.0"
+name: lsp-unset
+steps:
+  - id: pull
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.shop"
+      table: orders
+"""
+
+
+async def test_run_stops_before_starting_when_connection_variables_are_unset(editor, lsp_workspace):
+    uri, _ = editor.open(MYSQL_PIPELINE, name="unset.oml.yaml")
+    result = await execute(editor, "osiris.run", uri)
+    assert result["ok"] is False and result["not_started"] is True, result
+    [warning] = result["unset_variables"]
+    assert warning["code"] == "connection.env-unset"
+    assert warning["data"]["variables"] == ["LSP_TEST_MYSQL_PASSWORD"]
+    assert "LSP_TEST_MYSQL_PASSWORD" in result["error"]
+    assert not (lsp_workspace / ".osiris" / "runs").exists() or not any(
+        "lsp-unset" in p.read_text() for p in (lsp_workspace / ".osiris" / "runs").glob("*/status.json"))

@@ -73,3 +73,47 @@ def test_e2b_settings_from_client_mappings():
     assert (settings.run_engine, settings.e2b_template, settings.e2b_timeout) == ("e2b", "osiris-1", 600.0)
     assert ServerSettings().merged({"e2bTemplate": "", "e2bTimeout": 0}) == ServerSettings()
     assert ServerSettings().merged({"e2bTimeout": "soon"}) == ServerSettings()
+
+
+def test_cancel_of_an_answered_request_leaves_the_output_clean(tmp_path):
+    """VS Code cancels requests it got answers for; nothing of that may reach the user's output panel
+    (the server's stderr is shown there)."""
+    proc = subprocess.Popen([sys.executable, "-m", "osiris_lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+    def send(message: dict) -> None:
+        body = json.dumps(message).encode()
+        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        proc.stdin.flush()
+
+    def receive_response(msg_id: int) -> dict:
+        while True:
+            length = 0
+            while (line := proc.stdout.readline().strip()):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            message = json.loads(proc.stdout.read(length))
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+
+    try:
+        uri = (tmp_path / "raw.oml.yaml").as_uri()
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "rootUri": tmp_path.as_uri()}})
+        receive_response(1)
+        send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "yaml", "version": 1, "text": "oml_version: '0.1.0'\n\n"}}})
+        for n in range(2, 5):
+            send({"jsonrpc": "2.0", "id": n, "method": "textDocument/completion", "params": {
+                "textDocument": {"uri": uri}, "position": {"line": 1, "character": 0}}})
+            receive_response(n)
+            send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": n}})
+        send({"jsonrpc": "2.0", "id": 9, "method": "shutdown"})
+        receive_response(9)
+        send({"jsonrpc": "2.0", "method": "exit"})
+        assert proc.wait(timeout=10) == 0
+        stderr = proc.stderr.read().decode()
+        assert stderr.strip() == "", stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -19,6 +19,7 @@ SPECS = Path(__file__).parent / "specs"
 def osiris(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k not in ("OSIRIS_CONNECTIONS", "OSIRIS_HOME")}
     full_env["OSIRIS_COMPONENTS_PATH"] = str(SPECS)
+    full_env["P"] = "set"  # the fixtures' connections use ${P}: set, so no `connection.env-unset` warning
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "osiris_runtime.cli.main", *args], capture_output=True, text=True,
                           cwd=cwd, env=full_env, timeout=60)
@@ -107,3 +108,22 @@ def test_committed_schema_is_up_to_date():
     committed = (REPO / "schemas" / "oml.schema.json").read_text(encoding="utf-8")
     fresh = schema_text(oml_json_schema(Registry([BUILTIN_COMPONENTS_DIR])))
     assert committed == fresh, "schemas/oml.schema.json is stale: run `osiris oml schema -o schemas/oml.schema.json`"
+
+
+def test_validate_warns_about_unset_connection_variables_by_name_only(tmp_path: Path):
+    (tmp_path / "osiris_connections.yaml").write_text(
+        "connections:\n  mysql:\n    shop:\n      default: true\n      host: h\n      database: d\n"
+        "      user: ${I17_SHOP_USER:-reader}\n      password: ${I17_SHOP_PASSWORD}\n")
+    (tmp_path / "p.yaml").write_text(
+        'oml_version: "0.1.0"\nname: p\nsteps:\n  - id: a\n    component: mysql.extractor\n    mode: read\n'
+        '    config:\n      connection: "@mysql.shop"\n      table: t\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("I17_")}
+    unset = osiris("oml", "validate", "p.yaml", cwd=tmp_path, env=env)
+    assert unset.returncode == 0, unset.stdout + unset.stderr
+    assert "p.yaml:8:19: warning connection.env-unset: @mysql.shop uses `${I17_SHOP_PASSWORD}` (password)" in unset.stdout
+    assert "I17_SHOP_USER" not in unset.stdout  # it has a fallback
+    (tmp_path / ".env").write_text("I17_SHOP_PASSWORD=s3cr3t-value\n")
+    from_file = osiris("oml", "validate", "--secrets-file", ".env", "p.yaml", cwd=tmp_path, env=env)
+    assert "env-unset" not in from_file.stdout and "s3cr3t" not in from_file.stdout + from_file.stderr
+    from_env = osiris("oml", "validate", "p.yaml", cwd=tmp_path, env={**env, "I17_SHOP_PASSWORD": "x"})
+    assert "env-unset" not in from_env.stdout
