@@ -1,9 +1,16 @@
-"""`osiris-lsp` / `python -m osiris_lsp`: start the OML language server on stdio."""
+"""`osiris-lsp` / `python -m osiris_lsp`: start the OML language server on stdio (`--version`: print it)."""
 
 from __future__ import annotations
 
+import sys
+
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:
+        from osiris_lsp import __version__
+
+        print(__version__)
+        return
     from osiris_lsp.server import serve
 
     serve()

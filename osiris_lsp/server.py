@@ -23,10 +23,12 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification
 
+from osiris_lsp import __version__
 from osiris_lsp.convert import runtime_position
 from osiris_lsp.features import (
     code_lens,
     commands,
+    component_docs,
     generate,
 )
 from osiris_lsp.features.completion import CompletionOptions, complete
@@ -45,7 +47,7 @@ from osiris_runtime.errors import Position
 log = logging.getLogger("osiris_lsp")
 
 SERVER_NAME = "osiris-lsp"
-SERVER_VERSION = "0.1.0"
+SERVER_VERSION = __version__
 # Push diagnostics wait this long after a change: enough to merge the burst of changes one
 # editor action sends (paste, format, multi-cursor), short enough that a 50-step file has its
 # diagnostics within 60 ms. Typing faster than validation coalesces by itself: a newer version
@@ -433,6 +435,19 @@ def build_server() -> OsirisLanguageServer:
     def on_code_lens(ls: OsirisLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
         found = ls.oml_snapshot(params.text_document.uri)
         return code_lens.code_lenses(found[0], found[1]) if found else None
+
+    @server.command(component_docs.COMPONENT_DOC)
+    def show_component_doc(ls: OsirisLanguageServer, *args: Any) -> dict[str, Any]:
+        """Arguments: the document URI, then an LSP position (or None) and optionally a component name."""
+        uri, position, name = (list(args) + [None, None, None])[:3]
+        found = ls.oml_snapshot(uri) if isinstance(uri, str) else None
+        if found is None:
+            return {"error": f"{uri} is not an open OML document"}
+        snap, folder = found
+        pos = None
+        if isinstance(position, dict) and isinstance(position.get("line"), int):
+            pos = runtime_position(snap.lines, types.Position(line=position["line"], character=int(position.get("character", 0))))
+        return component_docs.component_doc(snap, folder, pos, name if isinstance(name, str) else None)
 
     # Registered for the executeCommand capability; OsirisProtocol dispatches them with full params.
     for name in commands.COMMANDS:

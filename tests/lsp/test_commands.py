@@ -185,3 +185,16 @@ async def test_run_stops_before_starting_when_connection_variables_are_unset(edi
     assert "LSP_TEST_MYSQL_PASSWORD" in result["error"]
     assert not (lsp_workspace / ".osiris" / "runs").exists() or not any(
         "lsp-unset" in p.read_text() for p in (lsp_workspace / ".osiris" / "runs").glob("*/status.json"))
+
+
+async def test_component_documentation_for_the_step_under_the_cursor(editor):
+    uri, _ = editor.open(PIPELINE, name="docs.oml.yaml")
+    line = PIPELINE.split("\n").index("    component: filesystem.csv_writer")
+    result = await editor.client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="osiris.componentDoc", arguments=[uri, {"line": line + 2, "character": 6}]))
+    assert result["component"] == "filesystem.csv_writer"
+    assert result["markdown"].lstrip().startswith("<!--") or "# " in result["markdown"]
+    assert "write_mode" in result["markdown"]
+    outside = await editor.client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="osiris.componentDoc", arguments=[uri, {"line": 0, "character": 0}]))
+    assert "error" in outside

@@ -117,3 +117,13 @@ def test_cancel_of_an_answered_request_leaves_the_output_clean(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_version_is_printed_and_sent_in_the_handshake():
+    from osiris_lsp import __version__
+
+    printed = subprocess.run([sys.executable, "-m", "osiris_lsp", "--version"], capture_output=True, text=True, timeout=30)
+    assert printed.returncode == 0 and printed.stdout.strip() == __version__
+    from osiris_lsp.server import build_server
+
+    assert build_server().version == __version__
