@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install services clean editor-deps docs docs-build
+.PHONY: demo test install services clean editor-deps docs docs-build vscode-modules
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,16 @@ docs-build: $(STAMP)
 editor-deps:
 	bash tests/editors/setup-editor-deps.sh
 
-test: $(STAMP) services editor-deps
+# The VS Code extension's npm modules (TypeScript, esbuild, vsce, vscode-languageclient), exactly as
+# package-lock.json pins them; the editor tests type-check, bundle and package it from these.
+VSCODE := editors/vscode
+$(VSCODE)/node_modules/.installed: $(VSCODE)/package-lock.json
+	cd $(VSCODE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+vscode-modules: $(VSCODE)/node_modules/.installed
+
+test: $(STAMP) services editor-deps vscode-modules
 	$(BIN)/python -m pytest --cov=osiris_runtime --cov-report=term
 	# The registry and the error mapper must stay above 90% line coverage.
 	$(BIN)/python -m coverage report --include='*/osiris_runtime/registry.py,*/osiris_runtime/friendly.py' --fail-under=90

@@ -212,6 +212,13 @@ def _stop_on_cancel(proc: subprocess.Popen[str], cancelled: threading.Event) -> 
             return
 
 
+def _error_text(error: Any) -> str | None:
+    """The run summary's error ({code, message} or a string) as one line for the editor."""
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("code") or error)
+    return None if error is None else str(error)
+
+
 def _run_result(code: int, stdout: str, compiled: dict[str, Any], cwd: Path) -> dict[str, Any]:
     from osiris_runtime.runner.child import last_json_object
 
@@ -231,7 +238,7 @@ def _run_result(code: int, stdout: str, compiled: dict[str, Any], cwd: Path) -> 
         "out_dir": compiled.get("out_dir"), "outputs": summary.get("outputs", []),
         "rows": {s["step"]: s["rows"] for s in steps if s["rows"] is not None}, "steps": steps,
         "status": summary.get("status"), "failed_step": summary.get("failed_step"),
-        "error": error if isinstance(error, str) or error is None else str(error), "summary": summary,
+        "error": _error_text(error), "summary": summary,
     }
 
 

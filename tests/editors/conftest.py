@@ -171,15 +171,22 @@ def extension_src() -> Path:
 
 
 @pytest.fixture(scope="session")
-def vsix(tmp_path_factory, node, editor_tools) -> Path:
-    """editors/vscode packaged as it would ship: `npm ci` in a copy, then `vsce package`."""
-    vsce = editor_tools.vsce()
+def vscode_modules() -> Path:
+    """editors/vscode/node_modules, installed by `make vscode-modules` (npm ci from package-lock.json)."""
+    modules = EXTENSION_SRC / "node_modules"
+    return Path(require_tool(modules / ".bin" / "vsce" if modules.is_dir() else None,
+                             "editors/vscode/node_modules (run `make vscode-modules`)")).parents[1]
+
+
+@pytest.fixture(scope="session")
+def vsix(tmp_path_factory, node, vscode_modules) -> Path:
+    """editors/vscode packaged as it ships: type-checked, bundled and packaged by `npm run package`,
+    in a copy of the sources (the work tree stays clean) that uses the installed node_modules."""
     build = tmp_path_factory.mktemp("vsix") / "vscode"
-    shutil.copytree(EXTENSION_SRC, build, ignore=shutil.ignore_patterns("node_modules", "*.vsix"))
-    run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"], build)
-    out = build.parent / "osiris-oml.vsix"
-    run([vsce, "package", "--allow-missing-repository", "-o", str(out)], build)
-    return out
+    shutil.copytree(EXTENSION_SRC, build, ignore=shutil.ignore_patterns("node_modules", "*.vsix", "dist", "out"))
+    (build / "node_modules").symlink_to(vscode_modules)
+    run(["npm", "run", "package"], build)
+    return build / "osiris-oml.vsix"
 
 
 def free_port() -> int:
@@ -200,20 +207,41 @@ def wait_http(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
     pytest.fail(f"code-server did not answer on {url} within {seconds} s")
 
 
+BASE_SETTINGS = {
+    "workbench.startupEditor": "none", "security.workspace.trust.enabled": False,
+    "telemetry.telemetryLevel": "off", "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False, "update.mode": "none", "workbench.tips.enabled": False,
+    "workbench.enableExperiments": False, "chat.commandCenter.enabled": False,
+}
+
+
 @pytest.fixture
-def code_server(tmp_path, vsix, server_under_test, broken_pipeline, editor_tools):
-    """code-server with our extension, serving the broken pipeline's folder; yields its URL."""
+def vscode_workspace(broken_pipeline) -> Path:
+    """The folder code-server opens (tests may override this fixture)."""
+    return broken_pipeline.workspace
+
+
+@pytest.fixture
+def vscode_settings(server_under_test) -> dict:
+    """User settings; the documented route: a Python with osiris_lsp installed (`python -m osiris_lsp`)."""
+    return {"osiris.pythonPath": server_under_test.command[0]}
+
+
+@dataclass(frozen=True)
+class CodeServer:
+    url: str
+    settings_file: Path  # rewrite it to change settings while VS Code runs
+    log: Path
+
+
+@pytest.fixture
+def code_server(tmp_path, vsix, vscode_workspace, vscode_settings, editor_tools):
+    """code-server with our .vsix installed, serving `vscode_workspace`."""
     binary = editor_tools.code_server()
     data, extensions = tmp_path / "cs-data", tmp_path / "cs-ext"
     user = data / "User"
     user.mkdir(parents=True)
-    (user / "settings.json").write_text(json.dumps({
-        "workbench.startupEditor": "none", "security.workspace.trust.enabled": False,
-        "telemetry.telemetryLevel": "off", "extensions.autoCheckUpdates": False,
-        "extensions.autoUpdate": False, "update.mode": "none", "workbench.tips.enabled": False,
-        # The documented route: a Python with osiris_lsp installed, run as `python -m osiris_lsp`.
-        "osiris.pythonPath": server_under_test.command[0],
-    }))
+    (user / "settings.json").write_text(json.dumps({**BASE_SETTINGS, **vscode_settings}, indent=1))
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"), "XDG_DATA_HOME": str(tmp_path / "xdg-data")}
     dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
     installed = run([binary, *dirs, "--install-extension", str(vsix)], tmp_path, timeout=120, env=env)
@@ -223,11 +251,12 @@ def code_server(tmp_path, vsix, server_under_test, broken_pipeline, editor_tools
     # Its own process group: stopping code-server alone would orphan its file watcher.
     proc = subprocess.Popen(
         [binary, *dirs, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
-         "--disable-update-check", "--disable-workspace-trust", str(broken_pipeline.workspace)],
+         "--disable-update-check", "--disable-workspace-trust", str(vscode_workspace)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
-        yield f"http://127.0.0.1:{port}/?folder={broken_pipeline.workspace}"
+        yield CodeServer(f"http://127.0.0.1:{port}/?folder={vscode_workspace}", user / "settings.json",
+                         tmp_path / "code-server.log")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -1,10 +1,8 @@
 // Drives VS Code (code-server in headless Debian chromium, through playwright-core) the way a
-// person would: open the broken pipeline, wait for the error squiggle, ask for completion after
-// `component: `, read the Problems panel. Prints one JSON object; screenshots on the way.
-// Then it applies the quick fix for the misspelt component and runs "Osiris: Compile pipeline"
-// on a valid pipeline from the command palette.
-// Inputs (environment): PLAYWRIGHT_CORE (module path), CHROMIUM, VSCODE_URL, OML_FILE (the broken
-// file, opened with Quick Open), GOOD_FILE (a valid one), OUT_DIR (screenshots + result.json).
+// person would, through every state of tests/editors/test_vscode.py; writes result.json and a
+// screenshot per state into OUT_DIR.
+// Inputs (environment): PLAYWRIGHT_CORE (module path), CHROMIUM, VSCODE_URL, SETTINGS_FILE (the
+// user settings.json), GOOD_PYTHON (typed into osiris.pythonPath), OUT_DIR.
 const path = require('path');
 const fs = require('fs');
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
@@ -13,51 +11,99 @@ const outDir = process.env.OUT_DIR;
 const result = { steps: [] };
 const t0 = Date.now();
 const step = (s) => { result.steps.push(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`); };
-const rowsOf = (page, selector) => page.$$eval(selector, (rs) => rs.map((r) => r.getAttribute('aria-label') || r.innerText.replace(/\s+/g, ' ')));
+const text = (s) => (s || '').replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim();
+let page;
+const shot = (name) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
 
-// Put the cursor on a 0-based line and column of the open editor.
-async function cursorTo(page, line, column) {
-  await page.click('.monaco-editor .view-lines');
-  await page.keyboard.press('Control+Home');
-  for (let i = 0; i < line; i++) await page.keyboard.press('ArrowDown');
-  await page.keyboard.press('Home');
-  await page.keyboard.press('Home');   // the second Home goes to column 0 past the indentation
-  for (let i = 0; i < column; i++) await page.keyboard.press('ArrowRight');
+const rows = (selector) => page.$$eval(selector, (rs) => rs.map((r) => (r.getAttribute('aria-label') || r.innerText).replace(/\s+/g, ' ').trim()));
+const problemsText = () => page.$$eval('.markers-panel .monaco-list-row', (rs) => rs.map((r) => r.innerText.replace(/\s+/g, ' ').trim()));
+const statusText = () => page.$eval('.statusbar-item[id$="osiris.status"]', (e) => e.innerText.replace(/\s+/g, ' ').trim()).catch(() => '');
+const language = () => page.$eval('.statusbar-item[id$="status.editor.mode"]', (e) => e.innerText.trim()).catch(() => null);
+
+async function waitStatus(predicate, what, timeout = 60000) {
+  const deadline = Date.now() + timeout;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = await statusText();
+    if (predicate(last)) return last;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`status bar never showed ${what} (last: ${last})`);
 }
 
-const problemsText = (page) => page.$$eval('.markers-panel .monaco-list-row', (rs) => rs.map((r) => r.innerText.replace(/\s+/g, ' ').trim()));
-
-async function completionAtEndOfLine(page, lineFromEnd) {
-  await page.click('.monaco-editor .view-lines');
-  await page.keyboard.press('Control+End');
-  for (let i = 0; i < lineFromEnd; i++) await page.keyboard.press('ArrowUp');
-  await page.keyboard.press('End');
-  await page.keyboard.press('Control+Space');
-  await page.waitForSelector('.suggest-widget .monaco-list-row', { timeout: 30000 });
-  await page.waitForTimeout(500);   // let the list settle (items can arrive in two batches)
-  return rowsOf(page, '.suggest-widget .monaco-list-row');
+async function toast(textPart, timeout = 60000) {
+  const t = await page.waitForSelector(`.notification-toast:has-text(${JSON.stringify(textPart)})`, { timeout });
+  const message = text(await t.$eval('.notification-list-item-message', (e) => e.innerText).catch(() => t.innerText()));
+  const actions = await t.$$eval('.notification-list-item-buttons-container .monaco-button', (bs) => bs.map((b) => b.innerText.trim()));
+  return { handle: t, message, actions };
 }
 
-// Quick Open (Ctrl+P), pick the file; retried because an Enter pressed while the result list is
-// still refreshing is lost.
-async function openWithQuickOpen(page, name) {
+async function clearNotifications() {
+  for (const button of await page.$$('.notification-toast .codicon-notifications-clear')) await button.click().catch(() => undefined);
+  await page.waitForTimeout(300);
+}
+
+async function command(name) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+Shift+P');
+  await page.waitForSelector('.quick-input-box input', { state: 'visible', timeout: 30000 });
+  await page.keyboard.type(name);
+  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*=${JSON.stringify(name.split(': ').pop())}]`, { timeout: 30000 });
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
+}
+
+async function openWithQuickOpen(name) {
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('Control+P');
-    // '.quick-input-widget input' also matches a hidden checkbox; the text box is this one.
     await page.waitForSelector('.quick-input-box input', { state: 'visible', timeout: 30000 });
     await page.keyboard.type(name);
     await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 30000 });
-    await page.waitForTimeout(500);
+    await page.waitForTimeout(400);
     await page.keyboard.press('Enter');
     try {
-      await page.waitForSelector(`.tabs-container .tab[aria-label*="${name}"]`, { timeout: 10000 });
-      await page.waitForSelector('.monaco-editor .view-lines', { timeout: 10000 });
-      return;
+      await page.waitForSelector(`.tabs-container .tab.active[aria-label*="${name}"]`, { timeout: 10000 });
+      await page.waitForSelector('.editor-group-container.active .monaco-editor .view-lines', { timeout: 10000 });
+      return Date.now();
     } catch (err) {
       if (attempt >= 3) throw err;
       await page.keyboard.press('Escape');
     }
   }
+}
+
+const editorSel = '.editor-group-container.active .monaco-editor';
+
+async function cursorTo(line, column) {
+  await page.click(`${editorSel} .view-lines`);
+  await page.keyboard.press('Control+Home');
+  for (let i = 0; i < line; i++) await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('Home');
+  for (let i = 0; i < column; i++) await page.keyboard.press('ArrowRight');
+}
+
+async function quickFixes() {
+  await page.keyboard.press('Control+.');
+  await page.waitForSelector('.action-widget .monaco-list-row.action', { timeout: 30000 });
+  return page.$$eval('.action-widget .monaco-list-row.action', (rs) => rs.map((r) => r.getAttribute('aria-label') || r.innerText));
+}
+
+async function pickFix(fixes, part) {
+  const index = fixes.findIndex((label) => label.includes(part));
+  if (index < 0) throw new Error(`no quick fix with ${part}: ${JSON.stringify(fixes)}`);
+  for (let i = 0; i < index; i++) await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+}
+
+async function showProblems() {
+  await command('View: Focus Problems');
+  await page.waitForTimeout(800);
+}
+
+async function clickCodeLens(title) {
+  const lens = await page.waitForSelector(`${editorSel} .codelens-decoration a:has-text(${JSON.stringify(title)})`, { timeout: 30000 });
+  await lens.click();
 }
 
 (async () => {
@@ -66,56 +112,174 @@ async function openWithQuickOpen(page, name) {
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   try {
     await page.goto(process.env.VSCODE_URL);
     await page.waitForSelector('.monaco-workbench', { timeout: 90000 });
     step('workbench loaded');
-    await page.waitForTimeout(2000);
-    await openWithQuickOpen(page, process.env.OML_FILE);
-    step('editor open');
-    result.language = await page.$eval('.statusbar-item[id$="status.editor.mode"]', (e) => e.innerText.trim()).catch(() => null);
-    await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: 60000 });
-    step('error squiggle shown');
-    result.completion = await completionAtEndOfLine(page, 1);
-    step('completion shown');
-    await page.screenshot({ path: path.join(outDir, 'completion.png') });
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('Control+Shift+M');
-    await page.waitForSelector('.markers-panel .monaco-list-row', { timeout: 30000 });
-    await page.waitForTimeout(1000);
-    result.problems = await problemsText(page);
-    step('problems panel read');
-    await page.screenshot({ path: path.join(outDir, 'problems.png') });
 
-    // Quick fix (Ctrl+.) on the misspelt component, then its problem must go away.
-    await cursorTo(page, 4, '    component: mysql.ext'.length);
-    await page.keyboard.press('Control+.');
-    await page.waitForSelector('.action-widget .monaco-list-row.action', { timeout: 30000 });
-    result.quick_fixes = await page.$$eval('.action-widget .monaco-list-row.action', (rs) => rs.map((r) => r.getAttribute('aria-label') || r.innerText));
-    step('quick fixes listed');
-    // Pick it with the keyboard: a pointer-blocking overlay covers the widget for the mouse.
-    const index = result.quick_fixes.findIndex((label) => label.includes('mysql.extractor'));
-    if (index < 0) throw new Error(`no quick fix offering mysql.extractor: ${JSON.stringify(result.quick_fixes)}`);
-    for (let i = 0; i < index; i++) await page.keyboard.press('ArrowDown');
-    await page.keyboard.press('Enter');
+    // 1. osiris.pythonPath has no Osiris: one notification, status error; activation done.
+    const missing = await toast('Osiris is not installed', 60000);
+    result.missing_notification = missing.message;
+    result.missing_actions = missing.actions;
+    result.status_missing = await waitStatus((s) => s.includes('error'), 'error');
+    await page.waitForTimeout(1500);
+    result.missing_notifications_count = (await page.$$('.notification-toast:has-text("Osiris is not installed")')).length;
+    await shot('01-missing-osiris');
+    step('missing-Osiris notification shown');
+    // as a user would: "Open settings" from the notification, then fix osiris.pythonPath there
+    await (await missing.handle.$('.monaco-button:has-text("Open settings")')).click();
+    // code-server is a remote window: the machine-overridable paths are on the "Remote" tab
+    await (await page.waitForSelector('.settings-tabs-widget .action-label:has-text("Remote")', { timeout: 30000 })).click();
+    const field = await page.waitForSelector('.settings-editor .setting-item-contents:has-text("Python Path") input', { timeout: 30000 });
+    await field.fill(process.env.GOOD_PYTHON);
+    await page.keyboard.press('Tab');
+    result.status_ready = await waitStatus((s) => !s.includes('error') && !s.includes('starting') && s.includes('Osiris'), 'ready', 90000);
+    await shot('02-server-ready');
+    await clearNotifications();
+    await command('View: Close All Editors');
+    step('server ready after fixing osiris.pythonPath');
+
+    // 2. content detection on the quickstart's plain pipeline.yaml
+    await openWithQuickOpen('pipeline.yaml');
+    await page.waitForTimeout(1500);
+    result.quickstart_language = await language();
+    await shot('03-quickstart-language');
+    step('quickstart language checked');
+
+    // 3. the broken pipeline: time to first diagnostics, status count, completion, problems, hover
+    const opened = await openWithQuickOpen('broken.oml.yaml');
+    await page.waitForSelector(`${editorSel} .squiggly-error`, { timeout: 60000 });
+    result.first_diagnostics_ms = Date.now() - opened;
+    result.status_broken = await waitStatus((s) => /\d+ error/.test(s), 'a problem count');
+    step(`first diagnostics after ${result.first_diagnostics_ms} ms`);
+    await page.click(`${editorSel} .view-lines`);
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Control+Space');
+    await page.waitForSelector('.suggest-widget .monaco-list-row', { timeout: 30000 });
+    await page.waitForTimeout(500);
+    result.completion = await rows('.suggest-widget .monaco-list-row');
+    await shot('04-completion');
+    await page.keyboard.press('Escape');
+    await showProblems();
+    result.problems = await problemsText();
+    await shot('05-problems');
+    await cursorTo(4, '    component: mysql.ext'.length);
+    result.quick_fixes = await quickFixes();
+    await shot('07-quick-fix');
+    await pickFix(result.quick_fixes, 'mysql.extractor');
     await page.waitForFunction(() => ![...document.querySelectorAll('.markers-panel .monaco-list-row')]
       .some((r) => r.innerText.includes('oml.unknown-component')), null, { timeout: 30000 });
-    result.problems_after_fix = await problemsText(page);
+    result.problems_after_fix = await problemsText();
+    result.status_after_fix = await waitStatus((s) => s !== result.status_broken, 'a changed count', 20000).catch(() => statusText());
     step('quick fix applied');
+    // hover on the now valid component: its documentation
+    await cursorTo(4, '    component: mysql.ext'.length);
+    await command('Show or Focus Hover');
+    const hover = await page.waitForSelector('.monaco-hover:not(.hidden) .hover-contents', { timeout: 20000 }).catch(() => null);
+    result.hover = hover ? text(await hover.innerText()) : '';
+    await shot('06-hover');
+    await page.keyboard.press('Escape');
 
-    // Osiris: Compile pipeline, from the command palette, on a valid pipeline.
-    await openWithQuickOpen(page, process.env.GOOD_FILE);
-    await page.keyboard.press('F1');
-    await page.waitForSelector('.quick-input-box input', { state: 'visible', timeout: 30000 });
-    await page.keyboard.type('Osiris: Compile pipeline');
-    await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="Compile pipeline"]', { timeout: 30000 });
+    // 4. config-key completion in a mysql.writer step: required fields first, connection first
+    await openWithQuickOpen('writer.oml.yaml');
+    await cursorTo(8, 6);
+    await page.keyboard.press('End');
+    await page.keyboard.press('Control+Space');
+    await page.waitForSelector('.suggest-widget .monaco-list-row', { timeout: 30000 });
+    await page.waitForTimeout(800);
+    result.config_completion = await rows('.suggest-widget .monaco-list-row');
+    await shot('08-config-completion');
+    await page.keyboard.press('Escape');
+    step('config completion read');
+
+    // 5. the upsert quick fix leaves no error
+    await openWithQuickOpen('upsert.oml.yaml');
+    await page.waitForSelector(`${editorSel} .squiggly-error`, { timeout: 30000 });
+    await cursorTo(15, 8);
+    result.upsert_fixes = await quickFixes();
+    await pickFix(result.upsert_fixes, 'primary_key');
+    await page.waitForFunction(() => ![...document.querySelectorAll('.markers-panel .monaco-list-row')]
+      .some((r) => r.innerText.includes('config.constraint')), null, { timeout: 30000 });
+    result.upsert_problems_after_fix = await problemsText();
+    await shot('09-upsert-fixed');
+    step('upsert fixed');
+
+    // 6. Compile from the code lens: the manifest opens beside, a toast says where
+    await openWithQuickOpen('good.oml.yaml');
+    await clickCodeLens('Compile');
+    const compiled = await toast('Osiris: compiled', 60000);
+    result.compile_message = compiled.message;
+    result.manifest_tab_open = Boolean(await page.waitForSelector('.tabs-container .tab[aria-label*="manifest.yaml"]', { timeout: 20000 }).catch(() => null));
+    await shot('10-compile');
+    await clearNotifications();
+    step('compiled');
+
+    // 7. Run the quickstart from the code lens: progress, then rows per step
+    await openWithQuickOpen('pipeline.yaml');
+    await clickCodeLens('Run');
+    const ran = await toast('Osiris: run ok', 90000);
+    result.run_message = ran.message;
+    result.run_actions = ran.actions;
+    await shot('11-run-summary');
+    await clearNotifications();
+    step('quickstart ran');
+
+    // 8. a failing run: the error in the toast, a diagnostic on the step
+    await openWithQuickOpen('failing.oml.yaml');
+    await command('Osiris: Run pipeline');
+    const failed = await toast('Osiris: run failed', 90000);
+    result.failed_message = failed.message;
+    await page.waitForSelector(`${editorSel} .squiggly-error`, { timeout: 20000 });
+    await showProblems();
+    await page.keyboard.press('Control+F');  // the Problems filter
+    await page.keyboard.type('run failed');
+    await page.waitForTimeout(800);
+    result.failed_problems = await problemsText();
+    await shot('12-run-failed');
+    await clearNotifications();
+    step('failing run reported');
+
+    // 9. the Runs view
+    await command('Osiris Runs: Focus on Osiris Runs View');
+    await page.waitForSelector('.pane:has(.pane-header[aria-label*="Osiris Runs"]) .monaco-list-row', { timeout: 30000 });
+    await page.waitForTimeout(800);
+    const first = await page.$('.pane:has(.pane-header[aria-label*="Osiris Runs"]) .monaco-list-row');
+    await first.click();
+    await page.keyboard.press('ArrowRight');  // expand the newest run: its steps
+    await page.waitForTimeout(800);
+    result.runs_view = await rows('.pane:has(.pane-header[aria-label*="Osiris Runs"]) .monaco-list-row');
+    await shot('13-runs-view');
+    step('runs view read');
+
+    // 10. rename a step id across needs and SQL
+    await openWithQuickOpen('sql.oml.yaml');
+    await cursorTo(3, '  - id: raw'.length);
+    await page.keyboard.press('F2');
+    await page.waitForSelector('.rename-box', { state: 'visible', timeout: 20000 });
     await page.waitForTimeout(300);
+    await page.keyboard.type('orders-raw');  // the box opens with the old id selected
     await page.keyboard.press('Enter');
-    const toast = await page.waitForSelector('.notification-toast:has-text("Osiris: compile:")', { timeout: 60000 });
-    result.compile_message = (await toast.innerText()).replace(/\s+/g, ' ').trim();
-    step('compile finished');
-    await page.screenshot({ path: path.join(outDir, 'compile.png') });
+    await page.waitForFunction((sel) => document.querySelector(sel)?.innerText.includes('orders-raw"'), `${editorSel} .view-lines`, { timeout: 20000 });
+    result.renamed_text = (await page.$eval(`${editorSel} .view-lines`, (e) => e.innerText)).replace(/\u00a0/g, ' ');
+    await shot('14-rename');
+    step('renamed');
+
+    // 11. component documentation of the step under the cursor
+    await cursorTo(5, 10);
+    await command('Osiris: Show component documentation');
+    const tab = await page.waitForSelector('.tabs-container .tab[aria-label*="Preview"]', { timeout: 30000 }).catch(() => null);
+    result.doc_tab = tab ? await tab.getAttribute('aria-label') : null;
+    await page.waitForTimeout(1500);
+    await shot('15-component-doc');
+    step('component documentation shown');
+
+    await command('Osiris: Show output');
+    await page.waitForTimeout(1000);
+    result.output_channel = await page.$eval('.panel .monaco-editor .view-lines', (e) => e.innerText).catch(() => '');
+    await shot('16-output');
     result.ok = true;
   } catch (err) {
     result.ok = false;

@@ -9,6 +9,11 @@ export function looksLikeOml(text: string): boolean {
   return head.some((line) => OML_VERSION.test(line));
 }
 
+/** Compiled output (a manifest under `.osiris/compiled/` also holds `oml_version`) is not a pipeline. */
+export function isOsirisOutput(fsPath: string): boolean {
+  return /(^|[\\/])\.osiris[\\/]/.test(fsPath);
+}
+
 /** The connections file is plain YAML the server also checks. */
 export function isConnectionsFile(fsPath: string): boolean {
   return /(^|[\\/])osiris_connections\.ya?ml$/.test(fsPath);

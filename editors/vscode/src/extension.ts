@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Middleware } from 'vscode-languageclient/node';
 import { openRunDirectory, PipelineCommands, RunDiagnostics } from './commands';
-import { isConnectionsFile, looksLikeOml } from './detect';
+import { isConnectionsFile, isOsirisOutput, looksLikeOml } from './detect';
 import { SERVER_COMMANDS, ServerLauncher } from './launch/server';
 import { renderRun } from './results';
 import { StatusItem } from './status';
@@ -13,7 +13,8 @@ import { findPipeline, runOf, RunsView } from './views/runs';
 
 /** Plain YAML files that are pipelines get the `oml` language (title-bar Run, grammar, server). */
 function detectLanguage(doc: vscode.TextDocument): void {
-  if (doc.languageId === 'yaml' && doc.uri.scheme === 'file' && !isConnectionsFile(doc.uri.fsPath) && looksLikeOml(doc.getText())) {
+  if (doc.languageId === 'yaml' && doc.uri.scheme === 'file' && !isConnectionsFile(doc.uri.fsPath)
+    && !isOsirisOutput(doc.uri.fsPath) && looksLikeOml(doc.getText())) {
     void vscode.languages.setTextDocumentLanguage(doc, 'oml');
   }
 }

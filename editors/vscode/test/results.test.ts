@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { renderCompile, renderGenerate, renderRun, renderServerCommand, stepLines } from '../src/results';
-import { looksLikeOml } from '../src/detect';
+import { isOsirisOutput, looksLikeOml } from '../src/detect';
 
 test('a successful run lists rows per step and the run directory', () => {
   const r = renderRun({
@@ -70,4 +70,7 @@ test('discover and preview results', () => {
   assert.equal(renderServerCommand('discover', { ok: true, message: '12 tables' }).headline, 'discover: 12 tables');
   assert.equal(renderServerCommand('preview', { ok: false, message: 'exit 4' }).severity, 'error');
   assert.equal(renderServerCommand('preview', { ok: true, markdown: '| a |' }).markdown, '| a |');
+test('compiled manifests are not pipelines', () => {
+  assert.ok(isOsirisOutput('/ws/.osiris/compiled/good/manifest.yaml'));
+  assert.ok(!isOsirisOutput('/ws/pipelines/good.yaml'));
 });

@@ -39,10 +39,15 @@ export function currentSettings(): OsirisSettings {
   return readSettings((key) => config.get(key), folder);
 }
 
+/** The server's working directory; the probe runs there too (`python -c` and `-m` both import from it). */
+function serverCwd(): string | undefined {
+  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}
+
 function probe(candidate: Candidate): Promise<ProbeResult> {
   const { command, args } = probeCommand(candidate);
   return new Promise((resolve) => {
-    execFile(command, args, { timeout: PROBE_TIMEOUT_MS, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(command, args, { timeout: PROBE_TIMEOUT_MS, encoding: 'utf8', cwd: serverCwd() }, (error, stdout, stderr) => {
       const code = error && typeof (error as NodeJS.ErrnoException).code === 'string' ? (error as NodeJS.ErrnoException).code : undefined;
       const killed = error && (error as { killed?: boolean }).killed ? 'ETIMEDOUT' : undefined;
       const exitCode = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : 1) : 0;
@@ -123,7 +128,7 @@ export class ServerLauncher implements vscode.Disposable {
     this.output.appendLine(`[osiris] starting ${command} ${args.join(' ')} (from ${candidate.source})`);
     this.restarts = [];
     const client = new LanguageClient('osiris', 'Osiris OML',
-      { command, args, transport: TransportKind.stdio, options: { cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath } },
+      { command, args, transport: TransportKind.stdio, options: { cwd: serverCwd() } },
       {
         outputChannel: this.output,
         revealOutputChannelOn: RevealOutputChannelOn.Never,
@@ -144,7 +149,7 @@ export class ServerLauncher implements vscode.Disposable {
     } catch (err) {
       this.client = undefined;
       void client.stop(1000).catch(() => undefined);
-      this.fail('start-failed', `Osiris: the language server did not start: ${(err as Error).message ?? err}`, candidate);
+      this.fail('start-failed', `Osiris: the language server did not start (${(err as Error).message ?? err}); its error is in the Osiris output.`, candidate);
       return;
     }
     this.checkHandshake(client);
