@@ -70,6 +70,8 @@ test('discover and preview results', () => {
   assert.equal(renderServerCommand('discover', { ok: true, message: '12 tables' }).headline, 'discover: 12 tables');
   assert.equal(renderServerCommand('preview', { ok: false, message: 'exit 4' }).severity, 'error');
   assert.equal(renderServerCommand('preview', { ok: true, markdown: '| a |' }).markdown, '| a |');
+});
+
 test('compiled manifests are not pipelines', () => {
   assert.ok(isOsirisOutput('/ws/.osiris/compiled/good/manifest.yaml'));
   assert.ok(!isOsirisOutput('/ws/pipelines/good.yaml'));
