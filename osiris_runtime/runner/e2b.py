@@ -459,9 +459,15 @@ class RemoteStream:
 
     # --- results ----------------------------------------------------------------------------------
 
+    def _running_in_plan_order(self) -> list[str]:
+        """Steps started and not ended, upstream first. Streamed steps overlap, and their start events
+        can come in either order: the most downstream running step is the one that failed."""
+        return [step.id for step in self.prepared.steps if step.id in self.running]
+
     def while_running(self) -> str:
-        step = next(iter(self.running), None)
-        where = f" while step `{step}` was running" if step else ""
+        running = [f"`{step}`" for step in self._running_in_plan_order()]
+        where = (f" while step {running[-1]} was running" if len(running) == 1
+                 else f" while steps {', '.join(running)} were running" if running else "")
         last = f" (last events: {', '.join(self.last)})" if self.last else " (no event received)"
         return where + last
 
@@ -492,7 +498,7 @@ class RemoteStream:
             self.prepared.bus.emit("run_error", phase="sandbox", error_code=error.code, error=error.message)
             if error.exit_code == int(ExitCode.CONFIG):
                 return ExecResult((), None, False, error)
-        failed_id = next(iter(self.running), None)
+        failed_id = next(reversed(self._running_in_plan_order()), None)
         outcomes: list[StepOutcome] = []
         failed = None
         for step in self.prepared.steps:

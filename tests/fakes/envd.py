@@ -144,9 +144,6 @@ class FakeProcessService(Process):
                 text = box.to_sandbox(raw.decode("utf-8", errors="replace"))
                 yield _event(data=process_pb.ProcessEvent.DataEvent(output=Oneof(name, text.encode())))
                 if box.die_on is not None and box.die_on in text:
-                    # A real sandbox is not lost in the instant it writes a line: give the client the time
-                    # to receive what was already sent (else a loaded machine drops it with the stream).
-                    await asyncio.sleep(0.5)
                     box.die()
                     raise ConnectError(Code.UNAVAILABLE, "sandbox died")
             code = await proc.wait()
