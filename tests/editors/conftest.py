@@ -227,6 +227,12 @@ def vscode_settings(server_under_test) -> dict:
     return {"osiris.pythonPath": server_under_test.command[0]}
 
 
+@pytest.fixture
+def code_server_env() -> dict[str, str]:
+    """Extra environment of code-server (its extension host and the language server inherit it)."""
+    return {}
+
+
 @dataclass(frozen=True)
 class CodeServer:
     url: str
@@ -235,14 +241,15 @@ class CodeServer:
 
 
 @pytest.fixture
-def code_server(tmp_path, vsix, vscode_workspace, vscode_settings, editor_tools):
+def code_server(tmp_path, vsix, vscode_workspace, vscode_settings, code_server_env, editor_tools):
     """code-server with our .vsix installed, serving `vscode_workspace`."""
     binary = editor_tools.code_server()
     data, extensions = tmp_path / "cs-data", tmp_path / "cs-ext"
     user = data / "User"
     user.mkdir(parents=True)
     (user / "settings.json").write_text(json.dumps({**BASE_SETTINGS, **vscode_settings}, indent=1))
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"), "XDG_DATA_HOME": str(tmp_path / "xdg-data")}
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"), "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+           **code_server_env}
     dirs = ["--user-data-dir", str(data), "--extensions-dir", str(extensions)]
     installed = run([binary, *dirs, "--install-extension", str(vsix)], tmp_path, timeout=120, env=env)
     assert "successfully installed" in installed, installed

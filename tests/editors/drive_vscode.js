@@ -2,7 +2,8 @@
 // person would, through every state of tests/editors/test_vscode.py; writes result.json and a
 // screenshot per state into OUT_DIR.
 // Inputs (environment): PLAYWRIGHT_CORE (module path), CHROMIUM, VSCODE_URL, SETTINGS_FILE (the
-// user settings.json), GOOD_PYTHON (typed into osiris.pythonPath), OUT_DIR.
+// user settings.json), GOOD_PYTHON (typed into osiris.pythonPath), OUT_DIR, GENERATE_REQUEST
+// (typed into Generate's input box twice), GENERATED_NAME (the file the first Generate writes).
 const path = require('path');
 const fs = require('fs');
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
@@ -99,6 +100,14 @@ async function pickFix(fixes, part) {
 async function showProblems() {
   await command('View: Focus Problems');
   await page.waitForTimeout(800);
+}
+
+// Osiris: Generate pipeline from a description, the request typed into its input box.
+async function generate(request) {
+  await command('Osiris: Generate pipeline from a description');
+  await page.waitForSelector('.quick-input-widget .quick-input-title:has-text("Osiris: Generate pipeline")', { state: 'visible', timeout: 30000 });
+  await page.keyboard.type(request);
+  await page.keyboard.press('Enter');
 }
 
 async function clickCodeLens(title) {
@@ -275,6 +284,44 @@ async function clickCodeLens(title) {
     await page.waitForTimeout(1500);
     await shot('15-component-doc');
     step('component documentation shown');
+
+    // 12. Generate: the first answer is invalid and retried with its problems, the second is
+    // written and opens, without problems
+    await command('View: Close All Editors');
+    await generate(process.env.GENERATE_REQUEST);
+    const generated = await toast('Osiris: wrote', 60000);
+    result.generate_message = generated.message;
+    const generatedTab = `.tabs-container .tab.active[aria-label*=${JSON.stringify(process.env.GENERATED_NAME)}]`;
+    result.generate_tab = await (await page.waitForSelector(generatedTab, { timeout: 20000 })).getAttribute('aria-label');
+    await page.waitForSelector(`${editorSel} .view-lines`, { timeout: 20000 });
+    result.generate_language = await language();
+    step('generated file open');
+    // the server has the document once its code lens shows; its diagnostics follow within ms
+    await page.waitForSelector(`${editorSel} .codelens-decoration a:has-text("Compile")`, { timeout: 30000 });
+    await page.waitForTimeout(500);
+    result.generate_status = await statusText();
+    result.generate_squiggles = (await page.$$(`${editorSel} .squiggly-error, ${editorSel} .squiggly-warning`)).length;
+    await showProblems();
+    await page.keyboard.press('Control+F');  // the Problems filter, set to the new file
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(process.env.GENERATED_NAME);
+    await page.waitForTimeout(800);
+    result.generate_problems = await problemsText();
+    await shot('17-generate');
+    await clearNotifications();
+    step('generated a pipeline');
+
+    // 13. Generate when every answer is invalid: an error toast, nothing written
+    await generate(process.env.GENERATE_REQUEST);
+    const refused = await toast('Osiris: no valid pipeline', 60000);
+    result.generate_progress_ended = await page.waitForSelector('.notification-toast:has-text("generating a pipeline")',
+      { state: 'detached', timeout: 10000 }).then(() => true, () => false);
+    result.generate_failed_message = refused.message;
+    result.generate_failed_actions = refused.actions;
+    result.generate_failed_is_error = Boolean(await refused.handle.$('.codicon-error'));
+    await shot('18-generate-failed');
+    await clearNotifications();
+    step('generate without a valid answer reported');
 
     await command('Osiris: Show output');
     await page.waitForTimeout(1000);

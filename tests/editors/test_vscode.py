@@ -8,16 +8,21 @@ setting is fixed and the server starts; a plain `pipeline.yaml` gets the OML lan
 pipeline shows problems (status bar count), completion, hover and quick fixes that leave no
 error; Compile from the code lens opens the manifest; Run of the quickstart from the code lens
 reports rows per step; a failing run shows its error and a step diagnostic; the Runs view lists
-the runs; rename updates `needs` and SQL; component documentation opens as rendered Markdown.
+the runs; rename updates `needs` and SQL; component documentation opens as rendered Markdown;
+Generate pipeline from a description, against the scripted chat endpoint (tests/fakes/openai_chat.py),
+retries an invalid answer with its problems and opens the valid pipeline it wrote, and says
+plainly when no answer was valid (nothing written); the API key is in no file and no output.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import os
 import shutil
 import subprocess
+import sys
 import venv
 from pathlib import Path
 
@@ -26,6 +31,53 @@ import pytest
 pytestmark = [pytest.mark.editor, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def load_fake(name: str):
+    """tests/fakes/<name>.py as module `osiris_tests_fake_<name>` (the name tests/ai loads it under)."""
+    module_name = f"osiris_tests_fake_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, REPO / "tests" / "fakes" / f"{name}.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses look the module up while the class is built
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+fake_chat = load_fake("openai_chat")
+API_KEY = "sk-osiris-e2e-9d3b7a51c8"
+INLINE_PASSWORD = "Inline-e2e-Secret-77"
+MYSQL_PASSWORD = "Shop-e2e-Password-31"  # exported, so @mysql.shop has no unset variable
+GENERATE_REQUEST = "Copy the MySQL orders table into orders_copy"
+GENERATED = """\
+oml_version: "0.1.0"
+name: orders-copy
+steps:
+  - id: pull-orders
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.shop"
+      table: orders
+  - id: push-orders
+    component: mysql.writer
+    mode: write
+    needs: [pull-orders]
+    config:
+      connection: "@mysql.shop"
+      table: orders_copy
+      write_mode: append
+"""
+# First Generate: an unknown component, then the valid pipeline. Second: three invalid answers
+# (the default number of attempts), one of them with an inline password.
+CHAT_SCRIPT = (
+    GENERATED.replace("component: mysql.writer", "component: mysql.loader"),
+    f"Here it is:\n```yaml\n{GENERATED}```",
+    GENERATED.replace("write_mode: append", "write_mode: upsert"),
+    GENERATED.replace("write_mode: append", f"write_mode: append\n      password: {INLINE_PASSWORD}"),
+    GENERATED.replace("component: mysql.extractor", "component: mysql.reader"),
+)
 
 UPSERT = """\
 oml_version: "0.1.0"
@@ -115,14 +167,36 @@ def vscode_settings(python_without_osiris) -> dict:
     return {"osiris.pythonPath": str(python_without_osiris), "osiris.runEngine": "local"}
 
 
-def test_vscode_extension_end_to_end(code_server, vscode_workspace, server_under_test, tmp_path, node, editor_tools):
+@pytest.fixture
+def chat_server():
+    """The scripted OpenAI-compatible endpoint on loopback; it refuses any other key."""
+    server = fake_chat.FakeChatServer(api_key=API_KEY).start()
+    server.add(*CHAT_SCRIPT)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def code_server_env(chat_server) -> dict[str, str]:
+    """The endpoint settings `osiris.generate` reads and the connection's password, as a user
+    exports them before starting the editor."""
+    return {"OSIRIS_LLM_BASE_URL": chat_server.base_url, "OSIRIS_LLM_MODEL": fake_chat.MODEL, "OSIRIS_LLM_API_KEY": API_KEY,
+            "MYSQL_SHOP_PASSWORD": MYSQL_PASSWORD}
+
+
+def test_vscode_extension_end_to_end(code_server, vscode_workspace, server_under_test, tmp_path, node, editor_tools,
+                                     chat_server):
     shots = tmp_path / "shots"
     shots.mkdir()
+    pipelines_before = sorted(p.name for p in vscode_workspace.rglob("*.oml.yaml"))
     proc = subprocess.run(
         [node, str(Path(__file__).with_name("drive_vscode.js"))],
         env={**os.environ, "PLAYWRIGHT_CORE": editor_tools.playwright_core(), "CHROMIUM": editor_tools.chromium(),
              "VSCODE_URL": code_server.url, "SETTINGS_FILE": str(code_server.settings_file),
-             "GOOD_PYTHON": server_under_test.command[0], "OUT_DIR": str(shots)},
+             "GOOD_PYTHON": server_under_test.command[0], "OUT_DIR": str(shots),
+             "GENERATE_REQUEST": GENERATE_REQUEST, "GENERATED_NAME": "orders-copy.oml.yaml"},
         capture_output=True, text=True, timeout=420)
     artifacts = os.environ.get("OSIRIS_E2E_ARTIFACTS")
     if artifacts:
@@ -190,6 +264,40 @@ def test_vscode_extension_end_to_end(code_server, vscode_workspace, server_under
 
     # 11. component documentation as rendered Markdown
     assert r["doc_tab"] and "csv" in r["doc_tab"].lower(), r
+
+    # 12. Generate: the invalid first answer was retried with its problems; the valid one was
+    # written, opened as OML and has no problems
+    calls = chat_server.requests
+    assert calls[0].headers["authorization"] == f"Bearer {API_KEY}"
+    assert calls[0].messages[-1]["content"] == GENERATE_REQUEST
+    assert "mysql.loader" in calls[1].messages[-2]["content"], calls[1].messages[-2]
+    assert "oml.unknown-component" in calls[1].messages[-1]["content"], calls[1].messages[-1]
+    assert "wrote " in r["generate_message"] and "orders-copy.oml.yaml (2 attempts)" in r["generate_message"], r["generate_message"]
+    assert "orders-copy.oml.yaml" in r["generate_tab"], r["generate_tab"]
+    assert r["generate_language"] == "OML", r["generate_language"]
+    assert r["generate_status"].endswith("Osiris no problems"), r["generate_status"]
+    assert r["generate_squiggles"] == 0 and r["generate_problems"] == [], r
+    generated = vscode_workspace / "orders-copy.oml.yaml"
+    assert generated.read_text() == GENERATED
+    validated = subprocess.run([sys.executable, "-m", "osiris_runtime.cli.main", "oml", "validate", generated.name],
+                               cwd=vscode_workspace, capture_output=True, text=True, timeout=60)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+    # 13. only invalid answers: an error toast that says so, no file, the fake asked 3 more times
+    assert "no valid pipeline after 3 attempts; nothing was written" in r["generate_failed_message"], r["generate_failed_message"]
+    assert r["generate_failed_is_error"] and r["generate_failed_actions"] == ["Show output"], r
+    assert r["generate_progress_ended"], "the progress notification stayed after the answer"
+    assert len(calls) == len(CHAT_SCRIPT), [c.messages[-1]["content"][:80] for c in calls]
+    assert sorted(p.name for p in vscode_workspace.rglob("*.oml.yaml")) == sorted([*pipelines_before, generated.name])
+
+    # the API key, the inline password and the exported password: in no file (workspace, VS Code's logs and data, the
+    # output channel's log) and not in the output channel as shown
+    channel_logs = [p for p in tmp_path.rglob("*Osiris.log")]
+    assert channel_logs and "generate: attempt 1: 1 problem(s)" in channel_logs[0].read_text(), channel_logs
+    for secret in (API_KEY, INLINE_PASSWORD, MYSQL_PASSWORD):
+        assert secret not in r["output_channel"]
+        leaked = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_symlink() and secret.encode() in p.read_bytes()]
+        assert not leaked, (secret, leaked)
 
     # no stray output: no pygls cancel warnings, no lone `true` lines
     output = r["output_channel"]
