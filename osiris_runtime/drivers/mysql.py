@@ -7,9 +7,18 @@ them on demand (a Postgres writer copies the text as is; see docs/data-movement.
 in UTC so TIMESTAMP columns arrive as instants (timezone-aware datetimes).
 
 Writes are atomic per target: append and upsert run in one InnoDB transaction
-(upsert is `INSERT ... ON DUPLICATE KEY UPDATE`); replace loads a staging table and swaps it in
-with one atomic `RENAME TABLE`. A table created by `create_if_missing` is dropped again when the
-run fails, so the database is left as it was.
+(upsert is `INSERT ... ON DUPLICATE KEY UPDATE`). Replace loads a staging table of its own (named
+after the target and the connection, so concurrent replaces never share one), then puts the rows in
+place keeping the table's definition:
+- a plain table (no triggers, no foreign keys either way) is swapped in with one atomic
+  `RENAME TABLE` (grants are kept by name);
+- a table with triggers or foreign keys of its own: `DELETE` + `INSERT ... SELECT` in one
+  transaction, so the triggers, keys and `AUTO_INCREMENT` stay;
+- a table other tables reference: in one transaction, rows whose key is gone are deleted and the
+  rest inserted or updated in place by primary key, so child rows of kept keys stay valid (and a
+  child of a removed key fails the run under `RESTRICT`, changing nothing).
+A table created by `create_if_missing` is dropped again when the run fails, so the database is left
+as it was; a message says "the target is unchanged" only before anything was committed to it.
 """
 
 from __future__ import annotations
@@ -400,18 +409,21 @@ def _write_fixups(columns: Sequence[_TargetColumn], schema: Schema) -> list[tupl
     return fixups
 
 
-def insert_sql(table_sql: str, names: Sequence[str], mode: str, key: Sequence[str]) -> str:
+def insert_sql(table_sql: str, names: Sequence[str], mode: str, key: Sequence[str], *, select_from: str | None = None) -> str:
+    """Parameterised row insert, or with `select_from` an `INSERT ... SELECT` of those columns."""
     cols = ", ".join(quote_mysql(n) for n in names)
-    sql = f"INSERT INTO {table_sql} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
+    source = f"SELECT {cols} FROM {select_from}" if select_from else f"VALUES ({', '.join(['%s'] * len(names))})"
+    sql = f"INSERT INTO {table_sql} ({cols}) {source}"
     if mode == "upsert":
         rest = [n for n in names if n not in key] or list(key)
         sql += " ON DUPLICATE KEY UPDATE " + ", ".join(f"{quote_mysql(n)} = VALUES({quote_mysql(n)})" for n in rest)
     return sql
 
 
-def _stage_name(table: str) -> str:
-    # Deterministic, so a run killed mid-load cleans up its own leftover on the next run.
-    return f"osiris_stage_{hashlib.sha1(table.encode()).hexdigest()[:12]}"
+def _stage_name(table: str, conn: Any) -> str:
+    """One staging table per target and connection: two concurrent replaces of one table never
+    share it (thread ids are unique among live connections)."""
+    return f"osiris_stage_{hashlib.sha1(table.encode()).hexdigest()[:12]}_{int(conn.thread_id())}"
 
 
 class MySQLWriter:
@@ -429,6 +441,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
     target_sql = mysql_table(options.schema, options.table)
     created = False
     staged: str | None = None
+    total = 0
     try:
         first = next(iter(batches), None)
         rest = batches
@@ -440,7 +453,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
             if columns is None and first is not None:
                 if options.write_mode == "replace":
                     # Created as the staging table and renamed into place at the end.
-                    staged = _stage_name(options.table)
+                    staged = _stage_name(options.table, conn)
                     cur.execute(f"DROP TABLE IF EXISTS {mysql_table(options.schema, staged)}")
                     cur.execute(create_table_sql(mysql_table(options.schema, staged), first.schema, options.primary_key))
                 else:
@@ -459,14 +472,13 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
         into = target_sql
         if options.write_mode == "replace":
             if staged is None:
-                staged = _stage_name(options.table)
+                staged = _stage_name(options.table, conn)
                 with conn.cursor() as cur:
                     cur.execute(f"DROP TABLE IF EXISTS {mysql_table(options.schema, staged)}")
                     cur.execute(f"CREATE TABLE {mysql_table(options.schema, staged)} LIKE {target_sql}")
             into = mysql_table(options.schema, staged)
         sql = insert_sql(into, first.schema.names, options.write_mode, options.primary_key)
         fixups = _write_fixups(ordered, first.schema)
-        total = 0
         with conn.cursor() as cur:
             for batch in _with_first(first, rest):
                 if ctx.cancelled:
@@ -477,10 +489,14 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
                 total += len(batch)
         conn.commit()
         if options.write_mode == "replace" and staged:
-            _swap_in(conn, options, staged)
+            _put_in_place(conn, options, staged, first.schema.names)
             staged = None
         ctx.add_written(total)
         ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=total)
+    except _ReplacedButNotCleaned as done:  # the target holds the new rows: say so, and what is left over
+        ctx.add_written(total)
+        ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=total)
+        ctx.emit("write.leftover", table=done.leftover, reason=_message(done.cause))
     except client.error as exc:
         _undo(ctx, conn, client, options, created, staged)
         raise database_error(ctx, f"write to {options.table} ({options.write_mode}); the target is unchanged", exc) from None
@@ -499,21 +515,89 @@ def _with_first(first: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
     yield from rest
 
 
-def _swap_in(conn: Any, options: WriteOptions, staged: str) -> None:
-    """One atomic RENAME puts the loaded staging table in place of the target."""
+class _ReplacedButNotCleaned(Exception):
+    """The swap committed (the target holds the new rows) but the old table could not be dropped."""
+
+    def __init__(self, leftover: str, cause: BaseException) -> None:
+        super().__init__(leftover)
+        self.leftover, self.cause = leftover, cause
+
+
+@dataclass(frozen=True)
+class _Dependants:
+    triggers: int
+    own_foreign_keys: int
+    referenced_by: int
+
+    @property
+    def swap_is_safe(self) -> bool:
+        """A RENAME swap keeps grants (they are by name) but drops triggers and the table's own
+        foreign keys, and a referencing key would follow the old table: only safe with none."""
+        return not (self.triggers or self.own_foreign_keys or self.referenced_by)
+
+
+def _dependants(cur: Any, database: str | None, table: str) -> _Dependants:
+    schema = "%s" if database else "DATABASE()"
+    params = (database, table) if database else (table,)
+    cur.execute(f"SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {schema} "
+                "AND EVENT_OBJECT_TABLE = %s", params)
+    triggers = cur.fetchone()[0]
+    cur.execute(f"SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = {schema} "
+                "AND TABLE_NAME = %s", params)
+    own = cur.fetchone()[0]
+    cur.execute(f"SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA = {schema} "
+                "AND REFERENCED_TABLE_NAME = %s AND NOT (CONSTRAINT_SCHEMA = UNIQUE_CONSTRAINT_SCHEMA AND TABLE_NAME = %s)",
+                params + (table,))
+    return _Dependants(triggers, own, cur.fetchone()[0])
+
+
+def _primary_key(cur: Any, database: str | None, table: str) -> list[str]:
+    where, params = _in_table(database, table)
+    cur.execute(f"SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE {where} "
+                "AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION", params)
+    return [r[0] for r in cur.fetchall()]
+
+
+def _put_in_place(conn: Any, options: WriteOptions, staged: str, names: Sequence[str]) -> None:
+    """Make the loaded staging table's rows the target's, keeping the target's definition."""
     target = mysql_table(options.schema, options.table)
     stage = mysql_table(options.schema, staged)
-    old = mysql_table(options.schema, staged + "_old")
     with conn.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {old}")
         where, params = _in_table(options.schema, options.table)
         cur.execute(f"SELECT COUNT(*) FROM information_schema.TABLES WHERE {where}", params)
-        exists = cur.fetchone()[0] > 0
-        if exists:
-            cur.execute(f"RENAME TABLE {target} TO {old}, {stage} TO {target}")
-            cur.execute(f"DROP TABLE {old}")
-        else:
+        if cur.fetchone()[0] == 0:  # created by this run: nothing to keep
             cur.execute(f"RENAME TABLE {stage} TO {target}")
+            return
+        dependants = _dependants(cur, options.schema, options.table)
+        if dependants.swap_is_safe:
+            _swap(cur, target, stage, mysql_table(options.schema, staged + "_old"))
+            return
+        key = _primary_key(cur, options.schema, options.table)
+        if dependants.referenced_by and key and set(key) <= set(names):
+            # Delete only the rows whose key is gone; update the others in place, so the children
+            # of kept keys stay valid (RESTRICT / CASCADE act only on keys really removed).
+            match = " AND ".join(f"s.{quote_mysql(k)} <=> t.{quote_mysql(k)}" for k in key)
+            cur.execute(f"DELETE t FROM {target} AS t WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})")
+            cur.execute(insert_sql(target, names, "upsert", key, select_from=stage))
+        else:
+            cur.execute(f"DELETE FROM {target}")
+            cur.execute(insert_sql(target, names, "append", (), select_from=stage))
+        conn.commit()
+        try:
+            cur.execute(f"DROP TABLE {stage}")
+        except Exception as exc:  # noqa: BLE001 - the rows are in place; only the stage is left over
+            raise _ReplacedButNotCleaned(staged, exc) from None
+
+
+def _swap(cur: Any, target: str, stage: str, old: str) -> None:
+    """One atomic RENAME puts the stage in place of the target; dropping the old table comes after
+    the point of no return, so its failure leaves a named leftover, never an "unchanged" claim."""
+    cur.execute(f"DROP TABLE IF EXISTS {old}")
+    cur.execute(f"RENAME TABLE {target} TO {old}, {stage} TO {target}")
+    try:
+        cur.execute(f"DROP TABLE {old}")
+    except Exception as exc:  # noqa: BLE001
+        raise _ReplacedButNotCleaned(old.rsplit(".", 1)[-1].strip("`"), exc) from None
 
 
 def _undo(ctx: StepContext, conn: Any, client: MySQLClient, options: WriteOptions, created: bool, staged: str | None) -> None:

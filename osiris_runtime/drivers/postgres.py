@@ -17,6 +17,8 @@ cancellation, a failing upstream step) leaves the target exactly as it was:
 - replace: `COPY` into staging while readers still see the old rows, then `TRUNCATE` + one
   `INSERT ... SELECT` at the end. The contents are swapped rather than the table renamed so that
   grants, RLS policies, triggers, views and foreign keys on the target (common on Supabase) stay.
+  A table other tables reference keeps the rows of the keys that come back (updated in place) and
+  loses only the others, so the children of kept keys stay valid.
 `create_if_missing` creates the table in the same transaction, with types from docs/types.md.
 """
 from __future__ import annotations
@@ -605,6 +607,15 @@ def _write_in_transaction(
     conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA")
     staged = _copy_all(ctx, conn, stage, columns, raw, batches)
     if options.write_mode == "replace":
+        key = _key_of_a_referenced_table(conn, table_sql)
+        if key and set(key) <= set(first.schema.names):
+            # Other tables point at this one: emptying it would orphan (RESTRICT) or delete (CASCADE)
+            # their rows even for keys that come back. Remove only the keys that are gone, then
+            # insert or update the rest in place.
+            match = " AND ".join(f"s.{quote_pg(k)} IS NOT DISTINCT FROM t.{quote_pg(k)}" for k in key)
+            conn.execute(f"DELETE FROM {table_sql} AS t WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})")
+            conn.execute(upsert_sql(table_sql, stage, columns, key))
+            return staged
         _empty(conn, table_sql)
         inserted = conn.execute(f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {stage}").rowcount
         _check_count(ctx, "replace", inserted, staged)
@@ -615,6 +626,19 @@ def _write_in_transaction(
     ctx.extra_metrics["rows_changed"] = changed
     ctx.extra_metrics["rows_unchanged"] = staged - changed
     return staged
+
+
+def _key_of_a_referenced_table(conn: psycopg.Connection, table_sql: str) -> list[str]:
+    """The primary key's columns when another table's foreign key references this one, else []."""
+    row = conn.execute(
+        "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_index i "
+        "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+        "WHERE i.indrelid = %s::regclass AND i.indisprimary AND EXISTS ("
+        "SELECT 1 FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = i.indrelid AND c.conrelid <> i.indrelid)",
+        (table_sql,),
+    ).fetchone()
+    return list(row[0]) if row and row[0] else []
 
 
 def _empty(conn: psycopg.Connection, table_sql: str) -> None:

@@ -324,8 +324,12 @@ def test_postgres_replace_of_a_table_referenced_by_a_foreign_key(pg, pg_connecti
     # Nothing references a row yet: the replace works (DELETE instead of TRUNCATE).
     SupabaseWriter(_pg_writer(pg_connection, pg_schema, "atom_target", "replace", "fk-1")).run({"up": incoming("replace")})
     assert _pg_snapshot(pg, "atom_target")[0][0] == 51
-    # A referenced row would be orphaned: the replace fails and changes nothing.
+    # A referenced key that comes back keeps its row (and its child); one that would be orphaned
+    # fails the replace, which changes nothing.
     pg.execute("INSERT INTO atom_child VALUES (1, 51)")
+    SupabaseWriter(_pg_writer(pg_connection, pg_schema, "atom_target", "replace", "fk-kept")).run({"up": incoming("replace")})
+    pg.execute("INSERT INTO atom_target VALUES (9999, 'extra', 0)")
+    pg.execute("INSERT INTO atom_child VALUES (2, 9999)")
     before = _pg_snapshot(pg, "atom_target")
     with pytest.raises(RunFailed) as failure:
         SupabaseWriter(_pg_writer(pg_connection, pg_schema, "atom_target", "replace", "fk-2")).run({"up": incoming("replace")})
