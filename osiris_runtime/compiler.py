@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from osiris_runtime.canonical import CanonicalError, canonical_json, canonical_yaml, fingerprint, normalize
-from osiris_runtime.errors import CompileFailed, Diagnostic, ExitCode, Range, Severity
+from osiris_runtime.errors import CompileFailed, ConfigError, Diagnostic, ExitCode, Range, Severity
 from osiris_runtime.friendly import resolve_aliases
 from osiris_runtime.params import ParamProblem, declared_params, env_name, resolve_params, substitute_params
 from osiris_runtime.oml.rules_secrets import outbound_secret, secret_named_literals
@@ -38,6 +38,7 @@ __all__ = [
     "compile_pipeline",
     "exit_code_for",
     "load_compiled",
+    "load_compiled_to_run",
     "plan_stages",
     "write_compiled",
 ]
@@ -250,6 +251,20 @@ def load_compiled(out_dir: Path) -> CompiledPipeline:
             raise CompileFailed(f"step `{step['id']}`: {cfg_path} is not a JSON object", code="compile.invalid-cfg", fix=fix)
         cfgs[step["id"]] = cfg
     return CompiledPipeline(manifest, cfgs)
+
+
+def load_compiled_to_run(out_dir: Path) -> CompiledPipeline:
+    """`load_compiled`, refusing a directory edited since it was compiled (`ConfigError`, exit 5):
+    what runs is exactly what the compiler wrote, or nothing."""
+    pipeline = load_compiled(out_dir)
+    if not pipeline.is_intact:
+        raise ConfigError(
+            f"{Path(out_dir) / MANIFEST_FILE}: the manifest fingerprint does not match its manifest and cfg files "
+            "(edited or altered since compile); nothing ran",
+            code="run.manifest-mismatch",
+            fix=f"compile the pipeline again: osiris compile <pipeline.yaml> --out {out_dir}",
+        )
+    return pipeline
 
 
 def manifest_fingerprint(manifest: Mapping[str, Any], cfgs: Mapping[str, Mapping[str, Any]]) -> str:

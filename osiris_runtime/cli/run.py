@@ -148,12 +148,12 @@ def is_manifest_file(path: Path) -> bool:
 def _load_or_compile(target: Path, registry: Any, env: dict[str, str], params: dict[str, str], profile: str | None,
                      connections_path: Path | None, as_json: bool) -> tuple[Any, Path]:
     """The compiled pipeline and where its relative paths start."""
-    from osiris_runtime.compiler import compile_pipeline, load_compiled
+    from osiris_runtime.compiler import compile_pipeline, load_compiled_to_run
 
     if target.is_dir():
-        return load_compiled(target), Path.cwd()
+        return load_compiled_to_run(target), Path.cwd()
     if is_manifest_file(target):
-        return load_compiled(target.parent), Path.cwd()
+        return load_compiled_to_run(target.parent), Path.cwd()
     # Same inputs and same call as `osiris compile`, so a pipeline runs exactly as it compiles.
     from osiris_runtime.cli.compile import load_pipeline_connections, read_pipeline_text
 

@@ -1,7 +1,9 @@
 """The run directory's files: manifest.yaml + cfg/ (as compiled), metrics.json, status.json.
 
-Every engine writes the same files through these functions, and every byte written passes through
-the run's redactor.
+Every engine writes the same files through these functions. What the run produces (metrics,
+status) passes through the run's redactor; the compiled files are copied byte for byte: they hold
+no secrets by construction (the compiler refuses inline secrets), and a redacted copy would be a
+different pipeline (`WHERE key = 'b'` is not a password).
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from osiris_runtime.runner.scheduler import StepError, StepOutcome, counters
 from osiris_runtime.secrets import Redactor
 
 
-def write_text(path: Path, text: str, redactor: Redactor) -> None:
-    """Write redacted text atomically (a reader never sees half a file); the folder must exist."""
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write atomically (a reader never sees half a file); the folder must exist."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(redactor.redact(text), encoding="utf-8", newline="\n")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def write_text(path: Path, text: str, redactor: Redactor) -> None:
+    """Write redacted text atomically."""
+    write_bytes(path, redactor.redact(text).encode("utf-8"))
 
 
 def write_json(path: Path, data: Mapping[str, Any], redactor: Redactor) -> None:
@@ -27,11 +34,11 @@ def write_json(path: Path, data: Mapping[str, Any], redactor: Redactor) -> None:
     write_text(path, text, redactor)
 
 
-def write_compiled_files(run_dir: Path, files: Mapping[str, bytes], redactor: Redactor) -> None:
+def write_compiled_files(run_dir: Path, files: Mapping[str, bytes]) -> None:
     for folder in {(run_dir / relative).parent for relative in files}:
         folder.mkdir(parents=True, exist_ok=True)
     for relative, content in files.items():
-        write_text(run_dir / relative, content.decode("utf-8"), redactor)
+        write_bytes(run_dir / relative, content)
     for stale in (run_dir / "cfg").glob("*.json") if (run_dir / "cfg").is_dir() else ():
         if f"cfg/{stale.name}" not in files:  # `--out` reused: keep only this run's cfgs
             stale.unlink()

@@ -92,7 +92,7 @@ class LocalEngine:
                 if prepared.targets[step.id] is not None:
                     self._resolve(prepared, step)  # fail fast: an unset variable stops the run before any data moves
             prepared.compiled_files = pipeline.files()
-            artifacts.write_compiled_files(run_dir, prepared.compiled_files, redactor)
+            artifacts.write_compiled_files(run_dir, prepared.compiled_files)
             self._load_drivers(prepared)
         except OsirisError as exc:
             prepared.error = StepError(exc.code, exc.message, int(exc.exit_code))
