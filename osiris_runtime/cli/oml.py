@@ -35,8 +35,11 @@ def _read_text(path: Path) -> tuple[str | None, list[Diagnostic]]:
 
 
 def _summary(diagnostics: list[Diagnostic]) -> tuple[int, int]:
-    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
-    warnings = sum(1 for d in diagnostics if d.severity is Severity.WARNING)
+    """Errors and warnings found, counting those the cap did not show (`oml.too-many-problems`)."""
+    shown = [d for d in diagnostics if d.code != "oml.too-many-problems"]
+    hidden = [d.data for d in diagnostics if d.code == "oml.too-many-problems"]
+    errors = sum(1 for d in shown if d.severity is Severity.ERROR) + sum(h.get("errors_not_shown", 0) for h in hidden)
+    warnings = sum(1 for d in shown if d.severity is Severity.WARNING) + sum(h.get("warnings_not_shown", 0) for h in hidden)
     return errors, warnings
 
 

@@ -16,7 +16,8 @@ from osiris_runtime.errors import Diagnostic, Range, Severity
 from osiris_runtime.oml.document import OmlDocument
 from osiris_runtime.oml.yaml_tree import Path
 
-# Past this many problems in one document, more help nobody and cost time: stop and say so.
+# Past this many problems in one document, more help nobody: show these and count the rest. The cap
+# shortens what is shown, never the verdict: errors are kept before warnings.
 MAX_DIAGNOSTICS = 500
 
 if TYPE_CHECKING:
@@ -35,10 +36,13 @@ class RuleContext:
     # The compiler validates its param-resolved document: placeholders left in it are literal text.
     params_resolved: bool = False
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Up to MAX_DIAGNOSTICS of each kind are kept (errors first when shown); beyond that only counted.
+    dropped: dict[Severity, int] = field(default_factory=dict)
     _specs: dict[str, "ComponentSpec | None"] = field(default_factory=dict)
     _secret_keys: dict[str, frozenset[str]] = field(default_factory=dict)
     _suggestions: dict[str, list[str]] = field(default_factory=dict)
     _names: list[str] | None = None
+    _kept: dict[bool, int] = field(default_factory=dict)  # is-error -> kept so far
 
     def spec(self, name: str | None) -> "ComponentSpec | None":
         if not name:
@@ -64,8 +68,16 @@ class RuleContext:
             self._secret_keys[component] = self.registry.get_secret_map(component).secret_keys
         return self._secret_keys[component]
 
+    def _room_for(self, severity: Severity) -> bool:
+        kept = self._kept.get(severity >= Severity.ERROR, 0)
+        if kept < MAX_DIAGNOSTICS:
+            self._kept[severity >= Severity.ERROR] = kept + 1
+            return True
+        self.dropped[severity] = self.dropped.get(severity, 0) + 1
+        return False
+
     def add(self, diagnostic: Diagnostic) -> None:
-        if len(self.diagnostics) < MAX_DIAGNOSTICS:
+        if self._room_for(diagnostic.severity):
             self.diagnostics.append(diagnostic)
 
     def report(
@@ -80,10 +92,10 @@ class RuleContext:
         data: Mapping[str, Any] | None = None,
         doc_url: str | None = None,
     ) -> None:
-        """Add a diagnostic placed on the value (or the key) at `path` (up to MAX_DIAGNOSTICS)."""
-        if len(self.diagnostics) >= MAX_DIAGNOSTICS:
+        """Add a diagnostic placed on the value (or the key) at `path` (counted only past the cap)."""
+        if not self._room_for(severity):
             return
-        self.add(
+        self.diagnostics.append(
             Diagnostic(
                 code,
                 message,
@@ -114,6 +126,35 @@ def _rules() -> tuple[Rule, ...]:
         rules_secrets.check_secrets,
         rules_params.check_params,
     )
+
+
+def capped(found: list[Diagnostic], dropped: Mapping[Severity, int], source: str | None) -> list[Diagnostic]:
+    """At most MAX_DIAGNOSTICS in document order, errors kept before warnings, then one
+    `oml.too-many-problems` line counting the rest (an error itself when it hides errors)."""
+    hidden = dict(dropped)
+    if len(found) > MAX_DIAGNOSTICS:
+        by_weight = sorted(found, key=lambda d: -d.severity)
+        for d in by_weight[MAX_DIAGNOSTICS:]:
+            hidden[d.severity] = hidden.get(d.severity, 0) + 1
+        found = by_weight[:MAX_DIAGNOSTICS]
+    shown = sorted(found, key=lambda d: (d.range.start, d.code))
+    total = sum(hidden.values())
+    if total:
+        errors = sum(n for severity, n in hidden.items() if severity >= Severity.ERROR)
+        warnings = hidden.get(Severity.WARNING, 0)
+        kinds = f" ({errors} error{'s' if errors != 1 else ''})" if errors else ""
+        shown.append(
+            Diagnostic(
+                "oml.too-many-problems",
+                f"{total} more problem{'s' if total != 1 else ''}{kinds} not shown",
+                Range(),
+                max(hidden),
+                fix="fix the problems above and validate again",
+                data={"not_shown": total, "errors_not_shown": errors, "warnings_not_shown": warnings},
+                source=source,
+            )
+        )
+    return shown
 
 
 def validate(
@@ -155,19 +196,7 @@ def validate(
                 severity=Severity.WARNING,
                 fix="report this as a bug in Osiris",
             )
-    found = sorted(ctx.diagnostics, key=lambda d: (d.range.start, d.code))
-    if len(found) >= MAX_DIAGNOSTICS:
-        found.append(
-            Diagnostic(
-                "oml.too-many-problems",
-                f"more than {MAX_DIAGNOSTICS} problems; the rest are not reported",
-                Range(),
-                Severity.WARNING,
-                fix="fix the problems above and validate again",
-                source=doc.source,
-            )
-        )
-    result = list(doc.syntax_diagnostics) + found
+    result = list(doc.syntax_diagnostics) + capped(ctx.diagnostics, ctx.dropped, doc.source)
     if strict:
         result = [replace(d, severity=Severity.ERROR) if d.severity is Severity.WARNING else d for d in result]
     return result

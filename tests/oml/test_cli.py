@@ -127,3 +127,15 @@ def test_validate_warns_about_unset_connection_variables_by_name_only(tmp_path: 
     assert "env-unset" not in from_file.stdout and "s3cr3t" not in from_file.stdout + from_file.stderr
     from_env = osiris("oml", "validate", "p.yaml", cwd=tmp_path, env={**env, "I17_SHOP_PASSWORD": "x"})
     assert "env-unset" not in from_env.stdout
+
+
+def test_an_error_after_500_warnings_fails_validation_and_json_says_invalid(workdir: Path):
+    steps = "".join(f"  - {{id: s{i}, uses: duckdb.processor, mode: transform, needs: [], config: {{query: 'select 1'}}}}\n"
+                    for i in range(600))
+    (workdir / "pipelines" / "many.yaml").write_text(
+        'oml_version: "0.1.0"\nname: many\nsteps:\n' + steps + "  - {id: zz, component: nope, mode: read}\n")
+    result = osiris("oml", "validate", "pipelines/many.yaml", cwd=workdir)
+    assert result.returncode == 2
+    assert "oml.unknown-component" in result.stdout and "101 more problems not shown" in result.stdout
+    report = json.loads(osiris("oml", "validate", "--json", "pipelines/many.yaml", cwd=workdir).stdout)
+    assert report["valid"] is False and report["summary"] == {"files": 1, "errors": 1, "warnings": 600}

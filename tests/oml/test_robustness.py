@@ -136,3 +136,35 @@ def test_problems_are_capped_per_document(check):
     diagnostics = check(text)
     assert len(diagnostics) == MAX_DIAGNOSTICS + 1
     assert diagnostics[-1].code == "oml.too-many-problems"
+
+
+def _warnings_then_an_error(n_warnings: int) -> str:
+    steps = "".join(f"- {{id: s{i}, uses: duckdb.processor, mode: transform, needs: [], config: {{query: 'select 1'}}}}\n"
+                    for i in range(n_warnings))
+    return 'oml_version: "0.1.0"\nname: p\nsteps:\n' + steps + "- {id: zz, component: nope, mode: read}\n"
+
+
+def test_an_error_after_the_cap_of_warnings_is_still_shown(check):
+    from osiris_runtime.oml.rules import MAX_DIAGNOSTICS
+
+    diagnostics = check(_warnings_then_an_error(600))
+    assert len(diagnostics) == MAX_DIAGNOSTICS + 1
+    assert any(d.code == "oml.unknown-component" and d.is_error for d in diagnostics)
+    summary = diagnostics[-1]
+    assert summary.code == "oml.too-many-problems" and summary.message == "101 more problems not shown"
+    assert summary.data == {"not_shown": 101, "errors_not_shown": 0, "warnings_not_shown": 101}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_warnings=st.integers(0, 600), n_errors=st.integers(0, 600))
+def test_the_cap_never_changes_the_verdict(check, n_warnings, n_errors):
+    """Property: whatever the mix, an invalid document shows an error and the counts add up."""
+    from osiris_runtime.oml.rules import MAX_DIAGNOSTICS
+
+    text = _warnings_then_an_error(n_warnings) + "- {id: e, component: nope, mode: read}\n" * n_errors
+    diagnostics = check(text)
+    assert any(d.is_error for d in diagnostics)
+    shown = [d for d in diagnostics if d.code != "oml.too-many-problems"]
+    assert len(shown) <= MAX_DIAGNOSTICS
+    hidden = diagnostics[-1].data.get("not_shown", 0) if diagnostics[-1].code == "oml.too-many-problems" else 0
+    assert len(shown) + hidden >= n_warnings + n_errors + 1
