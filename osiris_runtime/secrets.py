@@ -347,10 +347,10 @@ def parse_target(ref: str | None, family: str) -> ConnectionTarget:
     """A manifest's `connection` (`@family.alias` or None) as a target in `family`."""
     if not ref:
         return ConnectionTarget(family, None)
-    from osiris_runtime.oml.connections import parse_connection_ref
+    from osiris_runtime.oml.connections import parse_connection_ref, shown_ref
 
     parsed = parse_connection_ref(ref)
     if parsed is None:
-        raise ConfigError(f"invalid connection reference {ref!r}", code="connection.invalid-ref",
+        raise ConfigError(f"invalid connection reference {shown_ref(ref)}", code="connection.invalid-ref",
                           fix="write it as @family.alias")
     return ConnectionTarget(parsed[0], parsed[1])

@@ -87,11 +87,14 @@ def list_command(connections_path: Path | None, as_json: bool) -> None:
 
 
 def _shown(key: str, value: Any, redactor: Any) -> Any:
-    """A field as `list` shows it: a pure `${VAR}` reference is no secret and helps; literals are masked."""
+    """A field as `list` shows it: a pure `${VAR}` reference is no secret and helps; literals are
+    masked, and so is the `:-fallback` of a reference in a secret field."""
     import re
 
+    from osiris_runtime.oml.connections import masked_fallbacks
+
     if isinstance(value, str) and re.fullmatch(r"(\$\{[^}]*\})+", value.strip()):
-        return value
+        return masked_fallbacks(value) if redactor.is_secret_key(key) else value
     return redactor.redact({key: value})[key]
 
 

@@ -44,6 +44,24 @@ def parse_connection_ref(ref: str) -> tuple[str, str | None] | None:
     return match.group(1), match.group(2)
 
 
+_SHOWABLE_REF = re.compile(r"@?[A-Za-z0-9_.-]{1,80}")
+
+
+def shown_ref(ref: object) -> str:
+    """A wrong `connection:` value as a message may show it: echoed only when it is name-shaped
+    (`mysql.shop`); anything else may be a pasted DSN with its password, so only its kind is said."""
+    if isinstance(ref, str) and _SHOWABLE_REF.fullmatch(ref.strip()):
+        return f"`{ref.strip()}`"
+    if isinstance(ref, str):
+        return "(a string that is not a reference, not shown: it may hold a password)"
+    return f"(a {type(ref).__name__})" if ref is not None else "(empty)"
+
+
+def masked_fallbacks(value: str) -> str:
+    """`${VAR:-literal}` -> `${VAR:-***}`: the fallback of a secret field is a secret too."""
+    return ENV_REFERENCE.sub(lambda m: m.group(0) if m.group(2) is None else f"${{{m.group(1)}:-***}}", value)
+
+
 def substitute_env(value: str, lookup: Callable[[str], str | None]) -> tuple[str, list[str]]:
     """Replace `${VAR}` and `${VAR:-fallback}` in a string.
 

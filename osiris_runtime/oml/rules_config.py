@@ -12,6 +12,7 @@ from osiris_runtime.oml.connections import (
     ResolvedAlias,
     parse_connection_ref,
     resolve_step_alias,
+    shown_ref,
     supplied_fields,
     takes_connection,
 )
@@ -233,7 +234,7 @@ def _report_invalid_ref(ctx: RuleContext, path: tuple[Any, ...], ref: Any, parse
             replacement = candidate  # `mysql.shop` -> `@mysql.shop`
     if replacement is None and family:
         replacement = _default_ref(ctx, family)
-    shown = f"`{ref}`" if isinstance(ref, str) else type_name(ref)
+    shown = shown_ref(ref) if isinstance(ref, str) else type_name(ref)
     ctx.report(
         "connection.invalid-ref",
         f"connection reference {shown} must be written `\"@family.alias\"`",

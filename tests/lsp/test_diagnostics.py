@@ -118,3 +118,10 @@ async def test_connections_file_itself_gets_diagnostics(editor, tmp_path):
     assert diags and all(d.source == "osiris" for d in diags)
     assert any(d.range.start.line == 4 for d in diags)  # the misspelt field
     assert all("plain-text-pw" not in d.message for d in diags)
+
+
+async def test_a_dsn_pasted_into_connection_is_not_echoed(editor):
+    text = BROKEN.replace('"@mysql.shop"', '"mysql://app:Pa55-canary-e1@db.example:3306/shop"')
+    uri, _ = editor.open(text)
+    diags = [d for d in await editor.diagnostics(uri) if d.code == "connection.invalid-ref"]
+    assert diags and all("Pa55-canary-e1" not in d.message and "db.example" not in d.message for d in diags)

@@ -168,3 +168,18 @@ def test_the_cap_never_changes_the_verdict(check, n_warnings, n_errors):
     assert len(shown) <= MAX_DIAGNOSTICS
     hidden = diagnostics[-1].data.get("not_shown", 0) if diagnostics[-1].code == "oml.too-many-problems" else 0
     assert len(shown) + hidden >= n_warnings + n_errors + 1
+
+
+_password = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="@/'\"\\{}[],#&*!|>%`"),
+                    min_size=8, max_size=24)
+
+
+@SETTINGS
+@given(password=_password, shape=st.sampled_from(["mysql://u:{}@h:3306/db", "host=h password={} dbname=d", "u:{}@h"]))
+def test_no_diagnostic_echoes_a_secret_pasted_into_connection(check, password, shape):
+    """Property: a value that is not a reference is never repeated (it may be a DSN with its password)."""
+    ref = shape.format(password)
+    text = ('oml_version: "0.1.0"\nname: p\nsteps:\n  - id: a\n    component: mysql.extractor\n    mode: read\n'
+            f"    config:\n      connection: '{ref}'\n      table: t\n")
+    for d in check(text):
+        assert password not in d.format() + repr(d.to_json())

@@ -266,3 +266,13 @@ def test_input_df_names_the_single_input_and_is_a_located_error_otherwise(check)
     assert (found.range.start.line + 1, found.range.start.column + 1) == (17, 14)  # the query value
     none = H + DUCK.format(id="agg", needs="[]")
     assert "no input" in next(d for d in check(none) if d.code == "config.ambiguous-input").message
+
+
+def test_a_dsn_pasted_into_connection_is_never_echoed(check):
+    for ref in ('"mysql://app:Pa55-canary-e1@db:3306/shop"', '"host=db password=Pa55-canary-e1"'):
+        diagnostics = check(extractor(f"connection: {ref}", "table: t"))
+        invalid = next(d for d in diagnostics if d.code == "connection.invalid-ref")
+        assert "may hold a password" in invalid.message
+        assert all("Pa55-canary-e1" not in d.format() + repr(d.to_json()) for d in diagnostics)
+    named = next(d for d in check(extractor("connection: mysql.shop", "table: t")) if d.code == "connection.invalid-ref")
+    assert "`mysql.shop`" in named.message  # a name-shaped mistake is still shown, it helps

@@ -105,3 +105,23 @@ def test_classify_uses_types_and_driver_words():
     assert classify(RuntimeError('FATAL: password authentication failed for user "x"')) == "auth"
     assert classify(RuntimeError("connection timeout expired")) == "timeout"
     assert classify(RuntimeError("something else")) == "error"
+
+
+def test_list_never_shows_the_fallback_of_a_secret_field(tmp_path: Path):
+    (tmp_path / "osiris_connections.yaml").write_text(
+        "connections:\n  mysql:\n    fb:\n      host: ${DB_HOST:-db.internal}\n      user: root\n"
+        "      password: ${DB_PASS:-fallback-canary-9d2}\n")
+    for args in (("--json",), ()):
+        result = osiris("connections", "list", *args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "fallback-canary-9d2" not in result.stdout + result.stderr
+        assert "${DB_PASS:-***}" in result.stdout and "${DB_HOST:-db.internal}" in result.stdout
+
+
+def test_a_dsn_in_a_manifest_connection_is_not_echoed(tmp_path: Path):
+    from osiris_runtime.errors import ConfigError
+    from osiris_runtime.secrets import parse_target
+
+    with pytest.raises(ConfigError) as failure:
+        parse_target("postgresql://app:Pa55-canary-e1@db:5432/x", "supabase")
+    assert failure.value.code == "connection.invalid-ref" and "Pa55-canary-e1" not in failure.value.message
