@@ -79,6 +79,7 @@ class Redactor:
             text = str(value)
             found.update({text, quote(text, safe=""), unquote(text)})
             found.update(_dsn_passwords(text))
+            found.update(_echoable_pieces(text))
         found = {v for v in found if len(v) >= MIN_TEXT_SECRET_LENGTH}
         with self._lock:
             if found - self._values:
@@ -115,6 +116,22 @@ def _dsn_passwords(text: str) -> set[str]:
     except ValueError:
         return set()
     return {password, unquote(password)} if password else set()
+
+
+# In a key=value conninfo, a password runs up to the next `key=` (libpq echoes what follows a space
+# in an unquoted one: `missing "=" after "tail"`).
+_CONNINFO_PASSWORD = re.compile(r"""\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+(?:\s+(?![\w.-]+\s*=)\S+)*)""", re.IGNORECASE)
+
+
+def _echoable_pieces(text: str) -> set[str]:
+    """Parts of a secret that a driver may echo on their own: the password of a key=value conninfo
+    and each word of it; each word of a secret with spaces (errors quote single tokens)."""
+    if "://" not in text and _CONNINFO_PASSWORD.search(text):
+        runs = [m.group(1) for m in _CONNINFO_PASSWORD.finditer(text)]
+        runs = [r[1:-1] if len(r) >= 2 and r[0] == r[-1] == "'" else r for r in runs]
+        return {piece for run in runs for piece in (run, *run.split())}
+    words = text.split()
+    return set(words) if len(words) > 1 else set()
 
 
 def _redact_text(text: str, pattern: re.Pattern[str] | None) -> str:

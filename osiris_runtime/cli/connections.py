@@ -136,6 +136,8 @@ def doctor_command(ctx: click.Context, alias: str | None, connections_path: Path
     report = {label: {"ok": p.ok, "category": p.category, "message": p.message, "latency_ms": p.latency_ms}
               for label, p in results.items()}
     report = redactor.redact(report)
+    for r in report.values():  # clipped only once redacted: a cut secret would leave its prefix unmasked
+        r["message"] = r["message"][:300]
     if as_json:
         click.echo(json.dumps({"file": str(path), "results": report, "ok": not failed}, sort_keys=True))
     else:
@@ -210,8 +212,7 @@ def classify(exc: BaseException) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _check_mysql(connection: Mapping[str, Any], timeout: float) -> None:

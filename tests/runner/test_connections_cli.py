@@ -125,3 +125,14 @@ def test_a_dsn_in_a_manifest_connection_is_not_echoed(tmp_path: Path):
     with pytest.raises(ConfigError) as failure:
         parse_target("postgresql://app:Pa55-canary-e1@db:5432/x", "supabase")
     assert failure.value.code == "connection.invalid-ref" and "Pa55-canary-e1" not in failure.value.message
+
+
+def test_doctor_never_shows_a_piece_of_a_conninfo_password(tmp_path: Path):
+    (tmp_path / "osiris_connections.yaml").write_text("connections:\n  supabase:\n    kv:\n      dsn: ${I11_KV_DSN}\n")
+    long_tail = "tailcanary" + "x" * 330  # echoed by libpq, longer than the message clip
+    for tail in ("tail-canary-4e", long_tail):
+        dsn = f"host=127.0.0.1 user=postgres password=abc {tail} dbname=test"
+        result = osiris("connections", "doctor", "--json", cwd=tmp_path, env={"I11_KV_DSN": dsn})
+        assert result.returncode == 5
+        assert tail[:10] not in result.stdout + result.stderr, result.stdout
+        assert '"***"' in json.loads(result.stdout)["results"]["@supabase.kv"]["message"]

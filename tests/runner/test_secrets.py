@@ -7,10 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from osiris_runtime.errors import ConfigError, ExitCode
 from osiris_runtime.secrets import (
     ConnectionResolver,
+    MIN_TEXT_SECRET_LENGTH,
     ConnectionTarget,
     Redactor,
     SecretSources,
@@ -181,3 +184,27 @@ def test_redaction_of_a_large_event_is_fast():
     for _ in range(1000):
         r.redact(record)
     assert (time.perf_counter() - started) / 1000 < 0.002
+
+
+def test_every_echoable_piece_of_a_secret_is_masked():
+    redactor = Redactor()
+    redactor.add_values(["host=127.0.0.1 user=postgres password=abc tail-canary-4e dbname=test", "correct horse battery"])
+    echoed = 'missing "=" after "tail-canary-4e" in connection info string; word horse; battery staple'
+    shown = redactor.redact(echoed)
+    assert "tail-canary-4e" not in shown and "horse" not in shown and "battery" not in shown
+    assert shown.startswith('missing "=" after "***"')
+
+
+_words = st.lists(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="'\\="),
+                          min_size=MIN_TEXT_SECRET_LENGTH, max_size=12), min_size=2, max_size=4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(words=_words, conninfo=st.booleans())
+def test_no_piece_of_a_secret_survives_redaction(words, conninfo):
+    """Property: whichever word of a secret (or of a conninfo password) a driver quotes, it is masked."""
+    secret = " ".join(words)
+    redactor = Redactor()
+    redactor.add_values([f"host=h password={secret} dbname=d" if conninfo else secret])
+    for word in words:
+        assert word not in redactor.redact(f'error near "{word}" in the string')
