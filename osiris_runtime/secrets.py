@@ -191,7 +191,11 @@ class RedactingFilter(logging.Filter):
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:
-    """Variables of a secrets file: YAML (`.yaml`/`.yml`/`.json`, a flat mapping) or dotenv."""
+    """Variables of a secrets file: YAML (`.yaml`/`.yml`/`.json`, a flat mapping) or dotenv.
+
+    A value is the exact text written: YAML scalars are never typed (`0123` stays `0123`, `true`
+    stays `true`) and dotenv values are never interpolated (`${X}` in a password stays).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -203,7 +207,7 @@ def read_secrets_file(path: Path) -> dict[str, str]:
         from ruamel.yaml.error import YAMLError
 
         try:
-            data = YAML(typ="safe", pure=True).load(text)
+            data = YAML(typ="base", pure=True).load(text)  # every scalar as its text
         except YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -223,7 +227,13 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     from dotenv import dotenv_values
 
     # A stream, so dotenv never goes looking for a `.env` file of its own.
-    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text), interpolate=False).items() if v is not None}
+
+
+def dotenv_line(name: str, value: str) -> str:
+    """`NAME='value'` that `read_secrets_file` reads back as exactly `value` (single quotes: no
+    escapes but `\\` and `\'`, no interpolation)."""
+    return f"{name}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'\n"
 
 
 @dataclass(frozen=True)

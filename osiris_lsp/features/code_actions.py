@@ -250,9 +250,12 @@ def _file_edit(path: Path, edit: types.TextEdit) -> list[Any]:
 
 
 def _secrets_line(path: Path, name: str, value: Any) -> types.TextEdit:
-    """`NAME=value` (dotenv) or `NAME: "value"` (YAML) appended to the secrets file."""
+    """`NAME='value'` (dotenv) or `NAME: "value"` (YAML) appended to the secrets file, written so
+    that it reads back as exactly the value (no escapes left in, no interpolation)."""
+    from osiris_runtime.secrets import dotenv_line
+
     yaml_like = path.suffix in (".yaml", ".yml", ".json")
-    line = f"{name}: {json.dumps(str(value))}\n" if yaml_like else f"{name}={json.dumps(str(value))}\n"
+    line = f"{name}: {json.dumps(str(value), ensure_ascii=False)}\n" if yaml_like else dotenv_line(name, str(value))
     lines = path.read_text(encoding="utf-8").split("\n") if path.exists() else [""]
     return _insert_at(lines, len(lines), line)
 

@@ -208,3 +208,16 @@ def test_no_piece_of_a_secret_survives_redaction(words, conninfo):
     redactor.add_values([f"host=h password={secret} dbname=d" if conninfo else secret])
     for word in words:
         assert word not in redactor.redact(f'error near "{word}" in the string')
+
+
+def test_a_yaml_secrets_file_value_is_the_text_written(tmp_path: Path):
+    path = tmp_path / "secrets.yaml"
+    path.write_text("PIN: 0123456\nHEX: 0x1F2E\nFLAG: true\nFLOAT: 1.50\nDATE: 2024-01-02\nEMPTY:\nQUOTED: '007'\n")
+    assert read_secrets_file(path) == {"PIN": "0123456", "HEX": "0x1F2E", "FLAG": "true", "FLOAT": "1.50",
+                                       "DATE": "2024-01-02", "EMPTY": "", "QUOTED": "007"}
+
+
+def test_a_dotenv_value_is_never_interpolated(tmp_path: Path):
+    path = tmp_path / ".env"
+    path.write_text("A='x${HOME}y'\nB=p@ss${word}\n")
+    assert read_secrets_file(path) == {"A": "x${HOME}y", "B": "p@ss${word}"}
