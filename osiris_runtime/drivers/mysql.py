@@ -351,12 +351,26 @@ def _stop_streaming(ctx: StepContext, client: MySQLClient, conn: Any, cur: Any) 
         pass
 
 
+def _in_connection_database(ctx: StepContext, database: str | None) -> None:
+    """`table: otherdb.t` may only name the connection's own database: `database` is a forbidden
+    override, and a qualified name must not get around it."""
+    own = ctx.connection().get("database")
+    if database and own and database != own:
+        raise ValidationFailed(
+            f"step {ctx.step_id}: table names the database `{database}`, but the connection's database is `{own}`",
+            code="connection.forbidden-override",
+            fix="name the table without a database; pick the database through the connection alias",
+        )
+
+
 class MySQLExtractor:
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
 
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch]:
-        return extract(self.ctx, ReadOptions.from_config(self.ctx.config, dialect="mysql"))
+        options = ReadOptions.from_config(self.ctx.config, dialect="mysql")
+        _in_connection_database(self.ctx, options.schema)
+        return extract(self.ctx, options)
 
 
 # --- write ---------------------------------------------------------------------------------------
@@ -432,6 +446,7 @@ class MySQLWriter:
 
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> None:
         options = WriteOptions.from_config(self.ctx.config, dialect="mysql")
+        _in_connection_database(self.ctx, options.schema)
         write(self.ctx, options, (b for stream in inputs.values() for b in stream))
 
 

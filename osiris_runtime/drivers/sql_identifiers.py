@@ -9,14 +9,18 @@ handle the dialect's quote character.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from osiris_runtime.errors import ValidationFailed
 
 # Letters, digits, `_` and `$` (valid unquoted in MySQL, common in both), not starting with a digit.
-# Unicode letters are accepted: Postgres and MySQL both allow them in quoted names.
-_IDENTIFIER = re.compile(r"^[^\W\d][\w$]*$", re.UNICODE)
+# Unicode letters are accepted: Postgres and MySQL both allow them in quoted names. Matched with
+# `fullmatch`: `$` alone would also match before a trailing newline (`t\n`).
+_IDENTIFIER = re.compile(r"[^\W\d][\w$]*", re.UNICODE)
 _MAX_LENGTH = {"postgres": 63, "mysql": 64}
+# The SQL dialect of each connection family whose components name tables and columns.
+DIALECT_OF_FAMILY = {"mysql": "mysql", "supabase": "postgres", "postgres": "postgres", "postgresql": "postgres"}
 
 
 def validate_identifier(name: object, *, what: str = "identifier", dialect: str = "postgres") -> str:
@@ -27,7 +31,7 @@ def validate_identifier(name: object, *, what: str = "identifier", dialect: str 
             code="config.invalid-identifier",
             fix="use letters, digits and underscores, e.g. `orders_2024`",
         )
-    if not _IDENTIFIER.match(name):
+    if not _IDENTIFIER.fullmatch(name):
         raise ValidationFailed(
             f"{what} {name!r} is not a plain SQL identifier (only letters, digits, `_` and `$`; "
             "no quotes, spaces, dots, semicolons or comments)",
@@ -76,3 +80,28 @@ def mysql_table(database: str | None, table: str) -> str:
 
 def validate_columns(names: Iterable[object], *, dialect: str) -> list[str]:
     return [validate_identifier(n, what="column", dialect=dialect) for n in names]
+
+
+def identifier_problems(config: Mapping[str, Any], *, dialect: str) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """(path in config, message) for every table, schema and column name the drivers would refuse:
+    the validator's view of the same checks, so a pipeline that validates does not fail on a name."""
+
+    def check(path: tuple[Any, ...], value: Any, fn: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
+        if isinstance(value, str) and "${" in value:
+            return  # a param placeholder: checked once compiled
+        try:
+            fn(value)
+        except ValidationFailed as exc:
+            yield path, exc.message
+
+    if isinstance(config.get("table"), str):
+        yield from check(("table",), config["table"], lambda v: split_qualified(v, dialect=dialect))
+    if isinstance(config.get("schema"), str):
+        yield from check(("schema",), config["schema"], lambda v: validate_identifier(v, what="schema", dialect=dialect))
+    for key in ("columns", "primary_key", "upsert_keys"):
+        value = config.get(key)
+        names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for i, name in enumerate(names):
+            if isinstance(name, str):
+                path = (key,) if isinstance(value, str) else (key, i)
+                yield from check(path, name, lambda v: validate_identifier(v, what="column", dialect=dialect))

@@ -113,7 +113,7 @@ Rule = Callable[[RuleContext], None]
 
 
 def _rules() -> tuple[Rule, ...]:
-    from osiris_runtime.oml import rules_config, rules_params, rules_secrets, rules_shape, rules_steps
+    from osiris_runtime.oml import rules_config, rules_params, rules_secrets, rules_shape, rules_sql, rules_steps
 
     return (
         rules_shape.check_document_shape,
@@ -123,6 +123,7 @@ def _rules() -> tuple[Rule, ...]:
         rules_steps.check_single_input_name,
         rules_config.check_configs,
         rules_config.check_connections,
+        rules_sql.check_sql_identifiers,
         rules_secrets.check_secrets,
         rules_params.check_params,
     )

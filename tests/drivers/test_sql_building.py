@@ -213,3 +213,27 @@ def test_a_qualified_table_name_wins_over_the_default_schema():
     write = WriteOptions.from_config({"table": "sales.orders", "schema": "public"}, dialect="postgres", default_schema="public")
     assert (read.schema, read.table) == (write.schema, write.table) == ("sales", "orders")
     assert WriteOptions.from_config({"table": "orders"}, dialect="postgres", default_schema="public").schema == "public"
+
+
+@pytest.mark.parametrize("name", ["rt_nl\n", "t\n", "ok\r", "a\u2028"])
+def test_a_trailing_newline_is_not_an_identifier(name):
+    from osiris_runtime.drivers.sql_identifiers import validate_identifier
+    from osiris_runtime.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        validate_identifier(name, dialect="mysql")
+
+
+@pytest.mark.parametrize("component", ["mysql.writer", "mysql.extractor"])
+def test_a_qualified_mysql_table_cannot_leave_the_connections_database(component):
+    from osiris_runtime.drivers.mysql import MySQLExtractor, MySQLWriter
+    from osiris_runtime.errors import ValidationFailed
+
+    from .conftest import make_ctx
+
+    ctx = make_ctx("q", component, {"table": "otherdb.t", "write_mode": "append"},
+                   {"host": "127.0.0.1", "port": 1, "user": "u", "password": "", "database": "shop"})
+    driver = MySQLWriter if component == "mysql.writer" else MySQLExtractor
+    with pytest.raises(ValidationFailed) as failure:
+        driver(ctx).run({"up": iter(())})
+    assert failure.value.code == "connection.forbidden-override" and "otherdb" in failure.value.message

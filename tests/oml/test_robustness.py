@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from hypothesis import HealthCheck, given, settings
@@ -183,3 +184,28 @@ def test_no_diagnostic_echoes_a_secret_pasted_into_connection(check, password, s
             f"    config:\n      connection: '{ref}'\n      table: t\n")
     for d in check(text):
         assert password not in d.format() + repr(d.to_json())
+
+
+_names = st.one_of(st.text(max_size=20), st.from_regex(r"[A-Za-z_][A-Za-z0-9_$]{0,70}(\n)?", fullmatch=True))
+
+
+@SETTINGS
+@given(table=_names, column=_names)
+def test_validation_refuses_exactly_the_names_the_drivers_refuse(check, table, column):
+    """Property: a SQL name that validates is one the MySQL driver accepts, and the other way round."""
+    from osiris_runtime.drivers.step_options import WriteOptions
+    from osiris_runtime.errors import ValidationFailed
+
+    config = {"table": table, "primary_key": [column]}
+    try:
+        WriteOptions.from_config(config, dialect="mysql")
+        driver_ok = True
+    except ValidationFailed:
+        driver_ok = False
+    text = ('oml_version: "0.1.0"\nname: p\nsteps:\n  - id: w\n    component: mysql.writer\n    mode: write\n'
+            f"    config:\n      connection: \"@mysql.warehouse\"\n      table: {json.dumps(table, ensure_ascii=False)}\n"
+            f"      primary_key: [{json.dumps(column, ensure_ascii=False)}]\n")
+    codes = {d.code for d in check(text)}
+    if "${" in table + column or "." in table or not table or not column or "yaml.syntax" in codes:
+        return  # placeholders are checked once compiled; qualified and empty names have their own rules
+    assert ("config.invalid-identifier" not in codes) == driver_ok, (table, column, codes)

@@ -48,6 +48,10 @@ BAD = [
     ("config.constraint", extractor('connection: "@mysql.shop"'), 7, 5),
     ("config.constraint", writer('connection: "@mysql.warehouse"', "table: t", "write_mode: upsert"), 10, 7),  # on the key that asks for it
     ("config.deprecated-key", writer('connection: "@mysql.warehouse"', "table: t", "mode: append"), 10, 7),
+    ("config.invalid-identifier", writer('connection: "@mysql.warehouse"', 'table: "rt_nl\\n"'), 9, 14),
+    ("config.invalid-identifier", writer('connection: "@mysql.warehouse"', 'table: "orders; DROP TABLE x"'), 9, 14),
+    ("config.invalid-identifier", extractor('connection: "@mysql.shop"', "table: t", "columns: [id, bad name]"), 10, 21),
+    ("connection.forbidden-override", writer('connection: "@mysql.warehouse"', "table: otherdb.t"), 9, 14),
     ("connection.invalid-ref", extractor("connection: mysql.shop", "table: t"), 8, 19),
     ("connection.invalid-ref", extractor('connection: "@mysql"', "table: t"), 8, 19),
     ("connection.family-mismatch", extractor('connection: "@supabase.analytics"', "table: t"), 8, 19),

@@ -1,0 +1,32 @@
+"""Rules on the SQL names of a step: the drivers' identifier checks, known at validation time,
+and no way around a forbidden `database` override through a qualified `table: otherdb.t`."""
+
+from __future__ import annotations
+
+from osiris_runtime.drivers.sql_identifiers import DIALECT_OF_FAMILY, identifier_problems
+from osiris_runtime.oml.rules import RuleContext
+from osiris_runtime.oml.rules_config import config_path
+
+
+def check_sql_identifiers(ctx: RuleContext) -> None:
+    for step in ctx.doc.steps():
+        spec = ctx.spec(step.component)
+        dialect = DIALECT_OF_FAMILY.get(spec.family) if spec is not None else None
+        if dialect is None or not isinstance(step.config, dict):
+            continue
+        base = config_path(step)
+        for path, message in identifier_problems(step.config, dialect=dialect):
+            ctx.report("config.invalid-identifier", message, base + path,
+                       fix="use letters, digits and underscores, e.g. `orders_2024`")
+        table = step.config.get("table")
+        database = spec.connection_fields.get("database")
+        if (dialect == "mysql" and isinstance(table, str) and table.count(".") == 1 and "${" not in table
+                and database is not None and database.override == "forbidden"):
+            ctx.report(
+                "connection.forbidden-override",
+                f"`table: {table}` names the database `{table.split('.')[0]}`, but `database` comes from the "
+                "connection and may not be overridden here",
+                base + ("table",),
+                fix=f"write `table: {table.split('.')[1]}` and pick the database through the connection alias",
+                data={"field": "database"},
+            )
