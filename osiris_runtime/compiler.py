@@ -23,6 +23,7 @@ from osiris_runtime.errors import CompileFailed, ConfigError, Diagnostic, ExitCo
 from osiris_runtime.friendly import resolve_aliases
 from osiris_runtime.params import ParamProblem, declared_params, env_name, resolve_params, substitute_params
 from osiris_runtime.oml.rules_secrets import outbound_secret, secret_named_literals
+from osiris_runtime.oml.rules_steps import unsafe_step_id
 
 if TYPE_CHECKING:
     from osiris_runtime.oml.connections import ConnectionsFile
@@ -53,8 +54,6 @@ CFG_DIR = "cfg"
 CompileMode = Literal["warn", "strict", "off"]
 Path_ = tuple[str | int, ...]
 
-# Step ids become file names (cfg/<id>.json): keep them portable.
-_SAFE_STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 # Diagnostic families that mean "the compiler could not produce outputs" (exit 3) rather than
 # "the OML is invalid" (exit 2).
 _COMPILE_FAMILIES = ("params.", "compile.")
@@ -432,10 +431,9 @@ class _Compilation:
         by_name: dict[str | None, "ComponentSpec | None"] = {}
         seen_files: dict[str, str] = {}
         for step in steps:
-            if step.id is None or not _SAFE_STEP_ID.match(step.id):
-                self.error("compile.invalid-step-id",
-                           f"step id {step.id!r} cannot name a cfg file" if step.id else "step has no `id`",
-                           step.id_range if step.id else step.range,
+            unsafe = unsafe_step_id(step.id) if step.id else "is missing"
+            if unsafe:
+                self.error("compile.invalid-step-id", f"step id {unsafe}", step.id_range if step.id else step.range,
                            fix="use letters, digits, `-`, `_` and `.`, starting with a letter or digit")
                 continue
             folded = step.id.lower()

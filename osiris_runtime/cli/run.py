@@ -20,7 +20,7 @@ import click
 
 from osiris_runtime.cli.diagnostic_text import diagnostic_text
 from osiris_runtime.cli.compile import parse_param_options  # one NAME=VALUE parser for compile and run
-from osiris_runtime.errors import CompileFailed, ExitCode, ValidationFailed
+from osiris_runtime.errors import CompileFailed, ExitCode, OsirisError, ValidationFailed
 
 
 @click.command("run")
@@ -34,7 +34,7 @@ from osiris_runtime.errors import CompileFailed, ExitCode, ValidationFailed
 @click.option("--param", "params", multiple=True, callback=parse_param_options, metavar="NAME=VALUE",
               help="Set a pipeline param when compiling OML.")
 @click.option("--profile", default=None, envvar="OSIRIS_PROFILE", help="Active profile when compiling OML.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Run directory (default .osiris/runs/<timestamp>_<run_id>).")
 @click.option("--work-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Where relative file paths in step configs start (default: the OML file's folder, or the "
@@ -84,7 +84,13 @@ def run_command(ctx: click.Context, target: Path, engine: str, secrets_file: Pat
         from osiris_runtime.runner.progress import PlainLog
 
         observers.append(PlainLog(sys.stderr))
-    prepared = runner.prepare(pipeline, options, observers)
+    try:
+        prepared = runner.prepare(pipeline, options, observers)
+    except OsirisError as exc:  # no run directory could be made: nothing ran, nothing to collect
+        if as_json:
+            click.echo(json.dumps({"status": "error", "phase": "prepare", "exit_code": int(exc.exit_code),
+                                   "error": {"code": exc.code, "message": exc.message}}, sort_keys=True))
+        raise
     if fancy:
         from osiris_runtime.runner.progress import RichProgress
 

@@ -12,8 +12,20 @@ from osiris_runtime.oml.rules import RuleContext
 from osiris_runtime.oml.rules_shape import check_type, kebab_case, type_name
 
 STEP_ID_FORMAT = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-# Characters an id may hold at all: it becomes a file name (cfg/<id>.json) and a log key.
-STEP_ID_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+# What an id may be at all: it becomes a file name (cfg/<id>.json, written through `.<name>.tmp`)
+# and a log key. Starting with a letter or digit, so it is never read as an option (`-rf`); short
+# enough that the file name fits every file system's 255-byte limit. The compiler checks the same.
+STEP_ID_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_STEP_ID_BYTES = 200
+
+
+def unsafe_step_id(raw_id: str) -> str | None:
+    """Why `raw_id` cannot be a step id (None when it can): the one rule for the validator and compiler."""
+    if not STEP_ID_SAFE.fullmatch(raw_id):
+        return "holds characters an id cannot (letters, digits, `-`, `_` and `.`, starting with a letter or digit)"
+    if len(raw_id.encode("utf-8")) > MAX_STEP_ID_BYTES:
+        return f"is longer than {MAX_STEP_ID_BYTES} bytes (it names the cfg file)"
+    return None
 REQUIRED_STEP_KEYS = ("id", "component", "mode")
 STEP_KEYS = frozenset({"id", "component", "mode", "config", "needs", "description"})
 # Reserved by the OML v0.1.0 format but not implemented: accepted, ignored, and said so.
@@ -47,9 +59,10 @@ def check_steps_shape(ctx: RuleContext) -> None:
             continue
         _check_step_keys(ctx, path, raw)
     seen: dict[str, int] = {}
+    seen_folded: dict[str, int] = {}
     for step in ctx.doc.steps():
         if "id" in step.raw:
-            _check_step_id(ctx, step, seen)
+            _check_step_id(ctx, step, seen, seen_folded)
 
 
 def _check_step_keys(ctx: RuleContext, path: tuple[Any, ...], raw: dict[Any, Any]) -> None:
@@ -108,7 +121,7 @@ def _check_step_keys(ctx: RuleContext, path: tuple[Any, ...], raw: dict[Any, Any
         check_type(ctx, path + (config_key,), raw[config_key], dict, f"`{config_key}`")
 
 
-def _check_step_id(ctx: RuleContext, step: StepView, seen: dict[str, int]) -> None:
+def _check_step_id(ctx: RuleContext, step: StepView, seen: dict[str, int], seen_folded: dict[str, int]) -> None:
     raw_id = step.raw["id"]
     id_path = step.path + ("id",)
     if not isinstance(raw_id, str) or not raw_id:
@@ -128,14 +141,25 @@ def _check_step_id(ctx: RuleContext, step: StepView, seen: dict[str, int]) -> No
             fix="give every step a unique id",
             data={"first_step": seen[raw_id]},
         )
+    elif raw_id.lower() in seen_folded:
+        ctx.report(
+            "oml.duplicate-step-id",
+            f"step id `{raw_id}` differs only in case from step {seen_folded[raw_id.lower()] + 1} "
+            "(their cfg files would be one on a case-insensitive file system)",
+            id_path,
+            fix="give every step a distinct id",
+            data={"first_step": seen_folded[raw_id.lower()]},
+        )
     else:
         seen[raw_id] = step.index
-    if not STEP_ID_FORMAT.match(raw_id):
-        suggestion = kebab_case(raw_id)
-        unsafe = not STEP_ID_SAFE.match(raw_id)
+    seen_folded.setdefault(raw_id.lower(), step.index)
+    unsafe = unsafe_step_id(raw_id)
+    if unsafe or not STEP_ID_FORMAT.match(raw_id):
+        suggestion = kebab_case(raw_id)[:MAX_STEP_ID_BYTES].strip("-")
+        shown = raw_id if len(raw_id) <= 60 else raw_id[:57] + "..."
         ctx.report(
             "oml.step-id-format",
-            f"step id `{raw_id}` is not kebab-case" + (" and holds characters an id cannot" if unsafe else ""),
+            f"step id `{shown}` " + (unsafe if unsafe else "is not kebab-case"),
             id_path,
             severity=Severity.ERROR if unsafe else Severity.WARNING,
             fix=f"rename it to `{suggestion}`" if suggestion else "use lower-case letters, digits and dashes",

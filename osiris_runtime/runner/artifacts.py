@@ -13,8 +13,20 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from osiris_runtime.errors import ConfigError
 from osiris_runtime.runner.scheduler import StepError, StepOutcome, counters
 from osiris_runtime.secrets import Redactor
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create the run directory; `ConfigError` (exit 5) when `--out` cannot be one (a file, a device)."""
+    try:
+        if run_dir.exists() and not run_dir.is_dir():
+            raise NotADirectoryError(20, "it exists and is not a directory")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot use {run_dir} as the run directory: {exc.strerror or exc}", code="run.out-dir-unusable",
+                          fix="pass --out a new or empty directory") from None
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -72,7 +72,7 @@ class LocalEngine:
         started_at = datetime.now(timezone.utc)
         run_id = new_run_id()
         run_dir = (options.run_dir or options.runs_root / run_dir_name(started_at, run_id)).absolute()
-        run_dir.mkdir(parents=True, exist_ok=True)
+        artifacts.make_run_dir(run_dir)
         redactor = self._redactor or Redactor()
         redactor.add_keys(self._all_secret_keys())
         bus = EventBus(run_id, redactor)
@@ -97,6 +97,10 @@ class LocalEngine:
         except OsirisError as exc:
             prepared.error = StepError(exc.code, exc.message, int(exc.exit_code))
             bus.emit("run_error", phase="prepare", error_code=exc.code, error=exc.message)
+        except OSError as exc:  # the run directory exists: say what failed there, exit 4, status.json follows
+            prepared.error = StepError("run.io-error", f"cannot write the run directory: {exc.strerror or exc}",
+                                       int(ExitCode.RUN))
+            bus.emit("run_error", phase="prepare", error_code="run.io-error", error=prepared.error.message)
         return prepared
 
     def _load_drivers(self, prepared: PreparedRun) -> None:
@@ -192,18 +196,23 @@ class LocalEngine:
         prepared.bus.emit("run_end", status=status, exit_code=exit_code, duration_ms=duration_ms,
                           failed_step=failed_step, rows_read=totals["rows_read"], rows_written=totals["rows_written"])
         prepared.events.close()
-        artifacts.write_json(prepared.run_dir / "metrics.json",
-                             artifacts.metrics_document(prepared.run_id, prepared.pipeline, duration_ms, result.outcomes, totals),
-                             prepared.redactor)
-        artifacts.write_json(
-            prepared.run_dir / "status.json",
-            artifacts.status_document(
-                run_id=prepared.run_id, pipeline=prepared.pipeline, engine=self.name, status=status, exit_code=exit_code,
-                started_at=utc_timestamp(prepared.started_at), finished_at=utc_timestamp(), duration_ms=duration_ms,
-                outcomes=result.outcomes, failed_step=failed_step, error=error,
-            ) | self._status_extra(prepared, result),
-            prepared.redactor,
-        )
+        try:
+            artifacts.write_json(prepared.run_dir / "metrics.json",
+                                 artifacts.metrics_document(prepared.run_id, prepared.pipeline, duration_ms, result.outcomes,
+                                                            totals), prepared.redactor)
+            artifacts.write_json(
+                prepared.run_dir / "status.json",
+                artifacts.status_document(
+                    run_id=prepared.run_id, pipeline=prepared.pipeline, engine=self.name, status=status,
+                    exit_code=exit_code, started_at=utc_timestamp(prepared.started_at), finished_at=utc_timestamp(),
+                    duration_ms=duration_ms, outcomes=result.outcomes, failed_step=failed_step, error=error,
+                ) | self._status_extra(prepared, result),
+                prepared.redactor,
+            )
+        except OSError as exc:  # the summary still reports, with a documented code
+            error = error or StepError("run.io-error", f"cannot write the run directory: {exc.strerror or exc}",
+                                       int(ExitCode.RUN))
+            status, exit_code = "failed", error.exit_code
         redact = prepared.redactor.redact
         return RunSummary(
             run_id=prepared.run_id, run_dir=prepared.run_dir, pipeline=prepared.pipeline, engine=self.name,

@@ -318,9 +318,21 @@ def test_step_ids_that_cannot_name_a_cfg_file_never_compile(compile_text, bad_id
 
 
 def test_ids_differing_only_in_case_would_collide_on_case_insensitive_disks(compile_text) -> None:
+    # The validator knows this limit of the compiler (issue 11): caught at validation, exit 2.
     result = compile_text(BASIC.replace("id: push", "id: Pull"), mode="off")
-    assert result.pipeline is None and result.exit_code == ExitCode.COMPILE
-    assert [d.code for d in result.errors] == ["compile.duplicate-step-id"]
+    assert result.pipeline is None and result.exit_code == ExitCode.VALIDATION
+    assert [d.code for d in result.errors] == ["oml.duplicate-step-id"]
+
+
+@pytest.mark.parametrize("bad_id", ["-rf", "a" * 201, "x" * 300])
+def test_ids_the_compiler_refuses_never_validate(compile_text, registry, bad_id: str) -> None:
+    from osiris_runtime.oml.document import parse_oml
+    from osiris_runtime.oml.rules import validate
+
+    text = BASIC.replace("id: push", f'id: "{bad_id}"')
+    assert any(d.code == "oml.step-id-format" and d.is_error for d in validate(parse_oml(text), registry))
+    result = compile_text(text, mode="off")
+    assert result.pipeline is None and result.exit_code == ExitCode.VALIDATION
 
 
 @st.composite

@@ -209,3 +209,22 @@ def test_validation_refuses_exactly_the_names_the_drivers_refuse(check, table, c
     if "${" in table + column or "." in table or not table or not column or "yaml.syntax" in codes:
         return  # placeholders are checked once compiled; qualified and empty names have their own rules
     assert ("config.invalid-identifier" not in codes) == driver_ok, (table, column, codes)
+
+
+@SETTINGS
+@given(step_id=st.one_of(st.text(min_size=1, max_size=300), st.from_regex(r"[a-z0-9-]{190,260}", fullmatch=True)))
+def test_an_id_that_validates_names_a_cfg_file(check, tmp_path_factory, step_id):
+    """Property: every step id without an id error can be written as cfg/<id>.json (and its
+    temporary `.<id>.json.tmp`) inside the output folder, and never starts like an option."""
+    text = ('oml_version: "0.1.0"\nname: p\nsteps:\n'
+            f"  - id: {json.dumps(step_id, ensure_ascii=False)}\n    component: duckdb.processor\n    mode: transform\n"
+            "    config: {query: SELECT 1}\n")
+    diagnostics = check(text)
+    if any(d.is_error and d.code in ("oml.step-id-format", "yaml.syntax", "oml.invalid-type") for d in diagnostics):
+        return
+    cfg = tmp_path_factory.mktemp("out") / "cfg"
+    cfg.mkdir()
+    for name in (f"{step_id}.json", f".{step_id}.json.tmp"):
+        target = cfg / name
+        assert target.resolve().parent == cfg.resolve() and not step_id.startswith("-")
+        target.write_bytes(b"{}")
