@@ -199,8 +199,15 @@ def plan_stages(step_ids: Sequence[str], needs: Mapping[str, Sequence[str]]) -> 
 
 
 def write_compiled(pipeline: CompiledPipeline, out_dir: Path) -> None:
-    """Write the files (atomically, unchanged files left alone) and remove stale `cfg/*.json`."""
+    """Write the files (atomically, unchanged files left alone) and remove stale `cfg/*.json`.
+
+    `ConfigError` (exit 5) when `out_dir` holds links or files an earlier compile did not write
+    (see `output_dir`): nothing of the user's is deleted or written through.
+    """
+    from osiris_runtime.output_dir import check_output_dir
+
     out_dir = Path(out_dir)
+    check_output_dir(out_dir, what="compiled directory")
     (out_dir / CFG_DIR).mkdir(parents=True, exist_ok=True)
     files = pipeline.files()
     for relative, data in files.items():  # cfgs first, manifest last: a reader never sees a

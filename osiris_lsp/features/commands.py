@@ -69,6 +69,7 @@ def compiled_dir(snap: DocumentSnapshot, folder: FolderContext) -> Path:
 
 def _compile(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter) -> tuple[dict[str, Any], Any]:
     from osiris_runtime.compiler import compile_pipeline, write_compiled
+    from osiris_runtime.errors import OsirisError
 
     reporter.progress("compiling", 10)
     result = compile_pipeline(snap.text, folder.registry, connections=folder.connections(),
@@ -81,7 +82,12 @@ def _compile(snap: DocumentSnapshot, folder: FolderContext, reporter: Reporter) 
             reporter.log(d.format(str(snap.path) if snap.path else snap.uri))
         return {"ok": False, "command": "compile", "diagnostics": diagnostics}, None
     out_dir = compiled_dir(snap, folder)
-    write_compiled(result.pipeline, out_dir)
+    try:
+        write_compiled(result.pipeline, out_dir)
+    except OsirisError as exc:  # the folder holds links or foreign files: refused, as in the CLI
+        reporter.log(f"compile failed: {exc.code}: {exc.message}")
+        return {"ok": False, "command": "compile", "diagnostics": diagnostics,
+                "error": {"code": exc.code, "message": exc.message}}, None
     files = sorted(str(out_dir / name) for name in result.pipeline.files())
     reporter.progress(f"compiled to {out_dir}", 100)
     summary = {

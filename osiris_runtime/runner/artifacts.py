@@ -14,15 +14,19 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from osiris_runtime.errors import ConfigError
+from osiris_runtime.output_dir import check_output_dir
 from osiris_runtime.runner.scheduler import StepError, StepOutcome, counters
 from osiris_runtime.secrets import Redactor
 
 
 def make_run_dir(run_dir: Path) -> None:
-    """Create the run directory; `ConfigError` (exit 5) when `--out` cannot be one (a file, a device)."""
+    """Create the run directory; `ConfigError` (exit 5) when `--out` cannot be one (a file, a device,
+    a folder holding links or files no run wrote)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"cannot use {run_dir} as the run directory: it exists and is not a directory",
+                          code="run.out-dir-unusable", fix="pass --out a new or empty directory")
+    check_output_dir(run_dir, what="run directory")
     try:
-        if run_dir.exists() and not run_dir.is_dir():
-            raise NotADirectoryError(20, "it exists and is not a directory")
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot use {run_dir} as the run directory: {exc.strerror or exc}", code="run.out-dir-unusable",

@@ -87,3 +87,27 @@ def test_any_compiled_text_reaches_the_run_directory_unchanged_and_intact(tmp_pa
     write_compiled_files(run_dir, compiled.files())
     assert {p: (run_dir / p).read_bytes() for p in compiled.files()} == compiled.files()
     assert load_compiled_to_run(run_dir).cfgs == compiled.cfgs
+
+
+def test_a_run_never_writes_through_a_link_in_its_out_directory(tmp_path: Path):
+    oml = _setup(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "events.jsonl").symlink_to(victim)
+    result = osiris("run", str(oml), "--out", str(out), "--json", cwd=tmp_path)
+    assert result.returncode == 5, result.stderr
+    assert json.loads(result.stdout)["error"]["code"] == "output.holds-links"
+    assert victim.read_text() == "precious" and not (tmp_path / "out.csv").exists()
+
+
+def test_a_run_directory_can_be_reused_but_foreign_cfgs_are_refused(tmp_path: Path):
+    oml = _setup(tmp_path)
+    out = tmp_path / "run"
+    for _ in range(2):
+        assert osiris("run", str(oml), "--out", str(out), cwd=tmp_path).returncode == 0
+    (out / "cfg" / "mine.json").write_text("{}")
+    result = osiris("run", str(oml), "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 5 and "output.not-empty" in result.stderr
+    assert (out / "cfg" / "mine.json").read_text() == "{}"

@@ -1,0 +1,95 @@
+"""The directories Osiris writes into (`osiris compile --out`, a run directory): what Osiris writes
+there must be fresh or Osiris's own earlier output, and never reached through a link.
+
+Checked before anything is written: a stale `cfg/<id>.json` is removed only when the directory's
+own manifest names it (another file in `cfg/` is refused, never deleted), and no write can follow
+a link (`cfg -> /elsewhere`, `events.jsonl -> ~/.bashrc`) out of the directory. Other top-level
+files (`notes.txt`) are neither read nor touched.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from osiris_runtime.errors import ConfigError
+
+MANIFEST_FILE = "manifest.yaml"
+CFG_DIR = "cfg"
+# Files of a compiled directory or a run directory, at its top level.
+OSIRIS_FILES = frozenset({MANIFEST_FILE, "events.jsonl", "metrics.json", "status.json"})
+
+
+def _leftover_of(name: str, own: set[str] | frozenset[str]) -> bool:
+    """`.<name>.tmp`, the temporary file of an atomic write that was interrupted."""
+    return name.startswith(".") and name.endswith(".tmp") and name[1:-4] in own
+
+
+def _cfgs_named_by_manifest(out_dir: Path) -> set[str]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    path = out_dir / MANIFEST_FILE
+    if path.is_symlink() or not path.is_file():
+        return set()
+    try:
+        manifest = YAML(typ="safe").load(path.read_bytes())
+    except (OSError, YAMLError):
+        return set()
+    steps = manifest.get("steps") if isinstance(manifest, dict) else None
+    names = set()
+    for step in steps if isinstance(steps, list) else ():
+        cfg_path = step.get("cfg_path") if isinstance(step, dict) else None
+        if isinstance(cfg_path, str) and cfg_path.startswith(f"{CFG_DIR}/") and "/" not in cfg_path[len(CFG_DIR) + 1:]:
+            names.add(cfg_path[len(CFG_DIR) + 1:])
+    return names
+
+
+def foreign_entries(out_dir: Path) -> tuple[list[str], list[str]]:
+    """(links, foreign entries) among the paths Osiris would write in `out_dir`, relative to it."""
+    links: list[str] = []
+    unknown: list[str] = []
+    own_cfgs = _cfgs_named_by_manifest(out_dir)
+    with os.scandir(out_dir) as entries:
+        for entry in entries:
+            ours = entry.name == CFG_DIR or entry.name in OSIRIS_FILES or _leftover_of(entry.name, OSIRIS_FILES)
+            if not ours:
+                continue  # never written, never deleted
+            if entry.is_symlink():
+                links.append(entry.name)
+            elif entry.name == CFG_DIR and entry.is_dir(follow_symlinks=False):
+                with os.scandir(entry.path) as cfgs:
+                    for cfg in cfgs:
+                        relative = f"{CFG_DIR}/{cfg.name}"
+                        if not cfg.name.endswith((".json", ".tmp")):
+                            continue  # `cfg/README`: never written, never deleted
+                        if cfg.is_symlink():
+                            links.append(relative)
+                        elif not cfg.is_file(follow_symlinks=False) or not (
+                                cfg.name in own_cfgs or _leftover_of(cfg.name, own_cfgs)):
+                            unknown.append(relative)  # a .json no manifest here names would be deleted
+            elif entry.name == CFG_DIR or not entry.is_file(follow_symlinks=False):
+                unknown.append(entry.name)  # one of our names, but `cfg` is not a folder or a file is not a file
+    return sorted(links), sorted(unknown)
+
+
+def check_output_dir(out_dir: Path, *, what: str) -> None:
+    """`ConfigError` (exit 5) unless what Osiris writes in `out_dir` is new or its own earlier output."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ConfigError(f"cannot use {out_dir} as the {what}: it exists and is not a directory",
+                          code="output.not-a-directory", fix="pass a new or empty directory")
+    try:
+        links, unknown = foreign_entries(out_dir)
+    except OSError as exc:
+        raise ConfigError(f"cannot use {out_dir} as the {what}: {exc.strerror or exc}", code="output.unusable",
+                          fix="pass a new or empty directory") from None
+    if links:
+        raise ConfigError(f"{out_dir} holds links ({', '.join(links[:3])}{', ...' if len(links) > 3 else ''}); "
+                          f"Osiris never writes through a link in the {what}", code="output.holds-links",
+                          fix="remove the links, or pass a new or empty directory")
+    if unknown:
+        raise ConfigError(f"{out_dir} holds files Osiris did not write ({', '.join(unknown[:3])}"
+                          f"{', ...' if len(unknown) > 3 else ''}) where the {what} goes; they would be replaced or deleted",
+                          code="output.not-empty", fix="pass a new or empty directory (or one an earlier compile or run wrote)")
