@@ -11,6 +11,10 @@ parse.
 
 If the worker process cannot be used (it died, or processes are unavailable), validation falls
 back to a thread in the server: slower to type against, never wrong.
+
+One document cannot stall the others: a job that runs longer than `job_timeout` has its worker
+process killed and replaced (queued jobs of other documents go to the new one); that document gets
+an `oml.validation-timeout` diagnostic, a feature request on it gets no result.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from osiris_lsp.features.diagnostics import (
 )
 from osiris_lsp.settings import ServerSettings
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
-from osiris_runtime.errors import Diagnostic
+from osiris_runtime.errors import Diagnostic, Range, Severity
 from osiris_runtime.oml.incremental import StepChunkCache
 
 log = logging.getLogger(__name__)
@@ -106,10 +110,20 @@ def _warm_up() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-class Validator:
-    """Runs `run_feature` on one worker process (one job at a time, queued jobs cancellable)."""
+# Far above the slowest real document (a 2 MB file validates in seconds): only runaway work hits it.
+JOB_TIMEOUT_SECONDS = 30.0
 
-    def __init__(self, use_process: bool = True) -> None:
+
+class WorkerTimeout(Exception):
+    """A job ran past the time budget; its worker was replaced."""
+
+
+class Validator:
+    """Runs `run_feature` on one worker process (one job at a time, queued jobs cancellable,
+    a runaway job's worker killed and replaced)."""
+
+    def __init__(self, use_process: bool = True, job_timeout: float = JOB_TIMEOUT_SECONDS) -> None:
+        self.job_timeout = job_timeout
         self._use_process = use_process
         self._pool: Executor | None = None
         self._fallback = ThreadPoolExecutor(max_workers=1, thread_name_prefix="osiris-validate")
@@ -133,19 +147,49 @@ class Validator:
         self._executor()
 
     async def diagnostics(self, snap: DocumentSnapshot, folder: FolderContext) -> list[types.Diagnostic]:
-        found = await self.run("diagnostics", snap, folder)
+        try:
+            found = await self._bounded("diagnostics", snap, folder)
+        except WorkerTimeout:
+            found = [Diagnostic("oml.validation-timeout",
+                                f"validation took longer than {self.job_timeout:g} s and was stopped; "
+                                "other documents were not held up", Range(), Severity.WARNING,
+                                fix="split the document, or report it as a bug if it is small", source=snap.uri)]
         return [lsp_diagnostic(snap.lines, d, folder.settings.docs_base_url) for d in found]
 
     async def run(self, feature: str, snap: DocumentSnapshot, folder: FolderContext, *args: Any) -> Any:
-        """`feature` (a name in `_features`) on the worker; its result or its exception."""
+        """`feature` (a name in `_features`) on the worker; its result or its exception (None
+        when it ran past the time budget)."""
+        try:
+            return await self._bounded(feature, snap, folder, *args)
+        except WorkerTimeout:
+            return None
+
+    async def _bounded(self, feature: str, snap: DocumentSnapshot, folder: FolderContext, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         call = (run_feature, feature, snap.uri, snap.version, snap.text, folder.root, folder.settings, *args)
-        try:
-            return await loop.run_in_executor(self._executor(), *call)
-        except BrokenProcessPool:
-            log.warning("worker process died; running in a thread from now on")
-            self._pool, self._use_process = None, False
-            return await loop.run_in_executor(self._executor(), *call)
+        while True:
+            pool = self._executor()
+            try:
+                return await asyncio.wait_for(loop.run_in_executor(pool, *call), self.job_timeout)
+            except asyncio.TimeoutError:
+                self._replace(pool)
+                raise WorkerTimeout(feature) from None
+            except BrokenProcessPool:
+                if self._pool is not pool:
+                    continue  # we replaced that worker (another document's runaway job): use the new one
+                log.warning("worker process died; running in a thread from now on")
+                self._pool, self._use_process = None, False
+
+    def _replace(self, pool: Executor) -> None:
+        """Kill a process pool's worker so the next job starts a fresh one (a thread cannot be killed:
+        the thread fallback just moves on)."""
+        if pool is self._fallback or pool is not self._pool:
+            return
+        log.warning("a validation job ran past %g s; restarting the worker", self.job_timeout)
+        for process in list(getattr(pool, "_processes", {}).values()):  # no public kill before Python 3.14
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=False)
+        self._pool = None
 
     def shutdown(self) -> None:
         if self._pool is not None and self._pool is not self._fallback:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from osiris_runtime.bounded_read import read_limited
 from osiris_runtime.canonical import CanonicalError, canonical_json, canonical_yaml, fingerprint, normalize
 from osiris_runtime.errors import CompileFailed, ConfigError, Diagnostic, ExitCode, Range, Severity
 from osiris_runtime.friendly import resolve_aliases
@@ -226,7 +227,7 @@ def load_compiled(out_dir: Path) -> CompiledPipeline:
     manifest_path = out_dir / MANIFEST_FILE
     fix = f"compile the pipeline again: osiris compile <pipeline.yaml> --out {out_dir}"
     try:
-        manifest = YAML(typ="safe").load(manifest_path.read_bytes())
+        manifest = YAML(typ="safe").load(read_limited(manifest_path))
     except FileNotFoundError:
         raise CompileFailed(f"no {MANIFEST_FILE} in {out_dir}", code="compile.no-manifest", fix=fix) from None
     except (OSError, YAMLError) as exc:
@@ -247,7 +248,7 @@ def load_compiled(out_dir: Path) -> CompiledPipeline:
             raise CompileFailed(f"step `{step['id']}`: cfg_path {cfg_path!r} leaves {out_dir}",
                                 code="compile.invalid-manifest", fix=fix)
         try:
-            cfg = json.loads(target.read_text(encoding="utf-8"))
+            cfg = json.loads(read_limited(target).decode("utf-8"))
         except FileNotFoundError:
             raise CompileFailed(f"step `{step['id']}`: missing {cfg_path}", code="compile.missing-cfg", fix=fix) from None
         except (OSError, ValueError) as exc:

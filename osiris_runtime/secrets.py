@@ -197,7 +197,9 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     stays `true`) and dotenv values are never interpolated (`${X}` in a password stays).
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        from osiris_runtime.bounded_read import read_limited
+
+        text = read_limited(path).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"secrets file not found: {path}", code="secret.file-missing", fix="check --secrets-file") from None
     except OSError as exc:

@@ -88,8 +88,13 @@ def _compile_and_write(pipeline: Path, out_dir: Path, mode: str, params: dict[st
 
 
 def read_pipeline_text(pipeline: Path) -> str:
+    from osiris_runtime.bounded_read import FileTooLarge, read_limited
+
     try:
-        return pipeline.read_bytes().decode("utf-8")
+        return read_limited(pipeline).decode("utf-8")
+    except FileTooLarge as exc:
+        raise ValidationFailed(f"{pipeline}: {exc.strerror}", code="yaml.too-large",
+                               fix="split the pipeline into smaller files") from None
     except UnicodeDecodeError as exc:
         raise ValidationFailed(f"{pipeline} is not UTF-8 text ({exc.reason} at byte {exc.start})",
                                code="yaml.encoding", fix="save the file as UTF-8") from exc

@@ -20,8 +20,13 @@ def oml() -> None:
 
 
 def _read_text(path: Path) -> tuple[str | None, list[Diagnostic]]:
+    from osiris_runtime.bounded_read import FileTooLarge, read_limited
+
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path)
+    except FileTooLarge as exc:
+        return None, [Diagnostic("yaml.too-large", f"{path}: {exc.strerror}", Range(),
+                                 fix="split the pipeline into smaller files", source=str(path))]
     except OSError as exc:
         return None, [Diagnostic("oml.unreadable", f"cannot read {path}: {exc.strerror or exc}", Range(),
                                  fix="check the path", source=str(path))]

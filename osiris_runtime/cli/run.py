@@ -145,7 +145,9 @@ def is_manifest_file(path: Path) -> bool:
     from ruamel.yaml.error import YAMLError
 
     try:
-        data = YAML(typ="safe").load(path.read_bytes())
+        from osiris_runtime.bounded_read import read_limited
+
+        data = YAML(typ="safe").load(read_limited(path))
     except (OSError, YAMLError):
         return False
     return isinstance(data, dict) and {"compiler", "plan", "steps"} <= set(data)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Collection, Literal, Mapping
 
+from osiris_runtime.bounded_read import read_limited
 from osiris_runtime.errors import Diagnostic, Range, Severity
 from osiris_runtime.oml.yaml_tree import parse_yaml, to_range
 
@@ -307,7 +308,7 @@ def load_connections(path: Path) -> ConnectionsFile:
     """Read and check a connections file; a missing or unreadable file is a diagnostic, not an error."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        text = read_limited(path).decode("utf-8", errors="replace")
     except OSError as exc:
         return ConnectionsFile(
             path,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -229,3 +231,36 @@ def test_an_id_that_validates_names_a_cfg_file(check, tmp_path_factory, step_id)
         target = cfg / name
         assert target.resolve().parent == cfg.resolve() and not step_id.startswith("-")
         target.write_bytes(b"{}")
+
+
+@pytest.mark.parametrize("shape", ["[" * 100_000 + "]" * 100_000, "{a: " * 50_000 + "1" + "}" * 50_000, "[" * 200_000])
+def test_deep_flow_nesting_of_200_kb_is_bounded_before_libyaml(check, shape):
+    start = time.perf_counter()
+    diagnostics = check('oml_version: "0.1.0"\nname: p\nsteps: ' + shape + "\n")
+    assert time.perf_counter() - start < 3  # was 38 s and more: libyaml is quadratic in flow depth
+    assert "yaml.too-deep" in [d.code for d in diagnostics]
+
+
+def _nested(depth: int, leaf: object) -> object:
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@SETTINGS
+@given(depth=st.integers(0, 300), leaf=st.one_of(st.integers(), st.text("ab[]{}'\" #,\\", max_size=8)),
+       key_first=st.booleans())
+def test_the_nesting_bound_cuts_only_what_is_too_deep_and_keeps_positions(depth, leaf, key_first):
+    """Property: a flow value nested up to the limit is left alone; deeper ones are blanked
+    without moving a single character, and parse quickly."""
+    from osiris_runtime.oml.yaml_tree import MAX_DEPTH, bound_flow_nesting, parse_yaml
+
+    text = ("k: " if key_first else "") + json.dumps(_nested(depth, leaf)) + "\n"
+    bounded, problems = bound_flow_nesting(text)
+    assert len(bounded) == len(text) and bounded.count("\n") == text.count("\n")
+    if depth <= MAX_DEPTH:
+        assert bounded == text and problems == []
+    else:
+        assert [d.code for d in problems] == ["yaml.too-deep"]
+    assert parse_yaml(text).data is not None or depth > MAX_DEPTH
