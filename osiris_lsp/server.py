@@ -318,6 +318,15 @@ def build_server() -> OsirisLanguageServer:
             ls.feature(types.TEXT_DOCUMENT_DIAGNOSTIC, types.DiagnosticOptions(
                 identifier="osiris", inter_file_dependencies=True, workspace_diagnostics=False))(_pull_diagnostics)
 
+    from osiris_lsp.transport import REFUSED_METHOD
+
+    @server.feature(REFUSED_METHOD)
+    def refused_message(ls: OsirisLanguageServer, params: Any) -> None:
+        """A message over the size limit was not read (see transport.py): say so, keep serving."""
+        size = getattr(params, "bytes", None) or (params.get("bytes") if isinstance(params, dict) else "?")
+        ls.window_log_message(types.LogMessageParams(
+            type=types.MessageType.Error, message=f"osiris-lsp: refused a message of {size} bytes (over the size limit)"))
+
     @server.feature(types.INITIALIZED)
     async def initialized(ls: OsirisLanguageServer, params: types.InitializedParams) -> None:
         if get_capability(ls.client_capabilities, "workspace.did_change_watched_files.dynamic_registration", False):
@@ -482,4 +491,6 @@ def serve() -> None:
     # Validation runs on a worker thread; a short GIL switch interval lets the event loop answer
     # completion and hover in between instead of waiting up to 5 ms per switch.
     sys.setswitchinterval(0.001)
-    build_server().start_io()
+    from osiris_lsp.transport import BoundedStdin
+
+    build_server().start_io(stdin=BoundedStdin(sys.stdin.buffer))  # type: ignore[arg-type]

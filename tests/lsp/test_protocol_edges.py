@@ -127,3 +127,44 @@ def test_version_is_printed_and_sent_in_the_handshake():
     from osiris_lsp.server import build_server
 
     assert build_server().version == __version__
+
+
+def test_an_oversized_message_is_refused_and_the_server_keeps_serving(tmp_path):
+    """`Content-Length: 99999999999` used to be a MemoryError and the end of the server."""
+    proc = subprocess.Popen([sys.executable, "-m", "osiris_lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+
+    def send_raw(data: bytes) -> None:
+        proc.stdin.write(data)
+        proc.stdin.flush()
+
+    def send(message: dict) -> None:
+        body = json.dumps(message).encode()
+        send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def receive(until) -> list[dict]:
+        seen = []
+        while True:
+            length = 0
+            while (line := proc.stdout.readline().strip()):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            seen.append(json.loads(proc.stdout.read(length)))
+            if until(seen[-1]):
+                return seen
+
+    try:
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "rootUri": tmp_path.as_uri()}})
+        receive(lambda m: m.get("id") == 1)
+        send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        send_raw(b"Content-Length: 99999999999\r\n\r\n" + b'{"jsonrpc": "2.0", "partial": "' + b"x" * 200_000 + b'"}\r\n')
+        send({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+        messages = receive(lambda m: m.get("id") == 2)
+        logs = [m["params"]["message"] for m in messages if m.get("method") == "window/logMessage"]
+        assert any("refused a message of 99999999999 bytes" in text for text in logs), messages
+        assert "error" not in messages[-1]
+        send({"jsonrpc": "2.0", "method": "exit"})
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
