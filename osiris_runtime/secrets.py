@@ -102,7 +102,9 @@ class Redactor:
             parts = [re.escape(v) for v in sorted(self._values, key=len, reverse=True)]
             key_alternation = "|".join(re.escape(k) for k in sorted(self._keys, key=len, reverse=True))
             # `password=abc`, `"password": "abc"`, `password: abc` in free text.
-            keyed = rf"""(?P<kh>\b(?:{key_alternation})\b["']?\s*[=:]\s*["']?)(?P<kv>[^\s"',;&)]+)"""
+            # Not MySQL's "(using password: YES)": a yes/no hint, never the password itself.
+            keyed = (rf"""(?P<kh>\b(?:{key_alternation})\b["']?\s*[=:]\s*["']?)"""
+                     r"""(?P<kv>(?<!\(using password: )[^\s"',;&)]+)""")
             alternatives = [keyed] + ([f"(?P<sv>{'|'.join(parts)})"] if parts else [])
             self._pattern = re.compile("|".join(alternatives), re.IGNORECASE)
         return self._pattern

@@ -105,7 +105,7 @@ class LocalEngine:
 
     def _load_drivers(self, prepared: PreparedRun) -> None:
         for step in prepared.steps:
-            prepared.drivers[step.id] = load_driver(step)
+            prepared.drivers[step.id] = load_driver(step, self.registry)
 
     def _all_secret_keys(self) -> set[str]:
         if self.registry is None:
@@ -236,8 +236,21 @@ def redacted_outcome(outcome: StepOutcome, redactor: Redactor) -> StepOutcome:
     return dataclasses.replace(outcome, error=error, metrics=redactor.redact(dict(outcome.metrics)))
 
 
-def load_driver(step: StepPlan) -> type:
-    """The driver class named by the step's `driver` dotted path (from the component's spec)."""
+def load_driver(step: StepPlan, registry: Any = None) -> type:
+    """The driver class named by the step's `driver` dotted path (from the component's spec).
+
+    A compiled manifest is input too: with a registry, only the driver the registry's spec of the
+    step's component names may be imported, never a path written into the manifest by hand.
+    """
+    if registry is not None:
+        spec = registry.get(step.component)
+        if spec is None or spec.driver != step.driver:
+            named = f"names {spec.driver}" if spec is not None and spec.driver else "names no driver"
+            raise OsirisError(
+                f"step `{step.id}`: the manifest's driver {step.driver!r} is not the one the registry's "
+                f"`{step.component}` spec {named if spec is not None else 'knows (unknown component)'}; nothing was imported",
+                code="run.driver-not-allowed", exit_code=ExitCode.RUN,
+                fix="compile the pipeline again with the components installed here")
     if not step.driver:
         raise OsirisError(f"component `{step.component}` (step `{step.id}`) has no runtime driver",
                           code="run.no-driver", exit_code=ExitCode.RUN,

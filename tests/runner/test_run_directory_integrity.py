@@ -111,3 +111,22 @@ def test_a_run_directory_can_be_reused_but_foreign_cfgs_are_refused(tmp_path: Pa
     result = osiris("run", str(oml), "--out", str(out), cwd=tmp_path)
     assert result.returncode == 5 and "output.not-empty" in result.stderr
     assert (out / "cfg" / "mine.json").read_text() == "{}"
+
+
+def test_only_the_driver_the_registry_names_is_imported(tmp_path: Path, monkeypatch):
+    import sys
+
+    from osiris_runtime.registry import BUILTIN_COMPONENTS_DIR, Registry
+    from osiris_runtime.runner.engine import RunOptions, run_with
+    from osiris_runtime.runner.local import LocalEngine
+
+    marker = tmp_path / "imported"
+    (tmp_path / "i11_evil_driver.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass Driver: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    compiled = pipeline(step("q", "i11_evil_driver.Driver", component="duckdb.processor", mode="transform",
+                             query="SELECT 1"))
+    summary = run_with(LocalEngine(Registry([BUILTIN_COMPONENTS_DIR])), compiled,
+                       RunOptions(run_dir=tmp_path / "run", work_dir=tmp_path))
+    assert summary.exit_code == 4 and summary.error.code == "run.driver-not-allowed"
+    assert not marker.exists() and "i11_evil_driver" not in sys.modules
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["error"]["code"] == "run.driver-not-allowed"

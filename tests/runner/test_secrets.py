@@ -221,3 +221,10 @@ def test_a_dotenv_value_is_never_interpolated(tmp_path: Path):
     path = tmp_path / ".env"
     path.write_text("A='x${HOME}y'\nB=p@ss${word}\n")
     assert read_secrets_file(path) == {"A": "x${HOME}y", "B": "p@ss${word}"}
+
+
+def test_mysqls_using_password_hint_is_kept_but_a_password_never():
+    redactor = Redactor()
+    assert redactor.redact("(1045) Access denied for user 'app'@'10.0.0.1' (using password: YES)").endswith(
+        "(using password: YES)")
+    assert redactor.redact("password: hunter2, password=abc") == "password: ***, password=***"
