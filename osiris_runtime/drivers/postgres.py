@@ -66,8 +66,17 @@ def has_direct_connection(connection: Mapping[str, Any]) -> bool:
 
 def conninfo_of(connection: Mapping[str, Any]) -> str:
     """libpq conninfo from a resolved connection: `dsn`, or host/port/database/user/password/sslmode."""
+    keywords = {
+        "host": connection.get("host"),
+        "port": connection.get("port"),
+        "dbname": connection.get("database") or connection.get("dbname"),
+        "user": connection.get("user") or connection.get("username"),
+        "sslmode": connection.get("sslmode"),
+    }
     if connection.get("dsn"):
-        return str(connection["dsn"])
+        # Fields beside the DSN (a step's allowed host/port/database override) win over the DSN's own,
+        # as libpq keywords after a conninfo do: never silently dropped.
+        return make_conninfo(str(connection["dsn"]), **{k: str(v) for k, v in keywords.items() if v not in (None, "")})
     if not connection.get("host"):
         raise ConfigError(
             "no direct Postgres connection: set `dsn` or `host` in the connection",

@@ -232,6 +232,31 @@ def takes_connection(spec: "ComponentSpec", config: Mapping[str, Any] | None = N
     return bool(spec.connection_fields) or (isinstance(config, Mapping) and config.get("connection") is not None)
 
 
+def with_step_overrides(resolved: Mapping[str, Any], config: Mapping[str, Any] | None,
+                        spec: "ComponentSpec") -> dict[str, Any]:
+    """The connection a step runs against: the resolved alias with the step's own connection fields
+    over it where the spec lets a step set them (`override: allowed` or `warning`). The one place
+    overrides are applied (the runner's `ctx.connection()` goes through it), so a step never runs
+    against another host, port or database than the pipeline says.
+
+    A `forbidden` field is rejected at validation (`connection.forbidden-override`); a cfg written
+    by hand that holds one anyway is refused here too (`ConfigError`, exit 5), never ignored.
+    """
+    from osiris_runtime.errors import ConfigError
+
+    merged = dict(resolved)
+    for name, field in spec.connection_fields.items():
+        value = config.get(name) if isinstance(config, Mapping) else None
+        if value is None:
+            continue
+        if field.override == "forbidden":
+            raise ConfigError(f"`{name}` comes from the connection and cannot be set in the step",
+                              code="connection.forbidden-override",
+                              fix=f"remove `{name}` from the step; set it on the alias in {CONNECTIONS_FILENAME}")
+        merged[name] = value
+    return merged
+
+
 def resolve_step_alias(connections: ConnectionsFile, family: str, ref: str | None = None) -> ResolvedAlias | AliasProblem:
     """The alias a step of a `family` component uses: the one rule for runner, validator, compiler and editor.
 
@@ -242,7 +267,7 @@ def resolve_step_alias(connections: ConnectionsFile, family: str, ref: str | Non
     if ref is not None:
         parsed = parse_connection_ref(ref) if isinstance(ref, str) else None
         if parsed is None or parsed[1] is None:
-            return AliasProblem("connection.invalid-ref", f"invalid connection reference {ref!r}",
+            return AliasProblem("connection.invalid-ref", f"invalid connection reference {shown_ref(ref)}",
                                 'write it as "@family.alias"', family)
         if parsed[0] != family:
             return AliasProblem("connection.family-mismatch", f"a `{family}` component needs a `{family}` connection, not `{parsed[0]}`",

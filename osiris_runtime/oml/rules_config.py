@@ -151,6 +151,8 @@ def check_connections(ctx: RuleContext) -> None:
         if step.config is None or CONNECTION_KEY not in step.config:
             if spec is not None and takes_connection(spec) and (step.config is not None or step.config_key is None):
                 warned_no_file = _check_default(ctx, step, spec, warned_no_file)
+                if isinstance(step.config, dict):  # inline fields override the default alias, by the same policy
+                    _check_overrides(ctx, step, spec, skip=spec.secret_roots)  # secrets: the secret rules say it
             continue
         ref = step.config[CONNECTION_KEY]
         path = config_path(step) + (CONNECTION_KEY,)
@@ -244,11 +246,12 @@ def _report_invalid_ref(ctx: RuleContext, path: tuple[Any, ...], ref: Any, parse
     )
 
 
-def _check_overrides(ctx: RuleContext, step: StepView, spec: "ComponentSpec") -> None:
-    """A config field the connection supplies, set in the step too: forbidden, warned, or allowed."""
+def _check_overrides(ctx: RuleContext, step: StepView, spec: "ComponentSpec", skip: Collection[str] = ()) -> None:
+    """A config field the connection supplies, set in the step too: forbidden, warned, or allowed
+    (allowed and warned ones are applied over the alias at run time: `with_step_overrides`)."""
     assert step.config is not None
     for key in step.config:
-        field = spec.connection_fields.get(key) if isinstance(key, str) else None
+        field = spec.connection_fields.get(key) if isinstance(key, str) and key not in skip else None
         if field is None or field.override == "allowed":
             continue
         path = config_path(step) + (key,)

@@ -138,8 +138,16 @@ class LocalEngine:
         if target is None or prepared.resolver is None:
             return {}
         chosen, resolved = prepared.resolver.resolve_alias(target)
+        spec = self.registry.get(step.component) if self.registry is not None else None
+        if spec is not None:
+            from osiris_runtime.oml.connections import with_step_overrides
+
+            overridden = sorted(k for k in spec.connection_fields if step.config.get(k) is not None)
+            resolved = with_step_overrides(resolved, step.config, spec)
+        else:
+            overridden = []
         prepared.bus.emit("connection_resolved", step=step.id, family=target.family, alias=chosen.name,
-                          default=chosen.is_default, fields=sorted(resolved))
+                          default=chosen.is_default, fields=sorted(resolved), overridden=overridden)
         return resolved
 
     # --- execute ---------------------------------------------------------------------------------
