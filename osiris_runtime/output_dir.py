@@ -16,6 +16,11 @@ from osiris_runtime.errors import ConfigError
 
 MANIFEST_FILE = "manifest.yaml"
 CFG_DIR = "cfg"
+# The codes of a refusal, per kind of output directory: (links, foreign files, unusable).
+CODES = {
+    "compiled directory": ("compile.out-dir-links", "compile.out-dir-not-empty", "compile.out-dir-unusable"),
+    "run directory": ("run.out-dir-links", "run.out-dir-not-empty", "run.out-dir-unusable"),
+}
 # Files of a compiled directory or a run directory, at its top level.
 OSIRIS_FILES = frozenset({MANIFEST_FILE, "events.jsonl", "metrics.json", "status.json"})
 
@@ -74,22 +79,25 @@ def foreign_entries(out_dir: Path) -> tuple[list[str], list[str]]:
 
 
 def check_output_dir(out_dir: Path, *, what: str) -> None:
-    """`ConfigError` (exit 5) unless what Osiris writes in `out_dir` is new or its own earlier output."""
+    """`ConfigError` (exit 5) unless what Osiris writes in `out_dir` is new or its own earlier output.
+
+    `what` is "compiled directory" or "run directory" (it picks the codes, see `CODES`)."""
+    links_code, foreign_code, unusable_code = CODES[what]
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
         raise ConfigError(f"cannot use {out_dir} as the {what}: it exists and is not a directory",
-                          code="output.not-a-directory", fix="pass a new or empty directory")
+                          code=unusable_code, fix="pass a new or empty directory")
     try:
         links, unknown = foreign_entries(out_dir)
     except OSError as exc:
-        raise ConfigError(f"cannot use {out_dir} as the {what}: {exc.strerror or exc}", code="output.unusable",
+        raise ConfigError(f"cannot use {out_dir} as the {what}: {exc.strerror or exc}", code=unusable_code,
                           fix="pass a new or empty directory") from None
     if links:
         raise ConfigError(f"{out_dir} holds links ({', '.join(links[:3])}{', ...' if len(links) > 3 else ''}); "
-                          f"Osiris never writes through a link in the {what}", code="output.holds-links",
+                          f"Osiris never writes through a link in the {what}", code=links_code,
                           fix="remove the links, or pass a new or empty directory")
     if unknown:
         raise ConfigError(f"{out_dir} holds files Osiris did not write ({', '.join(unknown[:3])}"
                           f"{', ...' if len(unknown) > 3 else ''}) where the {what} goes; they would be replaced or deleted",
-                          code="output.not-empty", fix="pass a new or empty directory (or one an earlier compile or run wrote)")
+                          code=foreign_code, fix="pass a new or empty directory (or one an earlier compile or run wrote)")

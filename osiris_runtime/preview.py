@@ -57,7 +57,7 @@ def with_pushed_down_limit(component_mode: str, config: Mapping[str, Any], limit
 
 def preview_step(pipeline: Any, step_id: str, *, limit: int = DEFAULT_LIMIT, work_dir: Path,
                  resolve_connection: Callable[[Any], dict[str, Any]],
-                 cancel: threading.Event | None = None) -> Preview:
+                 cancel: threading.Event | None = None, registry: Any = None) -> Preview:
     """The first `limit` rows step `step_id` produces (for a writer: receives).
 
     `pipeline` is a compiled pipeline; `resolve_connection(step_plan)` returns a step's resolved
@@ -88,7 +88,7 @@ def preview_step(pipeline: Any, step_id: str, *, limit: int = DEFAULT_LIMIT, wor
         ctx = StepContext(step_id=step.id, component=step.component, mode=step.mode, config=config,
                           resolve_connection=lambda step=step: resolve_connection(step), cancel_event=cancel,
                           work_dir=str(work_dir))
-        driver = load_driver(step)(ctx)
+        driver = load_driver(step, registry)(ctx)
         inputs = {n: iter(outputs[n]) for n in step.needs if n in outputs}
         try:
             stream = driver.run(inputs)

@@ -48,10 +48,15 @@ def preview_command(pipeline: Path, step_id: str, limit: int, as_json: bool, con
                                            secrets_file=secrets_file), redactor)
 
     def resolve(step):  # noqa: ANN001, ANN202 - a StepPlan
-        target = engine._target(step)
-        return resolver.resolve(target) if target is not None else {}
+        from osiris_runtime.oml.connections import with_step_overrides
 
-    result = preview_step(compiled, step_id, limit=limit, work_dir=work_dir.resolve(), resolve_connection=resolve)
+        target = engine._target(step)
+        spec = registry.get(step.component)
+        resolved = resolver.resolve(target) if target is not None else {}
+        return with_step_overrides(resolved, step.config, spec) if spec is not None and target is not None else resolved
+
+    result = preview_step(compiled, step_id, limit=limit, work_dir=work_dir.resolve(), resolve_connection=resolve,
+                          registry=registry)
     if as_json:
         click.echo(json.dumps(redactor.redact(result.to_json()), sort_keys=True, ensure_ascii=False))
         return

@@ -21,7 +21,7 @@ def test_a_json_in_cfg_that_no_manifest_names_is_refused_not_deleted(compile_tex
     (tmp_path / "cfg" / "mine.json").write_text("{}")
     with pytest.raises(ConfigError) as refused:
         write_compiled(_ok(compile_text(BASIC)), tmp_path)
-    assert refused.value.code == "output.not-empty" and refused.value.exit_code == 5
+    assert refused.value.code == "compile.out-dir-not-empty" and refused.value.exit_code == 5
     assert (tmp_path / "cfg" / "mine.json").read_text() == "{}" and not (tmp_path / "manifest.yaml").exists()
 
 
@@ -38,7 +38,7 @@ def test_a_link_where_osiris_writes_is_refused(compile_text, tmp_path: Path, lin
         (out / link).symlink_to(elsewhere / "victim.json")
     with pytest.raises(ConfigError) as refused:
         write_compiled(_ok(compile_text(BASIC)), out)
-    assert refused.value.code == "output.holds-links"
+    assert refused.value.code == "compile.out-dir-links"
     assert [p.name for p in elsewhere.iterdir()] == ["victim.json"] and (elsewhere / "victim.json").read_text() == "precious"
 
 

@@ -98,7 +98,7 @@ def test_a_run_never_writes_through_a_link_in_its_out_directory(tmp_path: Path):
     (out / "events.jsonl").symlink_to(victim)
     result = osiris("run", str(oml), "--out", str(out), "--json", cwd=tmp_path)
     assert result.returncode == 5, result.stderr
-    assert json.loads(result.stdout)["error"]["code"] == "output.holds-links"
+    assert json.loads(result.stdout)["error"]["code"] == "run.out-dir-links"
     assert victim.read_text() == "precious" and not (tmp_path / "out.csv").exists()
 
 
@@ -109,7 +109,7 @@ def test_a_run_directory_can_be_reused_but_foreign_cfgs_are_refused(tmp_path: Pa
         assert osiris("run", str(oml), "--out", str(out), cwd=tmp_path).returncode == 0
     (out / "cfg" / "mine.json").write_text("{}")
     result = osiris("run", str(oml), "--out", str(out), cwd=tmp_path)
-    assert result.returncode == 5 and "output.not-empty" in result.stderr
+    assert result.returncode == 5 and "run.out-dir-not-empty" in result.stderr
     assert (out / "cfg" / "mine.json").read_text() == "{}"
 
 
