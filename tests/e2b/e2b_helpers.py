@@ -30,18 +30,21 @@ def load_fake(name: str) -> Any:
 EnvdServer = load_fake("envd").EnvdServer
 REPO = Path(__file__).resolve().parents[2]
 RUNNER_TESTS = REPO / "tests" / "runner"  # runner_test_drivers: test drivers a manifest can name
+# Specs of the test components, so the registry names their drivers (a manifest may load no other).
+E2B_SPECS = Path(__file__).parent / "specs"
 
 
 def preinstall_osiris(server: EnvdServer) -> None:
     """A template with this Osiris preinstalled: its `osiris-run` on the login shell's PATH."""
     (server.sandbox.home / ".bash_profile").write_text(f'export PATH="{Path(sys.executable).parent}:$PATH"\n')
     server.sandbox.image_env["PYTHONPATH"] = str(RUNNER_TESTS)
+    server.sandbox.image_env["OSIRIS_COMPONENTS_PATH"] = str(E2B_SPECS)
 
 
 def osiris_run(*args: str, cwd: Path, env: Mapping[str, str] | None = None,
                timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`osiris-run ARGS` in a fresh process with this process's environment (plus `env`)."""
-    full_env = {**os.environ, "PYTHONPATH": str(RUNNER_TESTS), **(env or {})}
+    full_env = {**os.environ, "PYTHONPATH": str(RUNNER_TESTS), "OSIRIS_COMPONENTS_PATH": str(E2B_SPECS), **(env or {})}
     full_env.pop("OSIRIS_CONNECTIONS", None)
     return subprocess.run([str(Path(sys.executable).parent / "osiris-run"), *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
@@ -57,13 +60,15 @@ def read_events(run_dir: Path) -> list[dict[str, Any]]:
 
 def compiled_dir(tmp_path: Path, steps: Sequence[tuple[dict[str, Any], dict[str, Any]]], name: str = "e2b-test") -> Path:
     """A compiled pipeline (manifest.yaml + cfg/) of test-driver steps, as `osiris compile` writes one."""
-    from osiris_runtime.compiler import CompiledPipeline
+    from osiris_runtime.compiler import CompiledPipeline, manifest_fingerprint
 
     manifest = {"name": name, "oml_version": "0.1.0",
                 "plan": {"order": [s["id"] for s, _ in steps], "stages": [[s["id"]] for s, _ in steps]},
-                "steps": [s for s, _ in steps], "fingerprints": {"manifest": "sha256:test"}}
+                "steps": [s for s, _ in steps], "fingerprints": {}}
+    cfgs = {s["id"]: c for s, c in steps}
+    manifest["fingerprints"]["manifest"] = manifest_fingerprint(manifest, cfgs)  # intact, as compile writes it
     out = tmp_path / "compiled"
-    for relative, data in CompiledPipeline(manifest, {s["id"]: c for s, c in steps}).files().items():
+    for relative, data in CompiledPipeline(manifest, cfgs).files().items():
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         (out / relative).write_bytes(data)
     return out

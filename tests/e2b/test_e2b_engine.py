@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from e2b_helpers import REPO, compiled_dir, driver_step, osiris_run, read_events, summary_of
+from e2b_helpers import E2B_SPECS, REPO, compiled_dir, driver_step, osiris_run, read_events, summary_of
 
 QUICKSTART = REPO / "examples" / "quickstart"
 TIMING_KEYS = {"duration_ms", "rows_per_second"}
@@ -160,7 +160,7 @@ def test_without_an_api_key_it_exits_5_before_anything_reaches_a_sandbox(envd, t
 
 def test_ctrl_c_kills_the_sandbox_command_and_exits_130(sandbox, tmp_path):
     compiled = slow_pipeline(tmp_path, 60)
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests" / "runner")}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests" / "runner"), "OSIRIS_COMPONENTS_PATH": str(E2B_SPECS)}
     proc = subprocess.Popen([str(Path(sys.executable).parent / "osiris-run"), str(compiled), "--engine", "e2b",
                              "--json", "--out", str(tmp_path / "run")], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
