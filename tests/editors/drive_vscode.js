@@ -45,9 +45,18 @@ async function clearNotifications() {
 }
 
 async function command(name) {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('Control+Shift+P');
-  await page.waitForSelector('.quick-input-box input', { state: 'visible', timeout: 30000 });
+  // On a loaded machine the palette's key press can land while focus is moving (e.g. out of the
+  // settings editor) and be lost: press it again rather than wait for a palette that never opens.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+Shift+P');
+    try {
+      await page.waitForSelector('.quick-input-box input', { state: 'visible', timeout: 10000 });
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
   await page.keyboard.type(name);
   await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*=${JSON.stringify(name.split(': ').pop())}]`, { timeout: 30000 });
   await page.waitForTimeout(300);
