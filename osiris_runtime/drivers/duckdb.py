@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from osiris_runtime.drivers.base import StepContext
-from osiris_runtime.errors import ConfigError, RunFailed
+from osiris_runtime.drivers.query_params import bound_query_params
+from osiris_runtime.errors import ConfigError, RunFailed, ValidationFailed
 from osiris_runtime.oml.rules_steps import SINGLE_INPUT_NAME
 from osiris_runtime.runner.batches import Batch, Column, Schema
 
@@ -126,6 +127,10 @@ class DuckDBProcessor:
             raise ConfigError(f"step `{ctx.step_id}`: `query` is required", code="config.missing-required",
                               fix="add `query: SELECT ... FROM <needed step id>`")
         self.query = query
+        try:
+            self.query_params = bound_query_params(ctx.config, "dollar")
+        except ValidationFailed as exc:
+            raise ConfigError(f"step `{ctx.step_id}`: {exc.message}", code=exc.code, fix=exc.fix) from None
         self.batch_size = int(ctx.config.get("batch_size", DEFAULT_BATCH_SIZE))
         self.memory_limit = str(ctx.config.get("memory_limit", "512MB"))
         if not _MEMORY_LIMIT.match(self.memory_limit):
@@ -150,7 +155,7 @@ class DuckDBProcessor:
                 (only,) = inputs
                 con.execute(f"CREATE VIEW {SINGLE_INPUT_NAME} AS SELECT * FROM {quote_identifier(only)}")
             try:
-                cursor = con.execute(self.query)
+                cursor = con.execute(self.query, self.query_params)
             except duckdb.Error as exc:
                 raise RunFailed(f"step `{self.ctx.step_id}`: query failed: {exc}", code="run.sql-error",
                                 fix=f"tables available: {', '.join(inputs) or 'none'}") from None

@@ -264,17 +264,17 @@ def describe_table(cur: Any, database: str | None, table: str, columns: Sequence
     return Schema(tuple(by_name[name] for name, _, _ in found))
 
 
-def describe_query(cur: Any, sql: str) -> Schema:
+def describe_query(cur: Any, sql: str, params: Mapping[str, Any] | None = None) -> Schema:
     """Types of a query's result: through a temporary table (exact COLUMN_TYPE), else the wire types."""
     try:
         cur.execute("DROP TEMPORARY TABLE IF EXISTS osiris_describe")
-        cur.execute(f"CREATE TEMPORARY TABLE osiris_describe AS SELECT * FROM ({sql}) AS q LIMIT 0")
+        cur.execute(f"CREATE TEMPORARY TABLE osiris_describe AS SELECT * FROM ({sql}) AS q LIMIT 0", params)
         cur.execute("SHOW COLUMNS FROM osiris_describe")
         rows = cur.fetchall()
         cur.execute("DROP TEMPORARY TABLE osiris_describe")
         return Schema(tuple(_column_of(r[0], r[1], r[2] == "YES", set()) for r in rows))
     except Exception:  # noqa: BLE001 - no CREATE TEMPORARY TABLES privilege: fall back to the wire types
-        cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+        cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0", params)
         cur.fetchall()
         return Schema(tuple(Column(name=d[0], type="string", nullable=True) for d in cur.description or ()))
 
@@ -299,13 +299,13 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
             if options.table:
                 schema = describe_table(cur, options.schema, options.table, options.columns)
             else:
-                schema = describe_query(cur, sql)
+                schema = describe_query(cur, sql, options.query_params)
         ctx.emit("extract.schema", columns=describe_columns(schema.columns), driver=client.name)
         converters = [_typed_converter(c.type) for c in schema.columns]
         cur = conn.cursor(client.streaming_cursor)
         finished = False
         try:
-            cur.execute(sql)
+            cur.execute(sql, options.query_params)
             yielded = False
             while True:
                 rows = cur.fetchmany(options.batch_size)

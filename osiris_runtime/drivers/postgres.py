@@ -284,14 +284,14 @@ def order_clause(order: str | None) -> str:
     return " ORDER BY " + ", ".join(parts)
 
 
-def select_sql(options: ReadOptions) -> tuple[str, list[Any]]:
+def select_sql(options: ReadOptions) -> tuple[str, Sequence[Any] | Mapping[str, Any]]:
     """The SELECT to copy out, with its parameters (filters are always bound, never spliced)."""
     paging = (f" LIMIT {options.limit}" if options.limit is not None else "") + (
         f" OFFSET {options.offset}" if options.offset else ""
     )
     if options.query:
         sql = options.query.strip().rstrip(";")
-        return (f"SELECT * FROM ({sql}) AS q{paging}" if paging else sql), []
+        return (f"SELECT * FROM ({sql}) AS q{paging}" if paging else sql), dict(options.query_params or {})
     columns = ", ".join(quote_pg(c) for c in options.columns) if options.columns else "*"
     where, params = where_clause(options.filter)
     sql = f"SELECT {columns} FROM {pg_table(options.schema, options.table or '')}{where}{order_clause(options.order)}{paging}"
@@ -322,7 +322,7 @@ def _source_spelling(display: str) -> str:
     return f"{m.group(1)}{m.group(3) or ''} with{'' if m.group(2) else 'out'} time zone"
 
 
-def describe(conn: psycopg.Connection, sql: str, params: list[Any], options: ReadOptions) -> tuple[Schema, tuple[int, ...]]:
+def describe(conn: psycopg.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any], options: ReadOptions) -> tuple[Schema, tuple[int, ...]]:
     with conn.cursor() as cur:
         cur.execute(f"SELECT * FROM ({sql}) AS d LIMIT 0", params or None)
         description = cur.description or []

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from osiris_runtime.drivers.query_params import bound_query_params
 from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_columns
 from osiris_runtime.errors import RunFailed, ValidationFailed
 
@@ -53,6 +54,7 @@ class ReadOptions:
     schema: str | None
     table: str | None
     query: str | None
+    query_params: Mapping[str, Any] | None  # bound by the client (`%(name)s`), never spliced
     columns: tuple[str, ...]
     filter: str | Mapping[str, str] | None  # SQL after WHERE, or PostgREST-style {column: "op.value"}
     order: str | None  # PostgREST style: "created_at.desc,id"
@@ -81,6 +83,7 @@ class ReadOptions:
             schema=schema,
             table=name,
             query=query,
+            query_params=bound_query_params(config, "pyformat"),
             columns=_name_list(selected_columns(config), what="column", dialect=dialect),
             filter=where,
             order=config.get("order"),

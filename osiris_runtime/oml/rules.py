@@ -124,6 +124,7 @@ def _rules() -> tuple[Rule, ...]:
         rules_config.check_configs,
         rules_config.check_connections,
         rules_sql.check_sql_identifiers,
+        rules_sql.check_query_params,
         rules_secrets.check_secrets,
         rules_params.check_params,
     )

@@ -3,6 +3,7 @@ and no way around a forbidden `database` override through a qualified `table: ot
 
 from __future__ import annotations
 
+from osiris_runtime.drivers.query_params import STYLE_OF_FAMILY, query_param_problems
 from osiris_runtime.drivers.sql_identifiers import DIALECT_OF_FAMILY, identifier_problems
 from osiris_runtime.oml.rules import RuleContext
 from osiris_runtime.oml.rules_config import config_path
@@ -30,3 +31,15 @@ def check_sql_identifiers(ctx: RuleContext) -> None:
                 fix=f"write `table: {table.split('.')[1]}` and pick the database through the connection alias",
                 data={"field": "database"},
             )
+
+
+def check_query_params(ctx: RuleContext) -> None:
+    """`query_params` and the placeholders of `query` match (the drivers run the same check)."""
+    for step in ctx.doc.steps():
+        spec = ctx.spec(step.component)
+        style = STYLE_OF_FAMILY.get(spec.family) if spec is not None else None
+        if style is None or not isinstance(step.config, dict):
+            continue
+        base = config_path(step)
+        for problem in query_param_problems(step.config, style):
+            ctx.report(problem.code, problem.message, base + problem.path, fix=problem.fix)
