@@ -16,6 +16,7 @@ import json
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -142,15 +143,22 @@ class DuckDBProcessor:
         import duckdb
 
         workdir = Path(tempfile.mkdtemp(prefix="osiris-duckdb-"))
-        con = duckdb.connect(str(workdir / "work.duckdb"))
+        con = None
         try:
+            # Every input is spooled before the database opens: in a long chain of DuckDB steps the
+            # steps waiting for their inputs then hold no DuckDB instance (each costs megabytes), so
+            # memory stays flat however many steps the flow has.
+            spooled = []
+            for index, (step_id, stream) in enumerate(inputs.items()):
+                spooled.append(self._spool(workdir / f"input-{index}.jsonl", step_id, stream))
+                if self.ctx.cancelled:
+                    return
+            con = duckdb.connect(str(workdir / "work.duckdb"))
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
             con.execute(f"SET threads = {self.threads}")
             con.execute(f"SET temp_directory = '{workdir / 'spill'}'")
-            for step_id, stream in inputs.items():
-                self._load(con, workdir, step_id, stream)
-                if self.ctx.cancelled:
-                    return
+            for input_spool in spooled:
+                self._create_table(con, input_spool)
             if len(inputs) == 1 and SINGLE_INPUT_NAME not in {legacy_view_name(i) for i in inputs} | set(inputs):
                 (only,) = inputs
                 con.execute(f"CREATE VIEW {SINGLE_INPUT_NAME} AS SELECT * FROM {quote_identifier(only)}")
@@ -168,17 +176,18 @@ class DuckDBProcessor:
                     return
                 yield Batch(schema, rows)
         finally:
-            con.close()
+            if con is not None:
+                con.close()
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def _load(self, con: Any, workdir: Path, step_id: str, stream: Iterator[Batch]) -> None:
-        spool = workdir / f"input-{len(list(workdir.glob('input-*')))}.jsonl"
+    def _spool(self, spool: Path, step_id: str, stream: Iterator[Batch]) -> "_Spooled":
+        """One input written to newline-delimited JSON (stops early when the run is cancelled)."""
         schema: Schema | None = None
         rows = 0
         with spool.open("w", encoding="utf-8") as handle:
             for batch in stream:
                 if self.ctx.cancelled:
-                    return
+                    break
                 schema = schema or batch.schema
                 names = schema.names
                 handle.writelines(
@@ -187,16 +196,19 @@ class DuckDBProcessor:
                 )
                 rows += len(batch)
                 self.ctx.add_read(len(batch))
-        table = quote_identifier(step_id)
-        if schema is None:
+        return _Spooled(step_id, spool, schema, rows)
+
+    def _create_table(self, con: Any, spooled: "_Spooled") -> None:
+        table = quote_identifier(spooled.step_id)
+        if spooled.schema is None:
             con.execute(f"CREATE TABLE {table} (_empty BOOLEAN)")  # an empty input still names a table
         else:
-            self._create_from_spool(con, table, schema, spool)
-        view = legacy_view_name(step_id)
-        if view != step_id:
+            self._create_from_spool(con, table, spooled.schema, spooled.path)
+        view = legacy_view_name(spooled.step_id)
+        if view != spooled.step_id:
             con.execute(f"CREATE VIEW {quote_identifier(view)} AS SELECT * FROM {table}")
-        spool.unlink()
-        self.ctx.emit("duckdb_table_loaded", table=step_id, rows=rows)
+        spooled.path.unlink()
+        self.ctx.emit("duckdb_table_loaded", table=spooled.step_id, rows=spooled.rows)
 
     def _create_from_spool(self, con: Any, table: str, schema: Schema, spool: Path) -> None:
         columns = ", ".join(f"{quote_identifier(c.name)} {duckdb_type(c.type)}" for c in schema.columns)
@@ -210,6 +222,16 @@ class DuckDBProcessor:
             f"INSERT INTO {table} SELECT {selects} FROM read_json({_sql_string(str(spool))}, "
             f"format = 'newline_delimited', columns = {{{json_columns}}})"
         )
+
+
+@dataclass(frozen=True)
+class _Spooled:
+    """An input spooled to disk, waiting to become a table."""
+
+    step_id: str
+    path: Path
+    schema: Schema | None
+    rows: int
 
 
 def _json_read_type(logical: str) -> str:
