@@ -10,6 +10,41 @@ from pathlib import Path
 from osiris_lsp.settings import ServerSettings
 
 
+class RawStdioServer:
+    """`python -m osiris_lsp` spoken to in raw JSON-RPC over stdio (no client library to tidy it up)."""
+
+    def __init__(self, stderr: int = subprocess.DEVNULL) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "osiris_lsp"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=stderr)
+
+    def send_raw(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def send(self, message: dict) -> None:
+        body = json.dumps(message).encode()
+        self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def receive(self, until) -> list[dict]:
+        """Every message read up to and including the first for which `until` is true."""
+        seen = []
+        while True:
+            length = 0
+            while (line := self.proc.stdout.readline().strip()):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            seen.append(json.loads(self.proc.stdout.read(length)))
+            if until(seen[-1]):
+                return seen
+
+    def response(self, msg_id: int) -> dict:
+        return self.receive(lambda m: m.get("id") == msg_id and "method" not in m)[-1]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+
 def test_settings_from_client_mappings(tmp_path):
     settings = ServerSettings().merged({"osiris": {"componentsPath": ["specs", "/abs"], "connectionsFile": "c.yaml",
                                                    "runEngine": "e2b", "secretsFile": ""}, "unrelated": 1})
@@ -23,23 +58,8 @@ def test_settings_from_client_mappings(tmp_path):
 
 def test_malformed_messages_fail_alone_over_raw_stdio(tmp_path):
     """Raw JSON-RPC (no client library to tidy it up): bad params and unknown methods get errors."""
-    proc = subprocess.Popen([sys.executable, "-m", "osiris_lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-
-    def send(message: dict) -> None:
-        body = json.dumps(message).encode()
-        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        proc.stdin.flush()
-
-    def receive_response(msg_id: int) -> dict:
-        while True:
-            length = 0
-            while (line := proc.stdout.readline().strip()):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            message = json.loads(proc.stdout.read(length))
-            if message.get("id") == msg_id and "method" not in message:
-                return message
+    server = RawStdioServer()
+    send, receive_response, proc = server.send, server.response, server.proc
 
     try:
         uri = (tmp_path / "raw.oml.yaml").as_uri()
@@ -64,8 +84,7 @@ def test_malformed_messages_fail_alone_over_raw_stdio(tmp_path):
         send({"jsonrpc": "2.0", "method": "exit"})
         assert proc.wait(timeout=10) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        server.kill()
 
 
 def test_e2b_settings_from_client_mappings():
@@ -78,23 +97,8 @@ def test_e2b_settings_from_client_mappings():
 def test_cancel_of_an_answered_request_leaves_the_output_clean(tmp_path):
     """VS Code cancels requests it got answers for; nothing of that may reach the user's output panel
     (the server's stderr is shown there)."""
-    proc = subprocess.Popen([sys.executable, "-m", "osiris_lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-
-    def send(message: dict) -> None:
-        body = json.dumps(message).encode()
-        proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        proc.stdin.flush()
-
-    def receive_response(msg_id: int) -> dict:
-        while True:
-            length = 0
-            while (line := proc.stdout.readline().strip()):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            message = json.loads(proc.stdout.read(length))
-            if message.get("id") == msg_id and "method" not in message:
-                return message
+    server = RawStdioServer(stderr=subprocess.PIPE)
+    send, receive_response, proc = server.send, server.response, server.proc
 
     try:
         uri = (tmp_path / "raw.oml.yaml").as_uri()
@@ -115,8 +119,7 @@ def test_cancel_of_an_answered_request_leaves_the_output_clean(tmp_path):
         stderr = proc.stderr.read().decode()
         assert stderr.strip() == "", stderr
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        server.kill()
 
 
 def test_version_is_printed_and_sent_in_the_handshake():
@@ -131,27 +134,8 @@ def test_version_is_printed_and_sent_in_the_handshake():
 
 def test_an_oversized_message_is_refused_and_the_server_keeps_serving(tmp_path):
     """`Content-Length: 99999999999` used to be a MemoryError and the end of the server."""
-    proc = subprocess.Popen([sys.executable, "-m", "osiris_lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-
-    def send_raw(data: bytes) -> None:
-        proc.stdin.write(data)
-        proc.stdin.flush()
-
-    def send(message: dict) -> None:
-        body = json.dumps(message).encode()
-        send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-    def receive(until) -> list[dict]:
-        seen = []
-        while True:
-            length = 0
-            while (line := proc.stdout.readline().strip()):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            seen.append(json.loads(proc.stdout.read(length)))
-            if until(seen[-1]):
-                return seen
+    server = RawStdioServer()
+    send, send_raw, receive, proc = server.send, server.send_raw, server.receive, server.proc
 
     try:
         send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}, "rootUri": tmp_path.as_uri()}})
@@ -166,5 +150,4 @@ def test_an_oversized_message_is_refused_and_the_server_keeps_serving(tmp_path):
         send({"jsonrpc": "2.0", "method": "exit"})
         assert proc.wait(timeout=10) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        server.kill()
