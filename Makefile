@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	# without it the MySQL drivers fall back to pymysql.
 	pkg-config --exists libmariadb || (command -v apt-get >/dev/null && (apt-get install -y -qq libmariadb-dev pkg-config gcc >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libmariadb-dev pkg-config gcc >/dev/null 2>&1))) || true
 	$(BIN)/python -m pip install --quiet -e '.[fast]' || echo "mysqlclient not installed: MySQL drivers use pymysql"
+	# The built-in specs, checked once: a CLI's first run and the language server skip re-checking them.
+	$(BIN)/python -m osiris_runtime.registry
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -406,7 +406,10 @@ def _supplied_by_connection(spec: "ComponentSpec", connection_provided: bool, co
 
 
 def _schema_errors(spec: "ComponentSpec", config: Mapping[str, Any], supplied: frozenset[str], renamed: Mapping[str, str]) -> list[FriendlyError]:
-    validator = _config_validator(_ValidatorKey(spec.fingerprint, supplied, spec.config_schema))
+    key = _ValidatorKey(spec.fingerprint, supplied, spec.config_schema)
+    if _config_gate(key)(config):
+        return []  # valid: jsonschema (and its import) is needed only to explain problems
+    validator = _config_validator(key)
     secret_roots = spec.secret_roots
     out = []
     for error in validator.iter_errors(config):
@@ -426,15 +429,27 @@ class _ValidatorKey:
     schema: Mapping[str, Any] = field(compare=False, hash=False)
 
 
+def _config_schema(key: _ValidatorKey) -> dict[str, Any]:
+    schema = dict(key.schema)
+    if key.supplied and "required" in schema:
+        schema["required"] = [r for r in schema["required"] if r not in key.supplied]
+    return schema
+
+
 @functools.lru_cache(maxsize=512)
 def _config_validator(key: _ValidatorKey) -> Any:
     """Building a jsonschema validator costs more than running it: memoised per spec version (pure)."""
     from jsonschema import Draft202012Validator
 
-    schema = dict(key.schema)
-    if key.supplied and "required" in schema:
-        schema["required"] = [r for r in schema["required"] if r not in key.supplied]
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator(_config_schema(key), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@functools.lru_cache(maxsize=512)
+def _config_gate(key: _ValidatorKey) -> Any:
+    """The fast "certainly valid" check of the same schema (see schema_gate); memoised likewise."""
+    from osiris_runtime.schema_gate import gate_for
+
+    return gate_for(_config_schema(key))
 
 
 def _missing_connection_field(spec: "ComponentSpec", error: FriendlyError) -> FriendlyError:
@@ -456,6 +471,16 @@ def _unrename(error: FriendlyError, renamed: Mapping[str, str]) -> FriendlyError
                          error.doc_url, error.data, error.severity)
 
 
+def _fragment_valid(fragment: Mapping[str, Any], value: Any) -> bool:
+    from osiris_runtime.schema_gate import certainly_valid
+
+    if certainly_valid(fragment, value):
+        return True
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(fragment).is_valid(value)
+
+
 def _constraint_errors(spec: "ComponentSpec", config: Mapping[str, Any], supplied: frozenset[str]) -> list[FriendlyError]:
     def present(name: str) -> bool:
         return config.get(name) is not None or name in supplied
@@ -473,8 +498,6 @@ def _constraint_errors(spec: "ComponentSpec", config: Mapping[str, Any], supplie
 
 def _rule_errors(spec: "ComponentSpec", rule: Mapping[str, Any], config: Mapping[str, Any], present: Any) -> list[FriendlyError]:
     """What one applicable rule finds wrong (as errors; the caller applies the rule's severity)."""
-    from jsonschema import Draft202012Validator
-
     out: list[FriendlyError] = []
     fix = rule.get("fix")
     # A missing field sits on the key whose value asked for it (`write_mode: upsert`), else on `config:`.
@@ -499,7 +522,7 @@ def _rule_errors(spec: "ComponentSpec", rule: Mapping[str, Any], config: Mapping
             out.append(FriendlyError("config.constraint", name, anchor, target, rule["error"], fix or f"add `{name}`",
                                      example_for(spec, name, spec.properties.get(name, {})), spec.doc_url,
                                      {"missing": [name]}))
-        elif name in config and not Draft202012Validator(fragment).is_valid(config[name]):
+        elif name in config and not _fragment_valid(fragment, config[name]):
             out.append(FriendlyError("config.constraint", name, (name,), "value", rule["error"], fix,
                                      example_for(spec, name, spec.properties.get(name, {})), spec.doc_url, {}))
     return out

@@ -12,6 +12,7 @@ re-checks the spec files' mtimes, so an edited, added or removed spec is seen on
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
@@ -402,32 +403,55 @@ def load_spec_file(path: Path, get_validator: Callable[[], "Validator"], cache: 
     return LoadedFile(path, stamp, spec, tuple(problems))
 
 
+@functools.lru_cache(maxsize=1)
+def _digest_prefix() -> Any:
+    """What every cache key starts with: the supported majors and the spec schema (read once)."""
+    h = hashlib.sha256()
+    h.update(repr(sorted(SUPPORTED_SPEC_MAJORS)).encode())
+    h.update((BUILTIN_COMPONENTS_DIR / SPEC_SCHEMA_FILENAME).read_bytes())
+    h.update(b"\0")
+    return h
+
+
 @dataclass(frozen=True)
 class SpecCache:
     """Parsed specs that already passed the checks, on disk, keyed by a hash of their bytes.
 
     Lets a short-lived CLI skip YAML parsing and JSON Schema validation (and their imports) for
     unchanged specs. The key covers the spec schema and the supported majors too, so a runtime
-    upgrade re-checks everything. Unwritable or corrupt cache files are ignored.
+    upgrade re-checks everything. Unwritable or corrupt cache files are ignored. `directory` None:
+    read-only, only the shipped entries of the built-in specs (`make install` writes them into
+    `SHIPPED_SPEC_CACHE`; a changed built-in spec simply misses and is checked as usual).
     """
 
-    directory: Path
+    directory: Path | None
+    shipped: Path | None = None
 
     def digest(self, content: bytes) -> str:
-        h = hashlib.sha256()
-        h.update(repr(sorted(SUPPORTED_SPEC_MAJORS)).encode())
-        h.update((BUILTIN_COMPONENTS_DIR / SPEC_SCHEMA_FILENAME).read_bytes())
-        h.update(b"\0")
+        h = _digest_prefix().copy()
         h.update(content)
         return h.hexdigest()
 
     def get(self, digest: str) -> Any | None:
+        raw = self._read(self.directory, digest)
+        if raw is None:
+            raw = self._read(self.shipped, digest)
+            if raw is not None:
+                self.put(digest, raw)  # the user's cache holds every spec known to pass, shipped or not
+        return raw
+
+    @staticmethod
+    def _read(directory: Path | None, digest: str) -> Any | None:
+        if directory is None:
+            return None
         try:
-            return json.loads((self.directory / f"{digest}.json").read_text(encoding="utf-8"))
+            return json.loads((directory / f"{digest}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
 
     def put(self, digest: str, raw: Any) -> None:
+        if self.directory is None:
+            return
         target = self.directory / f"{digest}.json"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -436,6 +460,17 @@ class SpecCache:
             os.replace(tmp, target)  # atomic: concurrent processes never see half a file
         except OSError:
             pass
+
+
+# Checked built-in specs, written at install time (`python -m osiris_runtime.registry`).
+SHIPPED_SPEC_CACHE = BUILTIN_COMPONENTS_DIR / ".spec-cache"
+
+
+def write_shipped_spec_cache() -> list[Diagnostic]:
+    """Check every built-in spec once and keep those that pass in `SHIPPED_SPEC_CACHE`."""
+    registry = Registry([BUILTIN_COMPONENTS_DIR], cache_dir=SHIPPED_SPEC_CACHE)
+    registry.specs()
+    return registry.problems()
 
 
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -492,7 +527,7 @@ class Registry:
         self.search_paths: tuple[Path, ...] = tuple(default_search_paths() if search_paths is None else search_paths)
         self._lock = threading.RLock()
         self._state = _State()
-        self._cache = SpecCache(cache_dir) if cache_dir is not None else None
+        self._cache = SpecCache(cache_dir, SHIPPED_SPEC_CACHE)
 
     def _validator(self) -> "Validator":
         # Built on first need and kept: most refreshes re-check nothing.
@@ -574,3 +609,8 @@ def _index(loaded: Iterable[LoadedFile]) -> tuple[dict[str, ComponentSpec], list
         if item.spec is not None:
             by_name[item.spec.name] = item.spec
     return by_name, problems
+
+
+if __name__ == "__main__":
+    for problem in write_shipped_spec_cache():
+        print(problem.format())

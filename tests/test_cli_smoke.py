@@ -18,3 +18,19 @@ def test_unknown_option_is_a_usage_error_with_exit_2_and_no_traceback():
     result = run_osiris("--no-such-option")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_help_summaries_are_the_commands_own_and_help_imports_no_subcommand():
+    import click
+
+    from osiris_runtime.cli.main import SUBCOMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name, (_, summary) in SUBCOMMANDS.items():
+        assert summary == cli.get_command(ctx, name).get_short_help_str(limit=1000), name
+    probe = ("import sys; from osiris_runtime.cli.main import main\n"
+             "try: main(['--help'])\nexcept SystemExit: pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith('osiris_runtime.cli.') and m != 'osiris_runtime.cli.main'"
+             " or m in ('jsonschema', 'ruamel.yaml', 'rich')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip().splitlines()[-1] in ("[]", "['osiris_runtime.cli.exits']"), loaded

@@ -12,19 +12,27 @@ import sys
 
 import click
 
-# name -> "module:attribute" of a click.Command; one line per subcommand, owned by that module.
-SUBCOMMANDS: dict[str, str] = {
-    "components": "osiris_runtime.cli.components:components",
-    "oml": "osiris_runtime.cli.oml:oml",
-    "compile": "osiris_runtime.cli.compile:compile_command",
-    "run": "osiris_runtime.cli.run:run_command",
-    "connections": "osiris_runtime.cli.connections:connections",
-    "prompts": "osiris_runtime.cli.prompts:prompts",
-    "generate": "osiris_runtime.cli.generate:generate_command",
-    "chat": "osiris_runtime.cli.chat:chat_command",
-    "mcp": "osiris_runtime.cli.mcp:mcp_command",
-    "discover": "osiris_runtime.cli.discover:discover_command",
-    "preview": "osiris_runtime.cli.preview:preview_command",
+# name -> ("module:attribute" of a click.Command, its one-line summary). The summary is listed by
+# `osiris --help` without importing the module; tests/cli check it equals the command's own.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "components": ("osiris_runtime.cli.components:components",
+                   "Inspect the component specs (built-in, workspace components/, OSIRIS_COMPONENTS_PATH)."),
+    "oml": ("osiris_runtime.cli.oml:oml", "Work with OML pipeline files."),
+    "compile": ("osiris_runtime.cli.compile:compile_command",
+                "Compile PIPELINE into a deterministic manifest and per-step configs."),
+    "run": ("osiris_runtime.cli.run:run_command",
+            "Run TARGET: an OML pipeline file, or a compiled directory (or its manifest.yaml)."),
+    "connections": ("osiris_runtime.cli.connections:connections", "Inspect and test the aliases of osiris_connections.yaml."),
+    "prompts": ("osiris_runtime.cli.prompts:prompts", "Prompts and context for LLMs that write OML."),
+    "generate": ("osiris_runtime.cli.generate:generate_command",
+                 "Write an OML pipeline for REQUEST with an LLM, validated and retried with the validator's feedback."),
+    "chat": ("osiris_runtime.cli.chat:chat_command",
+             "Build a pipeline in a conversation with an LLM; every answer is validated (same endpoint settings as `generate`)."),
+    "mcp": ("osiris_runtime.cli.mcp:mcp_command",
+            "Serve Osiris' tools over MCP on stdin/stdout (setup for common clients: docs/ai.md)."),
+    "discover": ("osiris_runtime.cli.discover:discover_command",
+                 "Discover tables, columns, keys and row estimates of ALIASES (default: all) into .osiris/discovery/."),
+    "preview": ("osiris_runtime.cli.preview:preview_command", "Show the first rows of STEP in PIPELINE (writers never run)."),
 }
 
 
@@ -33,10 +41,10 @@ class LazyGroup(click.Group):
         return sorted(SUBCOMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = SUBCOMMANDS.get(cmd_name)
-        if target is None:
+        entry = SUBCOMMANDS.get(cmd_name)
+        if entry is None:
             return None
-        module_name, attr = target.split(":")
+        module_name, attr = entry[0].split(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -44,6 +52,19 @@ class LazyGroup(click.Group):
                 return None
             raise
         return getattr(module, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from SUBCOMMANDS' summaries: `osiris --help` imports no subcommand."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, _summary_within(SUBCOMMANDS[name][1], limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _summary_within(summary: str, limit: int) -> str:
+    """Click's own shortening of a summary (its helper for this is deprecated)."""
+    return click.Command("", help=summary).get_short_help_str(limit)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,102 @@
+"""A fast yes to "does this value pass this JSON Schema?", so valid configs never import jsonschema.
+
+jsonschema (Draft 2020-12) is the validator whose errors we explain, but importing it costs about
+100 ms: three times a short CLI's whole budget. Most configs are valid, so a code-generating
+validator (fastjsonschema, about 8 ms to import) answers first. Its "valid" is trusted only for
+schemas made of keywords that mean the same in draft-07 and 2020-12 and whose enums hold no
+numbers or booleans (`True == 1` in Python); anything else, and every "invalid", goes to
+jsonschema, which has the last word and the messages. So a config can only be slower, never judged
+differently.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable, Mapping
+
+# Keywords with the same meaning in draft-07 and 2020-12 (annotations included). Not here on
+# purpose: `items` as a list, `$ref`/`$defs`/`$dynamicRef`, `unevaluated*`, `dependent*`,
+# `prefixItems`, `format` (asserted by fastjsonschema, annotation-only elsewhere).
+_SAME_MEANING = frozenset({
+    "type", "properties", "required", "additionalProperties", "enum", "const", "items", "minItems", "maxItems",
+    "uniqueItems", "minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "multipleOf", "oneOf", "anyOf", "allOf", "not", "minProperties", "maxProperties", "patternProperties",
+    "propertyNames", "if", "then", "else",
+    "description", "title", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment",
+    "x-secret", "x-connection-field", "x-docs",
+})
+_SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties"})
+_SUBSCHEMA_LISTS = frozenset({"oneOf", "anyOf", "allOf"})
+_SUBSCHEMAS = frozenset({"additionalProperties", "items", "not", "propertyNames", "if", "then", "else"})
+_ANNOTATIONS = frozenset({"default", "examples", "description", "title"})
+
+
+def _plain_values(values: Any) -> bool:
+    items = values if isinstance(values, list) else [values]
+    return all(v is None or isinstance(v, str) for v in items)
+
+
+def _gateable(schema: Any) -> bool:
+    """True if fastjsonschema's "valid" means jsonschema 2020-12's "valid" for this schema."""
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, Mapping):
+        return False
+    for key, value in schema.items():
+        if key.startswith("x-") or key in _ANNOTATIONS:
+            continue
+        if key not in _SAME_MEANING:
+            return False
+        if key in ("enum", "const") and not _plain_values(value):
+            return False
+        if key in _SUBSCHEMA_MAPS and not (isinstance(value, Mapping) and all(_gateable(s) for s in value.values())):
+            return False
+        if key in _SUBSCHEMA_LISTS and not (isinstance(value, list) and all(_gateable(s) for s in value)):
+            return False
+        if key in _SUBSCHEMAS and not _gateable(value):
+            return False
+    return True
+
+
+Gate = Callable[[Any], bool]
+
+
+def _never(instance: Any) -> bool:
+    return False
+
+
+def gate_for(schema: Mapping[str, Any] | bool) -> Gate:
+    """A function answering `certainly_valid` for one schema; callers memoise it per schema version."""
+    if not _gateable(schema):
+        return _never
+    import fastjsonschema
+
+    try:
+        # use_default=False: fastjsonschema would otherwise write defaults into the checked value.
+        check = fastjsonschema.compile(schema, use_default=False, use_formats=False, detailed_exceptions=False)
+    except Exception:  # noqa: BLE001 - a schema it cannot compile is jsonschema's to judge
+        return _never
+
+    def gate(instance: Any) -> bool:
+        try:
+            check(instance)
+        except Exception:  # noqa: BLE001 - JsonSchemaValueException, or a value it cannot handle
+            return False
+        return True
+
+    return gate
+
+
+@functools.lru_cache(maxsize=256)
+def _gate_by_text(schema_json: str) -> Gate:
+    return gate_for(json.loads(schema_json))
+
+
+def certainly_valid(schema: Mapping[str, Any] | bool, instance: Any) -> bool:
+    """True only if `instance` passes `schema` under Draft 2020-12; False means "ask jsonschema"."""
+    try:
+        key = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError):
+        return False
+    return _gate_by_text(key)(instance)
