@@ -25,14 +25,7 @@ from pygls.protocol.json_rpc import JsonRPCNotification
 
 from osiris_lsp import __version__
 from osiris_lsp.convert import runtime_position
-from osiris_lsp.features import (
-    code_lens,
-    commands,
-    component_docs,
-    generate,
-)
-from osiris_lsp.features.completion import CompletionOptions, complete
-from osiris_lsp.features.hover import hover
+from osiris_lsp.features import commands, component_docs, generate
 from osiris_lsp.settings import ServerSettings
 from osiris_lsp.validation import Validator
 from osiris_lsp.workspace import (
@@ -311,7 +304,8 @@ def build_server() -> OsirisLanguageServer:
             folders = [uri_to_path(ls.workspace.root_uri)]
         ls.oml.set_folders([f for f in folders if f is not None])
         caps = params.capabilities
-        ls.validator.start()  # the worker process starts while the client finishes its handshake
+        # The worker process starts right after this answer goes out, while the client finishes its handshake.
+        asyncio.get_running_loop().call_soon(ls.validator.start)
         ls.snippets = bool(get_capability(caps, "text_document.completion.completion_item.snippet_support", False))
         ls.pull_diagnostics = get_capability(caps, "text_document.diagnostic", None) is not None
         if ls.pull_diagnostics:
@@ -339,8 +333,9 @@ def build_server() -> OsirisLanguageServer:
             except Exception as exc:
                 ls.log_message(f"file watching unavailable: {exc}", types.MessageType.Warning)
         await ls.fetch_configuration()
-        # Load the specs now, not on the first completion (the worker loads its own copy).
-        await asyncio.get_running_loop().run_in_executor(None, lambda: [f.registry.specs() for f in ls.oml.folders()])
+        # Now that `initialize` is answered: the feature modules and the specs, before the first
+        # completion needs them (the worker process loads its own copy).
+        await asyncio.get_running_loop().run_in_executor(None, _warm_up, ls)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: OsirisLanguageServer, params: None) -> None:
@@ -400,12 +395,18 @@ def build_server() -> OsirisLanguageServer:
         if found is None:
             return None
         snap, folder, pos = found
+        from osiris_lsp.features.completion import CompletionOptions, complete
+
         return complete(snap.lines, pos.line, pos.column, folder, CompletionOptions(snippets=ls.snippets))
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def on_hover(ls: OsirisLanguageServer, params: types.HoverParams) -> types.Hover | None:
         found = ls.at_cursor(params)
-        return hover(found[0].lines, found[2].line, found[2].column, found[1]) if found else None
+        if found is None:
+            return None
+        from osiris_lsp.features.hover import hover
+
+        return hover(found[0].lines, found[2].line, found[2].column, found[1])
 
     # The features below need the parsed document: they run on the worker process (see validation.py).
 
@@ -443,7 +444,11 @@ def build_server() -> OsirisLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     def on_code_lens(ls: OsirisLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens] | None:
         found = ls.oml_snapshot(params.text_document.uri)
-        return code_lens.code_lenses(found[0], found[1]) if found else None
+        if found is None:
+            return None
+        from osiris_lsp.features import code_lens
+
+        return code_lens.code_lenses(found[0], found[1])
 
     @server.command(component_docs.COMPONENT_DOC)
     def show_component_doc(ls: OsirisLanguageServer, *args: Any) -> dict[str, Any]:
@@ -479,6 +484,14 @@ def build_server() -> OsirisLanguageServer:
 
 async def _pull_diagnostics(ls: OsirisLanguageServer, params: types.DocumentDiagnosticParams):
     return await ls.pull(params)
+
+
+def _warm_up(ls: OsirisLanguageServer) -> None:
+    """Import what completion, hover and code lenses need and load each folder's specs."""
+    from osiris_lsp.features import code_lens, completion, hover  # noqa: F401
+
+    for folder in ls.oml.folders():
+        folder.registry.specs()
 
 
 def _unreachable_command(*args: Any) -> None:  # pragma: no cover - dispatched by OsirisProtocol

@@ -27,19 +27,17 @@ import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from lsprotocol import types
 
 from osiris_lsp.convert import lsp_diagnostic
-from osiris_lsp.features.diagnostics import (
-    connections_file_diagnostics,
-    runtime_diagnostics,
-)
 from osiris_lsp.settings import ServerSettings
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 from osiris_runtime.errors import Diagnostic, Range, Severity
-from osiris_runtime.oml.incremental import StepChunkCache
+
+if TYPE_CHECKING:  # imported in the worker only: the server answers `initialize` without the parser
+    from osiris_runtime.oml.incremental import StepChunkCache
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +49,10 @@ def _worker_folder(root: Path | None, settings: ServerSettings) -> FolderContext
 
 
 @functools.lru_cache(maxsize=8)
-def _worker_chunk_cache(uri: str) -> StepChunkCache:
+def _worker_chunk_cache(uri: str) -> "StepChunkCache":
     """Step parses of the last version of a document, for the last few documents edited."""
+    from osiris_runtime.oml.incremental import StepChunkCache
+
     return StepChunkCache()
 
 
@@ -62,7 +62,9 @@ def _worker_snapshot(uri: str, version: int | None, text: str) -> DocumentSnapsh
     return DocumentSnapshot(uri, version, text, chunk_cache=_worker_chunk_cache(uri))
 
 
-def _diagnostics(snap: DocumentSnapshot, folder: FolderContext) -> list[Diagnostic]:
+def _diagnostics(snap: DocumentSnapshot, folder: FolderContext) -> list["Diagnostic"]:
+    from osiris_lsp.features.diagnostics import connections_file_diagnostics, runtime_diagnostics
+
     if snap.is_connections_file:
         return connections_file_diagnostics(snap, folder)
     return runtime_diagnostics(snap, folder)
@@ -101,6 +103,8 @@ def die_with_parent() -> None:
 
 def _warm_up() -> None:
     """Import the validator in the worker before the first keystroke needs it."""
+    import osiris_lsp.features.diagnostics  # noqa: F401
+    import osiris_runtime.oml.incremental  # noqa: F401
     import osiris_runtime.oml.rules  # noqa: F401
 
     # A parse allocates tens of thousands of acyclic objects; with the default thresholds the

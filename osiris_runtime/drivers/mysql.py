@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import mysql_table, quote_mysql
@@ -47,6 +47,9 @@ from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions, check
 from osiris_runtime.drivers.text_batch import TextBatch
 from osiris_runtime.errors import OsirisError, RunFailed, ValidationFailed
 from osiris_runtime.runner.batches import Batch, Column, Schema
+
+if TYPE_CHECKING:
+    from osiris_runtime.drivers.partitions import PartitionPlan
 
 _UTC = dt.UTC
 _SESSION_SETUP = (
@@ -290,7 +293,7 @@ def _apply_fixups(rows: Sequence[tuple[Any, ...]], fixups: list[tuple[int, Calla
     return out
 
 
-def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
+def extract(ctx: StepContext, options: ReadOptions, partitions: int | str = 1, consistency: str = "snapshot") -> Iterator[Batch]:
     client = mysql_client()
     conn = connect(ctx, client)
     try:
@@ -300,30 +303,16 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
                 schema = describe_table(cur, options.schema, options.table, options.columns)
             else:
                 schema = describe_query(cur, sql, options.query_params)
+            plan = _partition_plan(cur, options, partitions, consistency)
         ctx.emit("extract.schema", columns=describe_columns(schema.columns), driver=client.name)
         converters = [_typed_converter(c.type) for c in schema.columns]
-        cur = conn.cursor(client.streaming_cursor)
-        finished = False
-        try:
-            cur.execute(sql, options.query_params)
-            yielded = False
-            while True:
-                rows = cur.fetchmany(options.batch_size)
-                if not rows:
-                    break
-                if ctx.cancelled:
-                    raise RunFailed(f"step {ctx.step_id}: cancelled", code="run.cancelled")
-                ctx.add_read(len(rows))
-                yield TextBatch(schema, rows, converters)
-                yielded = True
-            if not yielded:
-                yield TextBatch(schema, [], converters)
-            finished = True
-        finally:
-            if finished:
-                cur.close()
-            else:
-                _stop_streaming(ctx, client, conn, cur)
+        if plan is not None:
+            ctx.emit("extract.plan", **plan.as_event())
+        if plan is not None and len(plan.ranges) > 1:
+            conn.rollback()
+            yield from _extract_partitions(ctx, client, options, plan, schema, converters)
+            return
+        yield from _stream(ctx, client, conn, sql, schema, converters, options.batch_size, params=options.query_params)
         conn.rollback()
     except OsirisError:
         raise
@@ -331,6 +320,130 @@ def extract(ctx: StepContext, options: ReadOptions) -> Iterator[Batch]:
         raise database_error(ctx, "extract", exc) from None
     finally:
         conn.close()
+
+
+def _stream(ctx: StepContext, client: MySQLClient, conn: Any, sql: str, schema: Schema,
+            converters: list[Any], batch_size: int, stop: Any = None, params: Any = None) -> Iterator[Batch]:
+    """The rows of `sql` on `conn` in batches (at least one batch, maybe empty); a half-read query
+    is stopped on the server when the consumer (or `stop`) ends early."""
+    cur = conn.cursor(client.streaming_cursor)
+    finished = False
+    try:
+        cur.execute(sql, params)
+        yielded = False
+        while True:
+            rows = cur.fetchmany(batch_size)
+            if not rows:
+                break
+            if ctx.cancelled:
+                raise RunFailed(f"step {ctx.step_id}: cancelled", code="run.cancelled")
+            if stop is not None and stop.is_set():
+                return
+            ctx.add_read(len(rows))
+            yield TextBatch(schema, rows, converters)
+            yielded = True
+        if not yielded and stop is None:
+            yield TextBatch(schema, [], converters)
+        finished = True
+    finally:
+        if finished:
+            cur.close()
+        else:
+            _stop_streaming(ctx, client, conn, cur)
+
+
+_INTEGER_TYPES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
+
+
+def _partition_plan(cur: Any, options: ReadOptions, requested: int | str, consistency: str) -> "PartitionPlan | None":
+    """The plan of a partitioned read, or None for a plain one (not asked, or a query / limit / offset)."""
+    from osiris_runtime.drivers.partitions import PartitionPlan, KeyRange, plan_integer_ranges
+
+    if requested == 1:
+        return None
+    if not options.table or options.limit is not None or options.offset:
+        return PartitionPlan(None, (KeyRange(None, None, 0),), 0, consistency, "not partitioned: query, limit or offset")
+    where, params = _in_table(options.schema, options.table)
+    cur.execute(f"SELECT TABLE_ROWS FROM information_schema.TABLES WHERE {where}", params)
+    row = cur.fetchone()
+    estimated = int(row[0] or 0) if row else 0
+    key_where, key_params = _in_table(options.schema, options.table, "k.TABLE_SCHEMA")
+    cur.execute("SELECT k.COLUMN_NAME, c.DATA_TYPE FROM information_schema.KEY_COLUMN_USAGE k "
+                "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME "
+                f"AND c.COLUMN_NAME = k.COLUMN_NAME WHERE k.CONSTRAINT_NAME = 'PRIMARY' AND "
+                + key_where.replace(" TABLE_NAME", " k.TABLE_NAME"), key_params)
+    keys = cur.fetchall()
+    if len(keys) != 1 or str(keys[0][1]).lower() not in _INTEGER_TYPES:
+        return PartitionPlan(None, (KeyRange(None, None, estimated),), estimated, consistency,
+                             "not partitioned: the table has no single-column integer primary key")
+    key = str(keys[0][0])
+    table = mysql_table(options.schema, options.table)
+    bounds_sql = f"SELECT MIN({quote_mysql(key)}), MAX({quote_mysql(key)}) FROM {table}"
+    if options.filter:
+        bounds_sql += f" WHERE {options.filter}"
+    cur.execute(bounds_sql)
+    low, high = cur.fetchone()
+    return plan_integer_ranges(key, None if low is None else int(low), None if high is None else int(high),
+                               estimated, requested, consistency)
+
+
+def _extract_partitions(ctx: StepContext, client: MySQLClient, options: ReadOptions, plan: "PartitionPlan",
+                        schema: Schema, converters: list[Any]) -> Iterator[Batch]:
+    """One connection per range, each a consistent snapshot; with `snapshot` consistency all of
+    them opened while another session holds a read lock on the table, so they see one state."""
+    from osiris_runtime.drivers.partitions import merged, range_condition
+
+    table = mysql_table(options.schema, options.table or "")
+    readers_conns: list[Any] = []
+    lock = connect(ctx, client) if plan.consistency == "snapshot" else None
+    try:
+        if lock is not None:
+            with lock.cursor() as cur:
+                cur.execute(f"LOCK TABLES {table} READ")
+        for _ in plan.ranges:
+            conn = connect(ctx, client)
+            readers_conns.append(conn)
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+    except BaseException:
+        for conn in readers_conns:
+            conn.close()
+        raise
+    finally:
+        if lock is not None:
+            try:
+                with lock.cursor() as cur:
+                    cur.execute("UNLOCK TABLES")
+            finally:
+                lock.close()
+
+    def reader(conn: Any, part: Any) -> Any:
+        def read(stop: Any) -> Iterator[Batch]:
+            condition = range_condition(quote_mysql(plan.key or ""), part)
+            where = " AND ".join(f"({c})" for c in (options.filter, condition) if c)
+            columns = ", ".join(quote_mysql(c) for c in options.columns) if options.columns else "*"
+            sql = f"SELECT {columns} FROM {table}" + (f" WHERE {where}" if where else "")
+            try:
+                yield from _stream(ctx, client, conn, sql, schema, converters, options.batch_size, stop)
+                conn.rollback()
+            except client.error as exc:
+                raise database_error(ctx, "extract", exc) from None
+        return read
+
+    try:
+        yielded = False
+        for batch in merged([reader(c, p) for c, p in zip(readers_conns, plan.ranges)]):
+            yielded = True
+            yield batch
+        if not yielded:
+            yield TextBatch(schema, [], converters)
+    finally:
+        for conn in readers_conns:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing after an error
+                pass
 
 
 def _stop_streaming(ctx: StepContext, client: MySQLClient, conn: Any, cur: Any) -> None:
@@ -368,9 +481,12 @@ class MySQLExtractor:
         self.ctx = ctx
 
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch]:
-        options = ReadOptions.from_config(self.ctx.config, dialect="mysql")
+        from osiris_runtime.drivers.partitions import consistency_setting, partitions_setting
+
+        config = self.ctx.config
+        options = ReadOptions.from_config(config, dialect="mysql")
         _in_connection_database(self.ctx, options.schema)
-        return extract(self.ctx, options)
+        return extract(self.ctx, options, partitions_setting(config), consistency_setting(config))
 
 
 # --- write ---------------------------------------------------------------------------------------
