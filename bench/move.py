@@ -11,6 +11,9 @@ database (`osiris_bench`), dropped at the end unless --keep.
 Scenarios, all in the same run so that ratios compare like with like (the machine is shared):
 - pipe:            `mariadb --batch --raw | psql -c "COPY ... FROM STDIN"` (the baseline, SQL-side escaping)
 - osiris-append:   mysql.extractor -> supabase.writer (direct path), append into an empty table
+- osiris-append-part: the same with `partitions: auto` (key ranges read on N connections at once)
+- source-read:     the bound on the source side: `mariadb --batch --raw` of the pipe's SELECT into a file
+- target-load:     the bound on the target side: `psql COPY` of that file into the empty table
 - sling:           Sling 1.4.11 full-refresh, when its binary is found: $SLING_BINARY, or PyPI
                    `sling-linux-amd64==1.4.11` installed in a venv under /tmp (not a project dependency):
                    python3 -m venv /tmp/sling-venv && /tmp/sling-venv/bin/pip install sling-linux-amd64==1.4.11
@@ -45,7 +48,7 @@ import pymysql
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DB = "osiris_bench"
+DB = os.environ.get("OSIRIS_BENCH_DB", "osiris_bench")
 MY = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 COLUMNS = "id, first_name, email, amount, created_at, is_active, note, ref_id"
@@ -193,16 +196,19 @@ def child_drivers(scenario: str) -> None:
     print(json.dumps({"rows_written": writer_ctx.rows_written, **{k: v for k, v in writer_ctx.extra_metrics.items()}}))
 
 
-PIPELINES = {
-    "append": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "append"}),
-    "upsert": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "upsert", "primary_key": "id"}),
-    "pg2pg": ("supabase.extractor", "@supabase.bench", "customers_pg2", {"write_mode": "append"}),
+PIPELINES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any]]] = {
+    "append": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "append"}, {}),
+    "append-part": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "append"}, {"partitions": "auto"}),
+    "upsert": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "upsert", "primary_key": "id"}, {}),
+    "upsert-part": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "upsert", "primary_key": "id"},
+                    {"partitions": "auto"}),
+    "pg2pg": ("supabase.extractor", "@supabase.bench", "customers_pg2", {"write_mode": "append"}, {}),
 }
 
 
 def osiris_run_command(scenario: str, work: Path) -> list[str]:
     """An OML pipeline + connections file for `osiris run` (the user-facing path)."""
-    source, source_conn, target, write = PIPELINES[scenario]
+    source, source_conn, target, write, read = PIPELINES[scenario]
     (work / "osiris_connections.yaml").write_text(textwrap.dedent(f"""\
         connections:
           mysql:
@@ -210,26 +216,15 @@ def osiris_run_command(scenario: str, work: Path) -> list[str]:
           supabase:
             bench: {{url: "http://127.0.0.1:9", key: unused, host: 127.0.0.1, port: 5432, database: {DB}, user: postgres}}
         """))
+    read_cfg = "".join(f"\n      {k}: {v}" for k, v in {"batch_size": 10000, **read}.items())
     write_cfg = "".join(f"\n      {k}: {v}" for k, v in write.items())
     pipeline = work / f"move-{scenario}.yaml"
-    pipeline.write_text(textwrap.dedent(f"""\
-        oml_version: "0.1.0"
-        name: bench-{scenario}
-        steps:
-          - id: pull
-            component: {source}
-            mode: read
-            config:
-              connection: "{source_conn}"
-              table: customers
-              batch_size: 10000
-          - id: push
-            component: supabase.writer
-            mode: write
-            needs: [pull]
-            config:
-              connection: "@supabase.bench"
-              table: {target}""") + write_cfg + "\n")
+    pipeline.write_text(
+        f'oml_version: "0.1.0"\nname: bench-{scenario}\nsteps:\n'
+        f'  - id: pull\n    component: {source}\n    mode: read\n    config:\n'
+        f'      connection: "{source_conn}"\n      table: customers{read_cfg}\n'
+        f'  - id: push\n    component: supabase.writer\n    mode: write\n    needs: [pull]\n    config:\n'
+        f'      connection: "@supabase.bench"\n      table: {target}{write_cfg}\n')
     osiris = str(Path(PYTHON).parent / "osiris")
     return [osiris, "run", "--headless", str(pipeline)]
 
@@ -310,9 +305,15 @@ def main() -> None:
         f"env HOME={work} SLING_HOME_DIR={work} SLING_DISABLE_TELEMETRY=true "
         f"MY=mysql://root@127.0.0.1:3306/{DB} PG='postgresql://postgres@127.0.0.1:5432/{DB}?sslmode=disable' "
     )
+    dump = work / "source.tsv"
+    source_read = f"mariadb -h127.0.0.1 -P3306 -uroot {DB} --batch --raw --skip-column-names --quick < {work / 'pipe_select.sql'} > {dump}"
+    target_load = f"psql -h 127.0.0.1 -p 5432 -U postgres -d {DB} -qc 'COPY customers FROM STDIN' < {dump}"
     scenarios: list[tuple[str, str, list[str], str]] = [
         ("pipe", "TRUNCATE customers", ["bash", "-c", f"set -o pipefail; {pipe}"], "customers"),
         ("osiris-append", "TRUNCATE customers", osiris("append"), "customers"),
+        ("osiris-append-part", "TRUNCATE customers", osiris("append-part"), "customers"),
+        ("source-read", "", ["bash", "-c", source_read], ""),
+        ("target-load", "TRUNCATE customers", ["bash", "-c", target_load], "customers"),
     ]
     if sling:
         scenarios.append(
@@ -322,6 +323,7 @@ def main() -> None:
         )
     scenarios += [
         ("osiris-upsert", "VACUUM customers", osiris("upsert"), "customers"),
+        ("osiris-upsert-part", "VACUUM customers", osiris("upsert-part"), "customers"),
         ("pg-copy-pipe", "TRUNCATE customers_pg2", [*me, "--child", "pg-copy-pipe"], "customers_pg2"),
         ("osiris-pg2pg", "TRUNCATE customers_pg2", osiris("pg2pg"), "customers_pg2"),
     ]
@@ -330,17 +332,21 @@ def main() -> None:
     print(f"{'scenario':16} {'run':>3} {'wall_s':>7} {'rssMB':>6}  check (count/sum id/count ref_id/sum len note/sum amount)")
     for run in range(1, args.runs + 1):
         for name, prep, command, table in wanted:
-            if name == "osiris-upsert" and check("customers").split("/")[0] != str(args.rows):
+            if name.startswith("osiris-upsert") and check("customers").split("/")[0] != str(args.rows):
                 prepare("TRUNCATE customers")
                 timed(["bash", "-c", f"set -o pipefail; {pipe}"])  # populate the target first
                 prepare("VACUUM customers")
             prepare(prep)
-            before = tuples_written(table)
+            before = tuples_written(table) if table else 0
             wall, rss, _ = timed(command, cwd=work)
             extra = ""
-            if name == "osiris-upsert":
+            if name.startswith("osiris-upsert"):
                 extra = f"  tuples written by the upsert: {tuples_written(table) - before}"
             results.setdefault(name, []).append((wall, rss))
+            if not table:  # the source read alone: nothing lands in Postgres
+                lines = sum(1 for _ in dump.open("rb"))
+                print(f"{name:16} {run:>3} {wall:7.2f} {rss:6d}  {lines} lines read", flush=True)
+                continue
             checked = check(table)
             print(f"{name:16} {run:>3} {wall:7.2f} {rss:6d}  {checked}{extra}", flush=True)
             if checked.split("/")[0] != str(args.rows):
@@ -351,10 +357,15 @@ def main() -> None:
     for name, (wall, rss) in med.items():
         print(f"  {name:16} {wall:7.2f} s  {args.rows / wall:>10,.0f} rows/s  peak {rss} MB")
     ratios = [
-        ("osiris-append vs pipe (rows/s, goal >= 0.5)", "osiris-append", "pipe"),
+        ("osiris-append vs pipe (rows/s)", "osiris-append", "pipe"),
+        ("osiris-append-part vs pipe (rows/s, goal >= 1.3)", "osiris-append-part", "pipe"),
+        ("osiris-append-part vs osiris-append (rows/s)", "osiris-append-part", "osiris-append"),
+        ("source-read alone vs pipe (rows/s: the source bound)", "source-read", "pipe"),
+        ("target-load alone vs pipe (rows/s: the target bound)", "target-load", "pipe"),
         ("osiris-append vs sling (rows/s)", "osiris-append", "sling"),
-        ("osiris-upsert vs osiris-append (rows/s, goal >= 0.5)", "osiris-upsert", "osiris-append"),
-        ("osiris-pg2pg vs pg-copy-pipe (rows/s, goal >= 0.8)", "osiris-pg2pg", "pg-copy-pipe"),
+        ("osiris-upsert vs osiris-append (rows/s, goal >= 0.8)", "osiris-upsert", "osiris-append"),
+        ("osiris-upsert-part vs osiris-append-part (rows/s, goal >= 0.8)", "osiris-upsert-part", "osiris-append-part"),
+        ("osiris-pg2pg vs pg-copy-pipe (rows/s, goal >= 1.0)", "osiris-pg2pg", "pg-copy-pipe"),
     ]
     measured = {label: round(med[b][0] / med[a][0], 2) for label, a, b in ratios if a in med and b in med}
     for label, ratio in measured.items():

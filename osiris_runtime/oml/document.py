@@ -132,11 +132,17 @@ class OmlDocument:
         line = self.line_text(rng.start.line)
         return Range(rng.start, Position(rng.start.line, max(rng.start.column, len(line.rstrip()))))
 
-    def line_text(self, line: int) -> str:
-        """One line of the text (zero-based), without its newline; "" past the end."""
+    @property
+    def lines(self) -> list[str]:
+        """The text's lines without their newlines, split once per document (do not modify)."""
         if self._lines is None:
             self._lines = self.text.split("\n")
-        return self._lines[line] if 0 <= line < len(self._lines) else ""
+        return self._lines
+
+    def line_text(self, line: int) -> str:
+        """One line of the text (zero-based), without its newline; "" past the end."""
+        lines = self.lines
+        return lines[line] if 0 <= line < len(lines) else ""
 
     def key_range(self, path: Path) -> Range:
         return self.range_of(path, key=True)

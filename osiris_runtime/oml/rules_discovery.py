@@ -84,7 +84,7 @@ class _StepChecker:
         self.base = step.path + (step.config_key or "config",)
 
     def lines(self) -> list[str]:
-        return self.ctx.doc.text.split("\n")
+        return self.ctx.doc.lines  # split once per document, not once per query
 
     def key_path(self, key: str) -> tuple[Any, ...]:
         """Path of a config key as written (a deprecated spelling such as `source_table` included)."""
