@@ -31,7 +31,8 @@ def test_ranges_cover_every_key_exactly_once(low, high, count):
 
 def test_auto_picks_the_count_from_the_row_estimate_and_the_cores():
     assert len(plan_integer_ranges("id", 1, 10**6, 1_000, "auto", "snapshot", cores=8).ranges) == 1
-    assert len(plan_integer_ranges("id", 1, 10**6, 1_000_000, "auto", "snapshot", cores=2).ranges) == 2
+    assert len(plan_integer_ranges("id", 1, 10**6, 1_000_000, "auto", "snapshot", cores=2).ranges) == 1  # the writer's core
+    assert len(plan_integer_ranges("id", 1, 10**6, 1_000_000, "auto", "snapshot", cores=4).ranges) == 3
     assert len(plan_integer_ranges("id", 1, 10**8, 100_000_000, "auto", "snapshot", cores=64).ranges) == 8
     assert range_condition("`id`", KeyRange(None, 10, 0)) == "`id` < 10"
 
