@@ -24,7 +24,15 @@ _SAME_MEANING = frozenset({
     "multipleOf", "oneOf", "anyOf", "allOf", "not", "minProperties", "maxProperties", "patternProperties",
     "propertyNames", "if", "then", "else",
     "description", "title", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment",
-    "x-secret", "x-connection-field", "x-docs",
+})
+# Every other keyword some draft gives a meaning: a schema using one is jsonschema's to judge. Keys in
+# neither set (`enumDescriptions`, `x-*`) are annotations that both validators ignore.
+_OTHER_KEYWORDS = frozenset({
+    "$ref", "$defs", "definitions", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$anchor",
+    "$id", "$schema", "$vocabulary", "id", "format", "dependencies", "dependentRequired", "dependentSchemas",
+    "prefixItems", "additionalItems", "contains", "minContains", "maxContains", "unevaluatedItems",
+    "unevaluatedProperties", "contentEncoding", "contentMediaType", "contentSchema", "divisibleBy", "disallow",
+    "extends",
 })
 _SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties"})
 _SUBSCHEMA_LISTS = frozenset({"oneOf", "anyOf", "allOf"})
@@ -44,10 +52,10 @@ def _gateable(schema: Any) -> bool:
     if not isinstance(schema, Mapping):
         return False
     for key, value in schema.items():
-        if key.startswith("x-") or key in _ANNOTATIONS:
-            continue
-        if key not in _SAME_MEANING:
+        if key in _OTHER_KEYWORDS:
             return False
+        if key not in _SAME_MEANING or key in _ANNOTATIONS:
+            continue  # an annotation (a key no draft asserts anything with)
         if key in ("enum", "const") and not _plain_values(value):
             return False
         if key in _SUBSCHEMA_MAPS and not (isinstance(value, Mapping) and all(_gateable(s) for s in value.values())):
