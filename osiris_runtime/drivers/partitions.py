@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -59,9 +59,9 @@ class PartitionPlan:
                 "ranges": [asdict(r) for r in self.ranges]}
 
 
-def partitions_setting(config: dict[str, Any] | Any) -> int | str:
+def partitions_setting(config: Mapping[str, Any]) -> int | str:
     """`partitions` of a step config: "auto" or a count (1 when unset)."""
-    value = config.get("partitions", 1) if hasattr(config, "get") else 1
+    value = config.get("partitions")
     if value is None:
         return 1
     if value == "auto":
@@ -72,7 +72,7 @@ def partitions_setting(config: dict[str, Any] | Any) -> int | str:
     return value
 
 
-def consistency_setting(config: Any) -> str:
+def consistency_setting(config: Mapping[str, Any]) -> str:
     value = config.get("consistency") or "snapshot"
     if value not in CONSISTENCY_MODES:
         raise ValidationFailed(f"consistency must be one of {', '.join(CONSISTENCY_MODES)}, got {value!r}",
@@ -148,7 +148,8 @@ def merged(readers: Sequence[Callable[[threading.Event], Iterator[Any]]], *, que
             errors.append(exc)
             stop.set()
         finally:
-            put(_DONE) if not stop.is_set() else None
+            if not stop.is_set():
+                put(_DONE)
 
     threads = [threading.Thread(target=run, args=(r,), name=f"osiris-partition-{i}", daemon=True)
                for i, r in enumerate(readers)]
