@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from osiris_runtime.drivers.query_params import STYLE_OF_FAMILY, query_param_problems
 from osiris_runtime.drivers.sql_identifiers import DIALECT_OF_FAMILY, identifier_problems
+from typing import Any, Iterator, Mapping
+
 from osiris_runtime.oml.rules import RuleContext
 from osiris_runtime.oml.rules_config import config_path
 
 
-def check_sql_identifiers(ctx: RuleContext) -> None:
+def _sql_steps(ctx: RuleContext, by_family: Mapping[str, Any]) -> Iterator[tuple[Any, Any, Any, tuple]]:
+    """(step, spec, what `by_family` says of its family, path of its config) for each step with a
+    mapping config whose component family `by_family` names."""
     for step in ctx.doc.steps():
         spec = ctx.spec(step.component)
-        dialect = DIALECT_OF_FAMILY.get(spec.family) if spec is not None else None
-        if dialect is None or not isinstance(step.config, dict):
-            continue
-        base = config_path(step)
+        value = by_family.get(spec.family) if spec is not None else None
+        if value is not None and isinstance(step.config, dict):
+            yield step, spec, value, config_path(step)
+
+
+def check_sql_identifiers(ctx: RuleContext) -> None:
+    for step, spec, dialect, base in _sql_steps(ctx, DIALECT_OF_FAMILY):
         for path, message in identifier_problems(step.config, dialect=dialect):
             ctx.report("config.invalid-identifier", message, base + path,
                        fix="use letters, digits and underscores, e.g. `orders_2024`")
@@ -35,11 +42,6 @@ def check_sql_identifiers(ctx: RuleContext) -> None:
 
 def check_query_params(ctx: RuleContext) -> None:
     """`query_params` and the placeholders of `query` match (the drivers run the same check)."""
-    for step in ctx.doc.steps():
-        spec = ctx.spec(step.component)
-        style = STYLE_OF_FAMILY.get(spec.family) if spec is not None else None
-        if style is None or not isinstance(step.config, dict):
-            continue
-        base = config_path(step)
+    for step, _spec, style, base in _sql_steps(ctx, STYLE_OF_FAMILY):
         for problem in query_param_problems(step.config, style):
             ctx.report(problem.code, problem.message, base + problem.path, fix=problem.fix)
