@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,26 +12,13 @@ from typing import Iterator
 import pytest
 
 from osiris_runtime.registry import BUILTIN_COMPONENTS_DIR, Registry
+from tests.fakes import openai_chat as fake_chat
 
 SEED_COMPONENTS = ("mysql.extractor", "mysql.writer", "supabase.extractor", "supabase.writer")
 API_KEY = "sk-osiris-test-4f9c2d7e1b"
 INLINE_PASSWORD = "Hunter2-inline-secret"
 
 
-def _load_fake():
-    name = "osiris_tests_fake_openai_chat"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parent.parent / "fakes" / "openai_chat.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_chat = _load_fake()
 
 
 @pytest.fixture(autouse=True)

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from osiris_runtime.discovery.sources import discover_connection
+from tests.fakes import postgrest as fake_postgrest
 
 pytestmark = pytest.mark.integration
 REST_KEY = "sb_secret_" + "I14Canary" * 4
-
-
-def _fake_postgrest() -> Any:
-    name = "osiris_tests_fake_postgrest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "fakes" / "postgrest.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def by_name(found: Any) -> dict[str, Any]:
@@ -80,7 +67,7 @@ def test_table_pattern_keeps_matching_names_only(pg_db: str):
 
 
 def test_rest_only_supabase_through_openapi(pg_db: str):
-    fake = _fake_postgrest()
+    fake = fake_postgrest
     with fake.FakePostgrest(f"host=127.0.0.1 port=5432 user=postgres dbname={pg_db}", api_key=REST_KEY) as server:
         found = discover_connection("supabase", {"url": server.url, "key": REST_KEY})
         assert len(server.requests) == 1  # one request, whatever the number of tables
@@ -95,7 +82,7 @@ def test_rest_only_supabase_through_openapi(pg_db: str):
 def test_rest_wrong_key_is_an_auth_failure_without_the_key(pg_db: str):
     from osiris_runtime.cli.connections import classify
 
-    fake = _fake_postgrest()
+    fake = fake_postgrest
     with fake.FakePostgrest(f"host=127.0.0.1 port=5432 user=postgres dbname={pg_db}", api_key=REST_KEY) as server:
         with pytest.raises(PermissionError) as caught:
             discover_connection("supabase", {"url": server.url, "key": "wrong-" + REST_KEY})

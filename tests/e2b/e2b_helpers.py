@@ -9,25 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-FAKES = Path(__file__).resolve().parents[1] / "fakes"
 
 
-def load_fake(name: str) -> Any:
-    """tests/fakes/<name>.py as module `osiris_tests_fake_<name>` (tests/fakes is never put on sys.path:
-    its postgrest.py would shadow the real postgrest package)."""
-    import importlib.util
-
-    module_name = f"osiris_tests_fake_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, FAKES / f"{name}.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module  # dataclasses look the module up while the class is built
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
-EnvdServer = load_fake("envd").EnvdServer
+from tests.fakes.envd import EnvdServer  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 RUNNER_TESTS = REPO / "tests" / "runner"  # runner_test_drivers: test drivers a manifest can name
 # Specs of the test components, so the registry names their drivers (a manifest may load no other).

@@ -187,9 +187,9 @@ def test_ctrl_c_kills_the_sandbox_command_and_exits_130(sandbox, tmp_path):
 
 
 def test_a_rejected_api_key_exits_5_before_anything_is_uploaded(envd, tmp_path, monkeypatch):
-    from e2b_helpers import load_fake
+    from tests.fakes.e2b_api import RejectingControlPlane
 
-    plane = load_fake("e2b_api").RejectingControlPlane()
+    plane = RejectingControlPlane()
     try:
         monkeypatch.delenv("E2B_DEBUG")
         result = osiris_run(str(quickstart_copy(tmp_path, "qs")), "--engine", "e2b", "--json", cwd=tmp_path,

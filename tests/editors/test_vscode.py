@@ -16,7 +16,6 @@ plainly when no answer was valid (nothing written); the API key is in no file an
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import os
@@ -28,24 +27,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import openai_chat as fake_chat
+
 pytestmark = [pytest.mark.editor, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def load_fake(name: str):
-    """tests/fakes/<name>.py as module `osiris_tests_fake_<name>` (the name tests/ai loads it under)."""
-    module_name = f"osiris_tests_fake_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, REPO / "tests" / "fakes" / f"{name}.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module  # dataclasses look the module up while the class is built
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
-fake_chat = load_fake("openai_chat")
 API_KEY = "sk-osiris-e2e-9d3b7a51c8"
 INLINE_PASSWORD = "Inline-e2e-Secret-77"
 MYSQL_PASSWORD = "Shop-e2e-Password-31"  # exported, so @mysql.shop has no unset variable

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 import uuid
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import psycopg
 import pytest
 
 from osiris_runtime.drivers.base import StepContext
+from tests.fakes import postgrest as fake_postgrest
 
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 # A canary key: it must never show up in an error message or an event.
 API_KEY = "sb_secret_" + "CanaryKey" * 5
 
 
-def _load_fake() -> Any:
-    name = "osiris_tests_fake_postgrest"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parent.parent / "fakes" / "postgrest.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look the module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_postgrest = _load_fake()
 
 
 @pytest.fixture(scope="session")
