@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from tests.fakes.envd import EnvdServer
 
-
-from tests.fakes.envd import EnvdServer  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 RUNNER_TESTS = REPO / "tests" / "runner"  # runner_test_drivers: test drivers a manifest can name
 # Specs of the test components, so the registry names their drivers (a manifest may load no other).
