@@ -40,6 +40,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -232,16 +233,61 @@ def osiris_run_command(scenario: str, work: Path) -> list[str]:
 # --- measurement ---------------------------------------------------------------------------------
 
 
-def timed(command: list[str], cwd: Path | None = None) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS MB of the largest process, stdout) of one command under /usr/bin/time."""
+def server_cpu() -> dict[str, float]:
+    """CPU seconds used so far by mariadbd and by PostgreSQL (every backend, live or exited: an
+    exited backend's time is in the postmaster's cutime/cstime)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"mariadbd": 0.0, "postgres": 0.0}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            text = Path(stat).read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        own = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if comm in ("mariadbd", "mysqld"):
+            totals["mariadbd"] += own
+        elif comm == "postgres":
+            totals["postgres"] += own
+            if fields[1] == "1" or not Path(f"/proc/{fields[1]}").exists():  # the postmaster: reaped backends
+                totals["postgres"] += (int(fields[13]) + int(fields[14])) / tick
+    return totals
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One timed command: wall seconds, peak RSS MB of its largest process, CPU seconds of its own
+    process tree, of mariadbd and of PostgreSQL during it (servers are shared: other work counts)."""
+
+    wall: float
+    rss_mb: int
+    cpu_own: float
+    cpu_mariadbd: float
+    cpu_postgres: float
+    stdout: str
+
+    @property
+    def cores_busy(self) -> float:
+        return (self.cpu_own + self.cpu_mariadbd + self.cpu_postgres) / self.wall
+
+
+def timed(command: list[str], cwd: Path | None = None) -> Timing:
+    """Run one command under /usr/bin/time and measure it (see `Timing`)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        servers_before = server_cpu()
         start = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *command], cwd=cwd, capture_output=True, text=True, check=False)
+        done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", report.name, *command], cwd=cwd,
+                              capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
+        time.sleep(0.2)  # let the postmaster reap the command's backends (their CPU lands in its cutime)
+        servers_after = server_cpu()
         if done.returncode != 0:
             raise SystemExit(f"command failed ({done.returncode}): {' '.join(command)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-        rss_kb = int(report.read().strip().splitlines()[-1])
-    return wall, rss_kb // 1024, done.stdout
+        rss_kb, user, system = report.read().strip().splitlines()[-1].split()
+    return Timing(wall, int(rss_kb) // 1024, float(user) + float(system),
+                  servers_after["mariadbd"] - servers_before["mariadbd"],
+                  servers_after["postgres"] - servers_before["postgres"], done.stdout)
 
 
 def check(table: str) -> str:
@@ -328,8 +374,9 @@ def main() -> None:
         ("osiris-pg2pg", "TRUNCATE customers_pg2", osiris("pg2pg"), "customers_pg2"),
     ]
     wanted = [s for s in scenarios if not args.only or s[0] in args.only]
-    results: dict[str, list[tuple[float, int]]] = {}
-    print(f"{'scenario':16} {'run':>3} {'wall_s':>7} {'rssMB':>6}  check (count/sum id/count ref_id/sum len note/sum amount)")
+    results: dict[str, list[Timing]] = {}
+    print(f"{'scenario':18} {'run':>3} {'wall_s':>7} {'rssMB':>6} {'cpu own/mariadbd/pg s':>22} {'cores':>5}  "
+          "check (count/sum id/count ref_id/sum len note/sum amount)")
     for run in range(1, args.runs + 1):
         for name, prep, command, table in wanted:
             if name.startswith("osiris-upsert") and check("customers").split("/")[0] != str(args.rows):
@@ -338,24 +385,31 @@ def main() -> None:
                 prepare("VACUUM customers")
             prepare(prep)
             before = tuples_written(table) if table else 0
-            wall, rss, _ = timed(command, cwd=work)
+            t = timed(command, cwd=work)
             extra = ""
             if name.startswith("osiris-upsert"):
                 extra = f"  tuples written by the upsert: {tuples_written(table) - before}"
-            results.setdefault(name, []).append((wall, rss))
+            results.setdefault(name, []).append(t)
+            cpu = f"{t.cpu_own:6.2f}/{t.cpu_mariadbd:6.2f}/{t.cpu_postgres:6.2f}"
+            head = f"{name:18} {run:>3} {t.wall:7.2f} {t.rss_mb:6d} {cpu:>22} {t.cores_busy:5.2f}"
             if not table:  # the source read alone: nothing lands in Postgres
                 lines = sum(1 for _ in dump.open("rb"))
-                print(f"{name:16} {run:>3} {wall:7.2f} {rss:6d}  {lines} lines read", flush=True)
+                print(f"{head}  {lines} lines read", flush=True)
                 continue
             checked = check(table)
-            print(f"{name:16} {run:>3} {wall:7.2f} {rss:6d}  {checked}{extra}", flush=True)
+            print(f"{head}  {checked}{extra}", flush=True)
             if checked.split("/")[0] != str(args.rows):
                 raise SystemExit(f"{name}: the target does not hold {args.rows} rows")
 
-    print(f"\nmedians over {args.runs} run(s), {args.rows:,} rows, via {args.via}:")
-    med = {name: (statistics.median(w for w, _ in v), max(r for _, r in v)) for name, v in results.items()}
+    print(f"\nmedians over {args.runs} run(s), {args.rows:,} rows, via {args.via} (load average at the end: "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}):")
+    med = {name: (statistics.median(t.wall for t in v), max(t.rss_mb for t in v)) for name, v in results.items()}
+    cpu_med = {name: tuple(statistics.median(getattr(t, f) for t in v) for f in ("cpu_own", "cpu_mariadbd", "cpu_postgres"))
+               for name, v in results.items()}
     for name, (wall, rss) in med.items():
-        print(f"  {name:16} {wall:7.2f} s  {args.rows / wall:>10,.0f} rows/s  peak {rss} MB")
+        own, my, pg_ = cpu_med[name]
+        print(f"  {name:18} {wall:7.2f} s  {args.rows / wall:>10,.0f} rows/s  peak {rss} MB  "
+              f"cpu s own {own:.2f} mariadbd {my:.2f} postgres {pg_:.2f} (sum {own + my + pg_:.2f})")
     ratios = [
         ("osiris-append vs pipe (rows/s)", "osiris-append", "pipe"),
         ("osiris-append-part vs pipe (rows/s, goal >= 1.3)", "osiris-append-part", "pipe"),
@@ -376,9 +430,13 @@ def main() -> None:
             "rows": args.rows,
             "runs": args.runs,
             "via": args.via,
-            "medians": {name: {"wall_s": round(w, 2), "rows_per_s": round(args.rows / w), "peak_rss_mb": r}
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "medians": {name: {"wall_s": round(w, 2), "rows_per_s": round(args.rows / w), "peak_rss_mb": r,
+                               "cpu_s": dict(zip(("own", "mariadbd", "postgres"), (round(c, 2) for c in cpu_med[name])))}
                         for name, (w, r) in med.items()},
-            "all_runs": {name: [{"wall_s": round(w, 2), "peak_rss_mb": r} for w, r in v] for name, v in results.items()},
+            "all_runs": {name: [{"wall_s": round(t.wall, 2), "peak_rss_mb": t.rss_mb, "cpu_own_s": round(t.cpu_own, 2),
+                                 "cpu_mariadbd_s": round(t.cpu_mariadbd, 2), "cpu_postgres_s": round(t.cpu_postgres, 2)}
+                                for t in v] for name, v in results.items()},
             "ratios": measured,
         }, indent=2) + "\n")
     if not args.keep:

@@ -325,7 +325,8 @@ def extract(ctx: StepContext, options: ReadOptions, partitions: int | str = 1, c
 def _stream(ctx: StepContext, client: MySQLClient, conn: Any, sql: str, schema: Schema,
             converters: list[Any], batch_size: int, stop: Any = None, params: Any = None) -> Iterator[Batch]:
     """The rows of `sql` on `conn` in batches (at least one batch, maybe empty); a half-read query
-    is stopped on the server when the consumer (or `stop`) ends early."""
+    is stopped on the server when the consumer (or `stop`) ends early. A partition's reader
+    (`stop` given) leaves counting to the merge: rows read ahead into its queue are not handed on."""
     cur = conn.cursor(client.streaming_cursor)
     finished = False
     try:
@@ -339,7 +340,8 @@ def _stream(ctx: StepContext, client: MySQLClient, conn: Any, sql: str, schema: 
                 raise RunFailed(f"step {ctx.step_id}: cancelled", code="run.cancelled")
             if stop is not None and stop.is_set():
                 return
-            ctx.add_read(len(rows))
+            if stop is None:
+                ctx.add_read(len(rows))
             yield TextBatch(schema, rows, converters)
             yielded = True
         if not yielded and stop is None:
@@ -418,14 +420,16 @@ def _extract_partitions(ctx: StepContext, client: MySQLClient, options: ReadOpti
             finally:
                 lock.close()
 
-    def reader(conn: Any, part: Any) -> Any:
+    def reader(index: int, conn: Any, part: Any) -> Any:
         def read(stop: Any) -> Iterator[Batch]:
             condition = range_condition(quote_mysql(plan.key or ""), part)
             where = " AND ".join(f"({c})" for c in (options.filter, condition) if c)
             columns = ", ".join(quote_mysql(c) for c in options.columns) if options.columns else "*"
             sql = f"SELECT {columns} FROM {table}" + (f" WHERE {where}" if where else "")
             try:
-                yield from _stream(ctx, client, conn, sql, schema, converters, options.batch_size, stop)
+                for batch in _stream(ctx, client, conn, sql, schema, converters, options.batch_size, stop):
+                    batch.partition = index  # a writer may load each partition on its own connection
+                    yield batch
                 conn.rollback()
             except client.error as exc:
                 raise database_error(ctx, "extract", exc) from None
@@ -433,8 +437,9 @@ def _extract_partitions(ctx: StepContext, client: MySQLClient, options: ReadOpti
 
     try:
         yielded = False
-        for batch in merged([reader(c, p) for c, p in zip(readers_conns, plan.ranges)]):
+        for batch in merged([reader(i, c, p) for i, (c, p) in enumerate(zip(readers_conns, plan.ranges))]):
             yielded = True
+            ctx.add_read(len(batch))
             yield batch
         if not yielded:
             yield TextBatch(schema, [], converters)

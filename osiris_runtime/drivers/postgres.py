@@ -38,6 +38,7 @@ from psycopg.adapt import Transformer
 from psycopg.conninfo import make_conninfo
 
 from osiris_runtime.drivers.base import StepContext
+from osiris_runtime.drivers.postgres_stages import PartitionStages
 from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
 from osiris_runtime.drivers.sql_types import (
     create_table_ddl,
@@ -93,16 +94,18 @@ def conninfo_of(connection: Mapping[str, Any]) -> str:
     return make_conninfo(**{k: str(v) for k, v in params.items() if v not in (None, "")})
 
 
-def connect(ctx: StepContext) -> psycopg.Connection:
+def connect(ctx: StepContext, partition: int | None = None) -> psycopg.Connection:
     """A fresh connection; secrets are read from `ctx.connection()` each time (rotation-safe).
 
-    `application_name` names the step so an operator (or a test) can find the writer's backend;
-    `prepare_threshold=None` keeps the connection usable through Supabase's transaction pooler.
+    `application_name` names the step (and the partition a stage loader loads) so an operator (or
+    a test) can find the writer's backend; `prepare_threshold=None` keeps the connection usable
+    through Supabase's transaction pooler.
     """
+    name = f"osiris:{ctx.step_id}" + (f"/p{partition}" if partition is not None else "")
     try:
         return psycopg.connect(
             conninfo_of(ctx.connection()),
-            application_name=f"osiris:{ctx.step_id}"[:63],
+            application_name=name[:63],
             prepare_threshold=None,
             connect_timeout=30,
         )
@@ -563,6 +566,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
     first, batches = _peek(batches)
     table_sql = pg_table(options.schema, options.table)
     conn = connect(ctx)
+    stages: list[PartitionStages] = []  # the loaders of a partitioned stream, once the columns are known
     try:
         with conn.transaction():
             conn.execute("SET LOCAL statement_timeout = 0")
@@ -571,7 +575,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
             conn.execute("SET LOCAL jit = off")
             # Text without an offset (MySQL TIMESTAMP is read in UTC) means UTC, whatever the server's zone.
             conn.execute("SET LOCAL TimeZone = 'UTC'")
-            written = _write_in_transaction(ctx, conn, options, table_sql, first, batches)
+            written = _write_in_transaction(ctx, conn, options, table_sql, first, batches, stages)
         ctx.add_written(written)
         ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=written)
     except OsirisError:
@@ -580,6 +584,8 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
         raise database_error(ctx, f"write to {options.table} ({options.write_mode}); the target is unchanged", exc) from None
     finally:
         conn.close()
+        for partition_stages in stages:
+            partition_stages.drop()
 
 
 def _write_in_transaction(
@@ -589,6 +595,7 @@ def _write_in_transaction(
     table_sql: str,
     first: Batch | None,
     batches: Iterator[Batch],
+    stages_out: list[PartitionStages],
 ) -> int:
     existing = target_columns(conn, table_sql)
     incoming = first.schema.names if first is not None else []
@@ -606,15 +613,31 @@ def _write_in_transaction(
     columns = [by_name[n] for n in first.schema.names]
     raw = isinstance(first, CopyBatch) and first.type_oids == tuple(c.type_oid for c in columns)
     ctx.emit("write.copy", table=options.table, format="binary pass-through" if raw else "text")
+    names = ", ".join(quote_pg(c.name) for c in columns)
+    stages: PartitionStages | None = None
+    if first.partition is not None:  # a partitioned read: partitions 1.. load their own stages meanwhile
+        stages = PartitionStages(ctx, connect, options.schema and quote_pg(options.schema), table_sql,
+                                 [(c.name, c.type_sql) for c in columns],
+                                 lambda c, stage, parts: _copy_all(ctx, c, stage, columns, raw, parts))
+        stages_out.append(stages)
+        batches = (b for b in batches if not stages.take(b))
 
     if options.write_mode == "append":
-        return _copy_all(ctx, conn, table_sql, columns, raw, batches)
+        written = _copy_all(ctx, conn, table_sql, columns, raw, batches)
+        for stage_sql, rows in _finished(stages):
+            inserted = conn.execute(f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {stage_sql}").rowcount
+            _check_count(ctx, "append of a partition", inserted, rows)
+            written += rows
+        return written
 
     stage = quote_pg("osiris_stage")
-    names = ", ".join(quote_pg(c.name) for c in columns)
     conn.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
     conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA")
     staged = _copy_all(ctx, conn, stage, columns, raw, batches)
+    partition_stages = _finished(stages)
+    if partition_stages:  # the final statement reads staging and every partition's stage as one
+        staged += sum(rows for _, rows in partition_stages)
+        stage = "(" + " UNION ALL ".join(f"SELECT {names} FROM {s}" for s in [stage, *(n for n, _ in partition_stages)]) + ")"
     if options.write_mode == "replace":
         key = _key_of_a_referenced_table(conn, table_sql)
         if key and set(key) <= set(first.schema.names):
@@ -626,7 +649,7 @@ def _write_in_transaction(
             conn.execute(upsert_sql(table_sql, stage, columns, key))
             return staged
         _empty(conn, table_sql)
-        inserted = conn.execute(f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {stage}").rowcount
+        inserted = conn.execute(f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {stage} AS s").rowcount
         _check_count(ctx, "replace", inserted, staged)
         return staged
     with conn.cursor() as cur:
@@ -635,6 +658,11 @@ def _write_in_transaction(
     ctx.extra_metrics["rows_changed"] = changed
     ctx.extra_metrics["rows_unchanged"] = staged - changed
     return staged
+
+
+def _finished(stages: PartitionStages | None) -> list[tuple[str, int]]:
+    """(stage table, rows) of every partition loaded on its own connection, once all are loaded."""
+    return stages.finish() if stages is not None else []
 
 
 def _key_of_a_referenced_table(conn: psycopg.Connection, table_sql: str) -> list[str]:

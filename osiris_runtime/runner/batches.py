@@ -41,6 +41,9 @@ class Batch:
 
     schema: Schema
     rows: Sequence[tuple[Any, ...]] = field(default_factory=list)
+    # The partition of a partitioned read this batch belongs to (0..N-1), None otherwise: a writer
+    # may load partitions concurrently (drivers/postgres_stages.py).
+    partition: int | None = None
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -101,3 +101,33 @@ def run_on_thread(fn: Callable[[], Any]) -> threading.Thread:
     t = threading.Thread(target=fn, daemon=True)
     t.start()
     return t
+
+
+# `OSIRIS_TEST_PARTITIONS=N` runs the driver tests with partitions on (the assertions unchanged):
+# every MySQL table read is split into N key ranges, and every Postgres writer's input is tagged as
+# N partitions (round-robin by batch), so partitions 1.. are loaded concurrently into stages.
+PARTITIONS = int(os.environ.get("OSIRIS_TEST_PARTITIONS") or 1)
+
+
+def _tagged(batches: Iterator[Batch]) -> Iterator[Batch]:
+    for i, batch in enumerate(batches):
+        if batch.partition is None:
+            batch.partition = i % PARTITIONS
+        yield batch
+
+
+@pytest.fixture(autouse=True)
+def partitions_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    if PARTITIONS < 2:
+        return
+    from osiris_runtime.drivers import mysql, postgres
+
+    extract, write = mysql.MySQLExtractor.run, postgres.write
+
+    def extract_partitioned(self: Any, inputs: Any) -> Any:
+        if self.ctx.config.get("table") and "partitions" not in self.ctx.config:
+            self.ctx.config = {**self.ctx.config, "partitions": PARTITIONS}
+        return extract(self, inputs)
+
+    monkeypatch.setattr(mysql.MySQLExtractor, "run", extract_partitioned)
+    monkeypatch.setattr(postgres, "write", lambda ctx, options, batches: write(ctx, options, _tagged(batches)))

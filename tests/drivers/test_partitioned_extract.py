@@ -165,3 +165,48 @@ def test_a_killed_partition_fails_the_step_and_the_target_stays_unchanged(my, pg
         finally:
             stream.close()
         assert pg.execute("SELECT id, val, n FROM part_target").fetchall() == [(1, "old", 1)]
+
+
+# -- the writer loads partitions concurrently --------------------------------------------------
+def _stages_left(pg: Any, pg_schema: str) -> list[str]:
+    return [r[0] for r in pg.execute("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                     "WHERE n.nspname = %s AND relname LIKE 'osiris_stage%%'", (pg_schema,)).fetchall()]
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert", "replace"])
+def test_partitions_are_loaded_on_their_own_connections_and_land_once(mode, my, pg, my_connection, pg_connection, pg_schema):
+    _load_numbers(my)
+    pg.execute("DROP TABLE IF EXISTS part_loaded")
+    pg.execute("CREATE TABLE part_loaded (id bigint PRIMARY KEY, val varchar(40), n integer)")
+    if mode != "append":  # upsert and replace meet existing rows: one changed, one unchanged, one gone
+        pg.execute("INSERT INTO part_loaded VALUES (3, 'stale', 1), (6, 'v2', 2), (-5, 'gone', 0)")
+    read = make_ctx("pull", "mysql.extractor", {"table": "part_src", "partitions": 3, "batch_size": 1000}, my_connection)
+    write = make_ctx("push", "supabase.writer", {"table": "part_loaded", "schema": pg_schema, "write_mode": mode,
+                                                  "primary_key": "id"}, pg_connection)
+    SupabaseWriter(write).run({"pull": MySQLExtractor(read).run({})})
+    with my.cursor() as cur:
+        cur.execute("SELECT id, val, n FROM part_src ORDER BY id")
+        expected = [tuple(r) for r in cur.fetchall()]
+    if mode == "upsert":
+        expected = [(-5, "gone", 0), *expected]
+    assert pg.execute("SELECT id, val, n FROM part_loaded ORDER BY id").fetchall() == expected
+    stages = sorted(f["partition"] for e, f in write.extra_metrics["events"] if e == "write.stage")
+    assert stages == [1, 2] and write.rows_written == ROWS
+    assert _stages_left(pg, pg_schema) == []
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert", "replace"])
+def test_a_failing_partition_load_leaves_the_target_unchanged_and_no_stage(mode, my, pg, my_connection, pg_connection, pg_schema):
+    _load_numbers(my)
+    pg.execute("DROP TABLE IF EXISTS part_narrow")
+    # 'v10000' and longer do not fit: only the upper key ranges (partitions 1 and 2) hold such rows.
+    pg.execute("CREATE TABLE part_narrow (id bigint PRIMARY KEY, val varchar(5), n integer)")
+    pg.execute("INSERT INTO part_narrow VALUES (1, 'old', 1)")
+    read = make_ctx("pull", "mysql.extractor", {"table": "part_src", "partitions": 3, "batch_size": 1000}, my_connection)
+    write = make_ctx("push", "supabase.writer", {"table": "part_narrow", "schema": pg_schema, "write_mode": mode,
+                                                  "primary_key": "id"}, pg_connection)
+    with pytest.raises(RunFailed) as failure:
+        SupabaseWriter(write).run({"pull": MySQLExtractor(read).run({})})
+    assert "22001" in failure.value.message and "unchanged" in failure.value.message
+    assert pg.execute("SELECT id, val, n FROM part_narrow").fetchall() == [(1, "old", 1)]
+    assert _stages_left(pg, pg_schema) == [] and write.rows_written == 0
