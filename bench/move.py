@@ -11,7 +11,8 @@ database (`osiris_bench`), dropped at the end unless --keep.
 Scenarios, all in the same run so that ratios compare like with like (the machine is shared):
 - pipe:            `mariadb --batch --raw | psql -c "COPY ... FROM STDIN"` (the baseline, SQL-side escaping)
 - osiris-append:   mysql.extractor -> supabase.writer (direct path), append into an empty table
-- osiris-append-part: the same with `partitions: auto` (key ranges read on N connections at once)
+- osiris-append-part: the same with `partitions: auto` (or --partitions N): key ranges read on N
+                   connections at once, loaded into Postgres on N connections (partitions 1.. via stages)
 - source-read:     the bound on the source side: `mariadb --batch --raw` of the pipe's SELECT into a file
 - target-load:     the bound on the target side: `psql COPY` of that file into the empty table
 - sling:           Sling 1.4.11 full-refresh, when its binary is found: $SLING_BINARY, or PyPI
@@ -207,9 +208,10 @@ PIPELINES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any]]] = {
 }
 
 
-def osiris_run_command(scenario: str, work: Path) -> list[str]:
+def osiris_run_command(scenario: str, work: Path, partitions: str) -> list[str]:
     """An OML pipeline + connections file for `osiris run` (the user-facing path)."""
     source, source_conn, target, write, read = PIPELINES[scenario]
+    read = {k: (partitions if k == "partitions" else v) for k, v in read.items()}
     (work / "osiris_connections.yaml").write_text(textwrap.dedent(f"""\
         connections:
           mysql:
@@ -326,6 +328,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--via", choices=["run", "drivers"], default="run", help="`osiris run` (default) or drivers in-process")
     parser.add_argument("--only", nargs="*", help="scenario names to run")
+    parser.add_argument("--partitions", default="auto", help="`partitions` of the *-part scenarios (default auto)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--save", type=Path, help="also write the medians and ratios as JSON (e.g. bench/results/move.json)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -339,7 +342,7 @@ def main() -> None:
     me = [PYTHON, str(Path(__file__).resolve())]
 
     def osiris(scenario: str) -> list[str]:
-        return osiris_run_command(scenario, work) if args.via == "run" else [*me, "--child", scenario]
+        return osiris_run_command(scenario, work, args.partitions) if args.via == "run" else [*me, "--child", scenario]
 
     sling = sling_binary()
     (work / "pipe_select.sql").write_text(PIPE_SELECT + "\n")
@@ -422,8 +425,12 @@ def main() -> None:
         ("osiris-pg2pg vs pg-copy-pipe (rows/s, goal >= 1.0)", "osiris-pg2pg", "pg-copy-pipe"),
     ]
     measured = {label: round(med[b][0] / med[a][0], 2) for label, a, b in ratios if a in med and b in med}
+    # The same ratio within each run (scenarios of one run ran back to back): steadier when the
+    # machine's load changes between runs.
+    paired = {label: round(statistics.median(tb.wall / ta.wall for ta, tb in zip(results[a], results[b])), 2)
+              for label, a, b in ratios if a in med and b in med}
     for label, ratio in measured.items():
-        print(f"  {label}: {ratio:.2f}x")
+        print(f"  {label}: {ratio:.2f}x (median of per-run ratios {paired[label]:.2f}x)")
     if args.save:
         args.save.write_text(json.dumps({
             "command": " ".join(["bench/move.py", *sys.argv[1:]]),
@@ -438,6 +445,7 @@ def main() -> None:
                                  "cpu_mariadbd_s": round(t.cpu_mariadbd, 2), "cpu_postgres_s": round(t.cpu_postgres, 2)}
                                 for t in v] for name, v in results.items()},
             "ratios": measured,
+            "ratios_paired_by_run": paired,
         }, indent=2) + "\n")
     if not args.keep:
         teardown()

@@ -4,8 +4,8 @@ The plan is a value (`PartitionPlan`: key, ranges, row estimates, consistency) c
 function from the key's bounds and the table's row estimate, and emitted as the `extract.plan`
 event, so a later change can hand partitions to several sandboxes. The readers run on threads and
 hand their batches to the step through a small bounded queue: memory stays at about
-`2 x partitions` batches whatever the table size, and downstream steps see one ordinary stream
-(a writer's guarantees do not change). Partitions are read concurrently; the order of rows across
+`partitions + 1` batches (plus one being read per partition) whatever the table size, and
+downstream steps see one ordinary stream (a writer's guarantees do not change). Partitions are read concurrently; the order of rows across
 partitions is not defined (it is not defined for an unordered SELECT either).
 
 Consistency (docs/data-movement.md):
@@ -126,7 +126,7 @@ def merged(readers: Sequence[Callable[[threading.Event], Iterator[Any]]], *, que
     A reader gets a stop event and must end soon after it is set; the first error of any reader is
     raised here after the others are stopped. Closing this generator stops every reader.
     """
-    items: queue.Queue[Any] = queue.Queue(maxsize=queue_size or 2 * len(readers))
+    items: queue.Queue[Any] = queue.Queue(maxsize=queue_size or len(readers) + 1)
     stop = threading.Event()
     errors: list[BaseException] = []
 

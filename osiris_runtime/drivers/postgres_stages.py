@@ -15,8 +15,8 @@ What it costs: append moves the rows of partitions 1..N-1 twice (COPY into a sta
 ... SELECT), so it gains only where the servers have cores to spare for the parallel COPYs (see
 docs/data-movement.md#speed); upsert and replace stage every row anyway, so their stages cost
 nothing extra. Stages are named `osiris_stage_<target hash>_<pid>_<partition>` in the target's
-schema; a process killed outright can leave one behind (UNLOGGED tables are also emptied by a
-server crash), which the next run of the same process id drops.
+schema (the loaders need CREATE there); only a process killed outright leaves one behind, and it
+holds nothing the target depends on.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from osiris_runtime.runner.batches import Batch
 _DONE = object()
 # (connection, stage table, batches) -> rows copied: the writer's own COPY, so both paths encode alike.
 CopyInto = Callable[[psycopg.Connection, str, Iterator[Batch]], int]
-_QUEUE_BATCHES = 2  # per loader: memory stays at a few batches per partition
+_QUEUE_BATCHES = 1  # per loader: memory stays at about two batches per partition (queued, being written)
 
 
 def stage_name(table_sql: str, partition: int) -> str:
