@@ -11,11 +11,12 @@ extracted OML, the feedback) with the one redactor.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
-from osiris_runtime.errors import Diagnostic, Range, Severity
+from osiris_runtime.errors import Diagnostic, OsirisError, Range, Severity
 from osiris_runtime.oml.document import OmlDocument, parse_oml
 from osiris_runtime.oml.rules import validate
 from osiris_runtime.secrets import Redactor
@@ -83,9 +84,17 @@ class Attempt:
                 and not any(d.code in INVENTED_NAME_CODES for d in self.diagnostics))
 
 
+class GenerationCancelled(OsirisError):
+    """Raised by a generator whose request was cancelled in flight: the loop stops there."""
+
+    def __init__(self) -> None:
+        super().__init__("the generation was cancelled", code="ai.cancelled")
+
+
 @dataclass(frozen=True)
 class GenerationResult:
     attempts: tuple[Attempt, ...]
+    cancelled: bool = False  # stopped by the cancel flag: `attempts` are the ones finished before (maybe none)
 
     @property
     def best(self) -> Attempt:
@@ -227,7 +236,9 @@ def judge_answer(number: int, answer: str, registry: "Registry", connections: "C
 
 @dataclass
 class GenerationLoop:
-    """Bounded retries of one request; `on_attempt` sees each judged attempt (for progress displays)."""
+    """Bounded retries of one request; `on_ask` hears of each attempt before the model is asked and
+    `on_attempt` sees it judged (for progress displays). `cancel` stops the loop before the next
+    attempt; a generator may also stop the attempt in flight by raising GenerationCancelled."""
 
     registry: "Registry"
     connections: "ConnectionsFile | None" = None
@@ -236,14 +247,23 @@ class GenerationLoop:
     clock: Callable[[], float] = time.perf_counter
     redactor: Redactor = field(default_factory=Redactor)
     discovery: "Catalogs | None" = None  # discovery caches: invented table/column names are problems too
+    cancel: threading.Event | None = None
+    on_ask: Callable[[int], None] | None = None
 
     def run(self, request: str, generator: Generator) -> GenerationResult:
         done: list[Attempt] = []
         previous: Attempt | None = None
         feedback: str | None = None
         for number in range(1, max(1, self.attempts) + 1):
+            if self.cancel is not None and self.cancel.is_set():
+                return GenerationResult(tuple(done), cancelled=True)
+            if self.on_ask is not None:
+                self.on_ask(number)
             started = self.clock()
-            answer = generator(request, previous, feedback)
+            try:
+                answer = generator(request, previous, feedback)
+            except GenerationCancelled:
+                return GenerationResult(tuple(done), cancelled=True)
             model_ms = (self.clock() - started) * 1000.0
             attempt = judge_answer(number, answer, self.registry, self.connections, model_ms=model_ms,
                                    clock=self.clock, redactor=self.redactor, discovery=self.discovery)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
 from osiris_runtime.ai.context import cached_context, default_context_cache_dir
-from osiris_runtime.ai.llm import ChatModel, Conversation, LlmSettings
+from osiris_runtime.ai.llm import ChatModel, Conversation, LlmEndpoint, LlmSettings
 from osiris_runtime.ai.loop import DEFAULT_ATTEMPTS, Attempt, GenerationLoop, GenerationResult
 from osiris_runtime.ai.prompt import load_template, render_system_prompt
 from osiris_runtime.ai.workspace import AiWorkspace
@@ -22,13 +23,18 @@ class AssistantSession:
     conversation: Conversation
     redactor: Redactor        # knows the API key and every secret the model wrote
     attempts: int = DEFAULT_ATTEMPTS
+    settings: LlmSettings | None = None
+    cancel: threading.Event | None = None
 
     @classmethod
     def open(cls, workspace: AiWorkspace, env: Mapping[str, str], *, attempts: int = DEFAULT_ATTEMPTS,
              template_path: Path | None = None, stream: bool = True,
-             on_delta: Callable[[str], None] | None = None) -> "AssistantSession":
-        """Settings from `env` first (ConfigError, exit 5, when the endpoint is not configured)."""
-        settings = LlmSettings.from_env(env)
+             on_delta: Callable[[str], None] | None = None, endpoint: LlmEndpoint | None = None,
+             cancel: threading.Event | None = None) -> "AssistantSession":
+        """Settings first: `endpoint`'s values, else `env`'s variables (ConfigError, exit 5, when the
+        endpoint is not configured). `cancel` stops `ask` at the next attempt or in the request."""
+        chosen = endpoint or LlmEndpoint()
+        settings = LlmSettings.from_env(env, base_url=chosen.base_url, model=chosen.model, timeout_s=chosen.timeout_s)
         catalogs = workspace.catalogs()
         discovery = None
         if catalogs:  # `osiris discover` ran here: the model sees real tables and columns
@@ -38,16 +44,19 @@ class AssistantSession:
             discovery = discovery_section(catalogs.values(), count_tokens=count_tokens)
         context = cached_context(workspace.registry, workspace.connections, default_context_cache_dir(env), discovery)
         system_prompt = render_system_prompt(context.text, load_template(template_path, env))
-        model = ChatModel(settings, stream=stream, on_delta=on_delta)
-        return cls(workspace, Conversation(model.complete, system_prompt), model.redactor, attempts)
+        model = ChatModel(settings, stream=stream, on_delta=on_delta, cancel=cancel)
+        return cls(workspace, Conversation(model.complete, system_prompt), model.redactor, attempts, settings, cancel)
 
-    def ask(self, request: str, on_attempt: Callable[[Attempt], None] | None = None) -> GenerationResult:
-        """One request through the loop; the final answer becomes part of the conversation."""
+    def ask(self, request: str, on_attempt: Callable[[Attempt], None] | None = None,
+            on_ask: Callable[[int], None] | None = None) -> GenerationResult:
+        """One request through the loop; the final answer becomes part of the conversation
+        (a cancelled request does not)."""
         loop = GenerationLoop(self.workspace.registry, self.workspace.connections, self.attempts,
                               on_attempt=on_attempt, redactor=self.redactor,
-                              discovery=self.workspace.catalogs() or None)
+                              discovery=self.workspace.catalogs() or None, cancel=self.cancel, on_ask=on_ask)
         result = loop.run(request, self.conversation.generator())
-        self.conversation.remember(request, result.best.oml)
+        if not result.cancelled:
+            self.conversation.remember(request, result.best.oml)
         return result
 
 
