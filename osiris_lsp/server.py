@@ -50,8 +50,8 @@ TRIGGER_CHARACTERS = [":", " ", "@", ".", "[", ",", "-", "{"]
 
 
 class OsirisProtocol(LanguageServerProtocol):
-    """pygls' protocol with five changes: UTF-16 positions always; pipeline commands get the full
-    ExecuteCommandParams (work-done token) and a cancel flag that `$/cancelRequest` sets; a cancel
+    """pygls' protocol with five changes: UTF-16 positions always; pipeline commands and Generate get
+    the full ExecuteCommandParams (work-done token) and a cancel flag that `$/cancelRequest` sets; a cancel
     of a request already answered is ignored quietly; and a
     request whose params do not parse is answered with an error instead of being dropped."""
 
@@ -67,12 +67,16 @@ class OsirisProtocol(LanguageServerProtocol):
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):  # type: ignore[override]
         server: OsirisLanguageServer = self._server  # type: ignore[assignment]
-        if params.command not in commands.COMMANDS:
+        if params.command not in commands.COMMANDS and params.command != generate.GENERATE:
             return (yield from super().lsp_workspace__execute_command(params))
-        cancel = threading.Event()
+        if params.command == generate.GENERATE:
+            cancel: threading.Event = AnsweredCancel()
+            handler = server.execute_generate
+        else:
+            cancel, handler = threading.Event(), server.execute_pipeline_command
         server.cancel_flags[self.msg_id] = cancel
         try:
-            return (yield server.execute_pipeline_command, (params, cancel), None)
+            return (yield handler, (params, cancel), None)
         finally:
             server.cancel_flags.pop(self.msg_id, None)
 
@@ -91,10 +95,17 @@ class OsirisProtocol(LanguageServerProtocol):
         flag = self._server.cancel_flags.get(msg_id)  # type: ignore[attr-defined]
         if flag is not None:
             flag.set()
+            if isinstance(flag, AnsweredCancel):
+                return
         # Clients cancel requests that were answered a moment ago (VS Code does, on every
         # keystroke); pygls would log a warning for each into the user's output panel.
         if msg_id in self._request_futures:
             super()._handle_cancel_notification(msg_id)
+
+
+class AnsweredCancel(threading.Event):
+    """The cancel flag of a command that stops within moments and answers the cancel itself
+    (`{ok: false, cancelled: true}`, Generate): `$/cancelRequest` sets it and leaves the request be."""
 
 
 class OsirisLanguageServer(LanguageServer):
@@ -234,13 +245,6 @@ class OsirisLanguageServer(LanguageServer):
             snap, folder = DocumentSnapshot(uri, None, text), self.oml.folder_for(uri)
         else:
             snap, folder = found
-        token = params.work_done_token
-        if token is None and get_capability(self.client_capabilities, "window.work_done_progress", False):
-            token = f"osiris-{params.command}-{id(cancel)}"
-            try:
-                await self.work_done_progress.create_async(token)
-            except Exception:
-                token = None
         loop = asyncio.get_running_loop()
         reporter = commands.Reporter(
             progress=lambda message, pct: loop.call_soon_threadsafe(self._report_progress, token, message, pct),
@@ -248,11 +252,7 @@ class OsirisLanguageServer(LanguageServer):
             cancelled=cancel,
         )
         title = commands.TITLES[params.command]
-        if token is not None:
-            self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=f"Osiris: {title} {snap.path.name if snap.path else uri}", cancellable=True, percentage=0))
-            future = self.work_done_progress.tokens.get(token)
-            if future is not None:
-                future.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
+        token = await self._begin_progress(params, cancel, f"Osiris: {title} {snap.path.name if snap.path else uri}", percentage=0)
         run = commands.RUNNERS[params.command]
         try:
             result = await loop.run_in_executor(None, run, snap, folder, reporter, *args[1:3])
@@ -260,11 +260,64 @@ class OsirisLanguageServer(LanguageServer):
             cancel.set()
             raise
         finally:
-            if token is not None:
-                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="cancelled" if cancel.is_set() else "done"))
+            self._end_progress(token, cancel)
         if params.command == commands.DISCOVER:
             self.revalidate_all()  # the new cache changes what every document's tables and columns are checked against
         return result
+
+    async def execute_generate(self, params: types.ExecuteCommandParams, cancel: threading.Event) -> dict[str, Any]:
+        """`osiris.generate` (features/generate.py) with progress on the request's work-done token."""
+        import os
+
+        args = params.arguments or []
+        request = args[0] if args and isinstance(args[0], str) else ""
+        where = uri_to_path(args[1]) if len(args) > 1 and isinstance(args[1], str) else None
+        target_dir = (where if where.is_dir() else where.parent) if where is not None and where.exists() else None
+        roots = self.oml.roots()
+        anchor = where or target_dir or (roots[0] if roots else None)
+        folder = self.oml.folder_for(anchor.as_uri()) if anchor is not None else self.oml.folder_for("")
+        token = await self._begin_progress(params, cancel, generate.TITLE)
+        loop = asyncio.get_running_loop()
+
+        def report(message: str, percentage: int | None) -> None:  # progress only: the judged attempts are logged
+            if token is not None:
+                self.work_done_progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
+
+        reporter = commands.Reporter(
+            progress=lambda message, pct: loop.call_soon_threadsafe(report, message, pct),
+            log=lambda message: loop.call_soon_threadsafe(self.log_message, message, types.MessageType.Info),
+            cancelled=cancel,
+        )
+        try:
+            return await loop.run_in_executor(None, generate.generate_document, request, folder, target_dir, reporter,
+                                              dict(os.environ))
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        finally:
+            self._end_progress(token, cancel)
+
+    async def _begin_progress(self, params: types.ExecuteCommandParams, cancel: threading.Event, title: str,
+                              percentage: int | None = None) -> Any:
+        """The request's work-done token (or one of ours when the client allows), begun, cancellable
+        from the client's progress UI; None when there is no progress to report to."""
+        token = params.work_done_token
+        if token is None and get_capability(self.client_capabilities, "window.work_done_progress", False):
+            token = f"osiris-{params.command}-{id(cancel)}"
+            try:
+                await self.work_done_progress.create_async(token)
+            except Exception:
+                return None
+        if token is not None:
+            self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True, percentage=percentage))
+            future = self.work_done_progress.tokens.get(token)
+            if future is not None:
+                future.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
+        return token
+
+    def _end_progress(self, token: Any, cancel: threading.Event) -> None:
+        if token is not None:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message="cancelled" if cancel.is_set() else "done"))
 
     def _report_progress(self, token: Any, message: str, percentage: int | None) -> None:
         if token is not None:
@@ -467,17 +520,8 @@ def build_server() -> OsirisLanguageServer:
     for name in commands.COMMANDS:
         server.command(name)(_unreachable_command)
 
-    @server.command(generate.GENERATE)
-    async def on_generate(ls: OsirisLanguageServer, *args: Any) -> dict[str, Any]:
-        request = args[0] if args and isinstance(args[0], str) else ""
-        where = uri_to_path(args[1]) if len(args) > 1 and isinstance(args[1], str) else None
-        target_dir = (where if where.is_dir() else where.parent) if where is not None and where.exists() else None
-        roots = ls.oml.roots()
-        anchor = where or target_dir or (roots[0] if roots else None)
-        folder = ls.oml.folder_for(anchor.as_uri()) if anchor is not None else ls.oml.folder_for("")
-        loop = asyncio.get_running_loop()
-        progress = lambda message: loop.call_soon_threadsafe(ls.log_message, f"generate: {message}", types.MessageType.Info)  # noqa: E731
-        return await loop.run_in_executor(None, generate.generate_document, request, folder, target_dir, progress)
+    # Dispatched by OsirisProtocol with its full params (work-done token, cancel flag): execute_generate.
+    server.command(generate.GENERATE)(_unreachable_command)
 
     return server
 

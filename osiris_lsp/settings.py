@@ -1,7 +1,7 @@
 """Typed server settings, read from `initializationOptions` and `workspace/configuration`.
 
 Clients send camelCase keys (`componentsPath`, `connectionsFile`, `runEngine`, `secretsFile`,
-`e2bTemplate`, `e2bTimeout`, `docsBaseUrl`),
+`e2bTemplate`, `e2bTimeout`, `docsBaseUrl`, and `ai: {baseUrl, model, timeout}` for Generate),
 either at the top level or under an `osiris` section; unknown keys are ignored and a wrong type
 falls back to the default, so a bad setting never stops the server.
 """
@@ -25,6 +25,10 @@ class ServerSettings:
     e2b_timeout: float | None = None  # the e2b sandbox lifetime in seconds (None: OSIRIS_E2B_TIMEOUT, else 900)
     # The documentation site diagnostics link to (osiris_runtime.doclinks); None: the repository's docs/.
     docs_base_url: str | None = None
+    # Generate's endpoint (osiris.ai.*); None: the server's OSIRIS_LLM_* variables. The key is never a setting.
+    ai_base_url: str | None = None
+    ai_model: str | None = None
+    ai_timeout: float | None = None  # seconds
 
     def merged(self, options: Any) -> "ServerSettings":
         """These settings overridden by whatever `options` (a client mapping) sets."""
@@ -55,6 +59,15 @@ class ServerSettings:
         timeout = options.get("e2bTimeout")
         if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
             out = replace(out, e2b_timeout=float(timeout) if timeout >= 1 else None)
+        ai = options.get("ai")
+        if isinstance(ai, Mapping):
+            for key, attr in (("baseUrl", "ai_base_url"), ("model", "ai_model")):
+                value = ai.get(key)
+                if isinstance(value, str):
+                    out = replace(out, **{attr: value.strip() or None})
+            ai_timeout = ai.get("timeout")
+            if isinstance(ai_timeout, (int, float)) and not isinstance(ai_timeout, bool):
+                out = replace(out, ai_timeout=float(ai_timeout) if ai_timeout > 0 else None)
         return out
 
     def resolved(self, folder: Path | None) -> "ServerSettings":

@@ -22,8 +22,8 @@ class AssistantSession:
     workspace: AiWorkspace
     conversation: Conversation
     redactor: Redactor        # knows the API key and every secret the model wrote
+    settings: LlmSettings
     attempts: int = DEFAULT_ATTEMPTS
-    settings: LlmSettings | None = None
     cancel: threading.Event | None = None
 
     @classmethod
@@ -45,7 +45,7 @@ class AssistantSession:
         context = cached_context(workspace.registry, workspace.connections, default_context_cache_dir(env), discovery)
         system_prompt = render_system_prompt(context.text, load_template(template_path, env))
         model = ChatModel(settings, stream=stream, on_delta=on_delta, cancel=cancel)
-        return cls(workspace, Conversation(model.complete, system_prompt), model.redactor, attempts, settings, cancel)
+        return cls(workspace, Conversation(model.complete, system_prompt), model.redactor, settings, attempts, cancel)
 
     def ask(self, request: str, on_attempt: Callable[[Attempt], None] | None = None,
             on_ask: Callable[[int], None] | None = None) -> GenerationResult:

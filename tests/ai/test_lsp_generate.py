@@ -1,9 +1,12 @@
-"""`osiris.generate` through the real language server (pytest-lsp), against the fake chat endpoint."""
+"""`osiris.generate` through the real language server (pytest-lsp), against the fake chat endpoint:
+results, files, progress per attempt on the request's work-done token, cancellation mid-attempt."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,59 @@ async def test_generate_reports_endpoint_failures_and_invalid_results_without_wr
     empty = await generate(client, "  ")
     assert empty["ok"] is False and empty["error"]["code"] == "ai.empty-request"
     assert sorted(folder.iterdir()) == before
+
+
+async def test_generate_reports_each_attempt_as_work_done_progress(client: LanguageClient, folder: Path):
+    target = folder / "progress"
+    target.mkdir()
+    CHAT.add(VALID.replace("supabase.writer", "supabase.loader"), VALID)
+    client.progress_reports.setdefault("gen-progress", [])
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="osiris.generate", arguments=["Move the MySQL orders table into Supabase", target.as_uri()],
+        work_done_token="gen-progress"))
+    assert result["ok"] is True and Path(result["file"]).parent == target, result
+    reports = client.progress_reports["gen-progress"]
+    begin, end = reports[0], reports[-1]
+    assert isinstance(begin, types.WorkDoneProgressBegin) and begin.cancellable is True
+    assert begin.title == "Osiris: generating a pipeline"
+    assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "done"
+    messages = [r.message for r in reports[1:-1] if isinstance(r, types.WorkDoneProgressReport)]
+    assert messages == [f"attempt 1 of 3: asking {fake_chat.MODEL}", "attempt 1: 1 problem(s), asking again",
+                        f"attempt 2 of 3: asking {fake_chat.MODEL}", "attempt 2: valid"], messages
+    logs = [m.message for m in client.log_messages]
+    assert "generate: attempt 1: 1 problem(s), asking again" in logs and "generate: attempt 2: valid" in logs
+
+
+async def test_cancelling_generate_mid_attempt_closes_the_request_and_writes_nothing(client: LanguageClient, folder: Path):
+    target = folder / "cancelled"
+    target.mkdir()
+    CHAT.add(fake_chat.Reply(VALID, delay_s=120))  # the model "thinks" for two minutes
+    asked = len(CHAT.requests)
+    client.progress_reports.setdefault("gen-cancel", [])
+    request = asyncio.ensure_future(client.protocol.send_request_async(
+        types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandParams(
+            command="osiris.generate", arguments=["Move the MySQL orders table into Supabase", target.as_uri()],
+            work_done_token="gen-cancel"), msg_id="gen-cancel-1"))
+    for _ in range(400):  # until the endpoint holds the request
+        if len(CHAT.requests) > asked:
+            break
+        await asyncio.sleep(0.05)
+    assert len(CHAT.requests) == asked + 1
+    started = time.monotonic()
+    client.protocol.notify("$/cancelRequest", types.CancelParams(id="gen-cancel-1"))
+    result = await asyncio.wait_for(request, timeout=20)
+    assert result == {"ok": False, "command": "generate", "cancelled": True, "attempts": []}, result
+    assert time.monotonic() - started < 20
+    for _ in range(100):  # the connection was closed, not left waiting for the answer
+        if CHAT.abandoned:
+            break
+        await asyncio.sleep(0.05)
+    assert [r.messages[-1]["content"] for r in CHAT.abandoned] == ["Move the MySQL orders table into Supabase"]
+    assert list(target.iterdir()) == []
+    end = client.progress_reports["gen-cancel"][-1]
+    assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "cancelled"
+    assert "generate: cancelled" in [m.message for m in client.log_messages]
+    # the server carries on: the next Generate is answered and written
+    CHAT.add(VALID)
+    again = await generate(client, "the same again", target.as_uri())
+    assert again["ok"] is True and Path(again["file"]).parent == target, again

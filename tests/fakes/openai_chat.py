@@ -7,13 +7,16 @@ official SDK parses. `GET /v1/models` lists the one model.
 
 Test controls: `requests` records every call (path, headers, parsed body); a `Reply` can carry an
 HTTP status (401 to refuse the key, 404 for an unknown model, 500) or a delay (to provoke a
-client timeout). `api_key`: calls with another bearer token get 401. When the script runs out the
+client timeout, or to cancel a request in flight); `abandoned` lists the requests whose client hung
+up during the delay (a cancelled request must close its connection, not be left waiting). `api_key`: calls with another bearer token get 401. When the script runs out the
 server answers 500, so a test that asks too often fails loudly.
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +49,7 @@ class FakeChatServer:
     script: list[Reply] = field(default_factory=list)
     api_key: str | None = None
     requests: list[Recorded] = field(default_factory=list)
+    abandoned: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -103,8 +107,9 @@ class FakeChatServer:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     body = {}
+                recorded = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with server._lock:
-                    server.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    server.requests.append(recorded)
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, {"error": {"message": "unknown route", "type": "invalid_request_error"}})
                     return
@@ -113,8 +118,11 @@ class FakeChatServer:
                                                "code": "invalid_api_key"}})
                     return
                 reply = server._next()
-                if reply.delay_s:
-                    time.sleep(reply.delay_s)
+                if reply.delay_s and self._client_left_within(reply.delay_s):
+                    with server._lock:
+                        server.abandoned.append(recorded)
+                    self.close_connection = True
+                    return
                 if reply.status != 200:
                     self._json(reply.status, {"error": {"message": reply.content or "error", "type": "server_error"}})
                     return
@@ -127,6 +135,21 @@ class FakeChatServer:
                                      "message": {"role": "assistant", "content": reply.content}}],
                         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
                     })
+
+            def _client_left_within(self, seconds: float) -> bool:
+                """Wait `seconds`; True as soon as the client closes the connection."""
+                deadline = time.monotonic() + seconds
+                while (left := deadline - time.monotonic()) > 0:
+                    readable, _, _ = select.select([self.connection], [], [], left)
+                    if readable:
+                        try:
+                            if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                                return True
+                        except OSError:
+                            return True
+                        time.sleep(left)  # data, not a hang-up: just wait out the delay
+                        return False
+                return False
 
             def _stream(self, content: str) -> None:
                 self.send_response(200)
