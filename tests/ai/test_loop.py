@@ -102,3 +102,27 @@ def test_each_attempt_reports_the_models_time_apart_from_ours(seed_registry: Reg
     result = GenerationLoop(seed_registry, clock=lambda: next(ticks)).run("copy", generate)
     attempt = result.best
     assert attempt.model_ms == 1000.0 and attempt.validation_ms == 1000.0
+
+
+def test_a_cancel_stops_the_loop_before_the_next_attempt_or_inside_one(seed_registry: Registry):
+    import threading
+
+    from osiris_runtime.ai.loop import GenerationCancelled, GenerationLoop
+
+    cancel = threading.Event()
+    asked: list[int] = []
+    generate, calls = scripted(UNKNOWN_COMPONENT, VALID)
+
+    def cancel_after_the_answer(request: str, previous: Attempt | None, feedback: str | None) -> str:
+        answer = generate(request, previous, feedback)
+        cancel.set()  # the user cancels while the first answer is being judged
+        return answer
+
+    result = GenerationLoop(seed_registry, cancel=cancel, on_ask=asked.append).run("copy", cancel_after_the_answer)
+    assert result.cancelled and [a.number for a in result.attempts] == [1] and len(calls) == 1 and asked == [1]
+
+    def cancelled_in_flight(request: str, previous: Attempt | None, feedback: str | None) -> str:
+        raise GenerationCancelled()
+
+    result = GenerationLoop(seed_registry).run("copy", cancelled_in_flight)
+    assert result.cancelled and result.attempts == ()
