@@ -180,35 +180,67 @@ export class PipelineCommands {
     return result;
   }
 
-  /** Osiris: Generate pipeline from a description: the server's validated LLM loop writes a new file. */
-  async generate(): Promise<GenerateResult | undefined> {
-    const client = this.launcher.client;
-    if (!client || !(await this.ready())) return undefined;
-    const request = await vscode.window.showInputBox({
+  /**
+   * Osiris: Generate pipeline from a description: the server's validated LLM loop writes a new file.
+   * Its progress notification shows each attempt and can be cancelled (the server closes the
+   * request in flight and writes nothing). `again`: the description of a previous try, asked again
+   * once the missing API key was set.
+   */
+  async generate(again?: string): Promise<GenerateResult | undefined> {
+    if (!this.launcher.client || !(await this.ready())) return undefined;
+    const request = again ?? await vscode.window.showInputBox({
       title: 'Osiris: Generate pipeline', prompt: 'Describe the pipeline (sources, targets, what happens between)',
       placeHolder: 'Copy the MySQL orders table into Supabase, upserting by id', ignoreFocusOut: true,
     });
     if (!request?.trim()) return undefined;
+    const client = this.launcher.client;
+    if (!client) return undefined;
     const active = vscode.window.activeTextEditor;
     const folder = (active && vscode.workspace.getWorkspaceFolder(active.document.uri)) ?? vscode.workspace.workspaceFolders?.[0];
     const args = folder ? [request, folder.uri.toString()] : [request];
-    return vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'Osiris: generating a pipeline' },
-      async () => {
+    const token = `osiris-generate-${Date.now()}`;
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Osiris: generating a pipeline', cancellable: true },
+      async (progress, cancelled): Promise<GenerateResult | undefined> => {
+        const sub = client.onProgress(WorkDoneProgress.type, token, (value) => {
+          if (value.kind !== 'end' && value.message) progress.report({ message: value.message });
+        });
         try {
-          const result = await client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_COMMANDS.generate, arguments: args }) as GenerateResult;
-          const rendered = renderGenerate(result);
-          this.log(rendered);
-          if (rendered.uri) await vscode.window.showTextDocument(vscode.Uri.parse(rendered.uri));
-          void this.toast(rendered, ...(rendered.uri ? [] : ['Show output'])).then((pick) => pick && this.output.show(true));
-          return result;
+          return await client.sendRequest(ExecuteCommandRequest.type,
+            { command: SERVER_COMMANDS.generate, arguments: args, workDoneToken: token }, cancelled) as GenerateResult;
         } catch (err) {
+          if (cancelled.isCancellationRequested) return { ok: false, cancelled: true };
           const message = err instanceof Error ? err.message : String(err);
           this.output.appendLine(`[osiris] generate failed: ${message}`);
-          void vscode.window.showErrorMessage(`Osiris: generate failed: ${message}`);
+          void vscode.window.showErrorMessage(`Osiris: generate failed: ${message}`, 'Show output')
+            .then((pick) => pick && this.output.show(true));
           return undefined;
+        } finally {
+          sub.dispose();
         }
       });
+    if (!result) return undefined;
+    const rendered = renderGenerate(result);
+    this.log(rendered);
+    if (rendered.uri) {
+      await vscode.window.showTextDocument(vscode.Uri.parse(rendered.uri));
+      void this.toast(rendered);
+    } else if (rendered.remedy === 'setApiKey') {
+      void this.toast(rendered, 'Set AI API key', 'Show output').then(async (pick) => {
+        if (pick === 'Show output') this.output.show(true);
+        if (pick === 'Set AI API key' && await vscode.commands.executeCommand<boolean>('osiris.setApiKey')) void this.generate(request);
+      });
+    } else if (rendered.remedy === 'openAiSettings') {
+      void this.toast(rendered, 'Open settings', 'Show output').then((pick) => {
+        if (pick === 'Show output') this.output.show(true);
+        if (pick === 'Open settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'osiris.ai');
+      });
+    } else if (result.cancelled) {
+      void this.toast(rendered);  // info, no buttons: the user asked for it
+    } else {
+      void this.toast(rendered, 'Show output').then((pick) => pick && this.output.show(true));
+    }
+    return result;
   }
 
   /** A server command of a code lens other than Compile/Run (Discover, Preview): progress, then its result. */

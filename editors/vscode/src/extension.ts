@@ -4,6 +4,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Middleware } from 'vscode-languageclient/node';
+import { AiKey } from './aiKey';
 import { openRunDirectory, PipelineCommands, RunDiagnostics } from './commands';
 import { isConnectionsFile, isOsirisOutput, looksLikeOml } from './detect';
 import { SERVER_COMMANDS, ServerLauncher } from './launch/server';
@@ -43,7 +44,7 @@ const middleware: Middleware = {
 export function activate(context: vscode.ExtensionContext) {
   const output = vscode.window.createOutputChannel('Osiris');
   const status = new StatusItem();
-  const launcher = new ServerLauncher(output, { onState: (state, detail) => status.setState(state, detail) }, () => ({
+  const launcher: ServerLauncher = new ServerLauncher(output, { onState: (state, detail) => status.setState(state, detail) }, () => ({
     documentSelector: [
       { scheme: 'file', language: 'oml' }, { scheme: 'untitled', language: 'oml' },
       { scheme: 'file', language: 'yaml', pattern: '**/osiris_connections.{yaml,yml}' },
@@ -54,19 +55,26 @@ export function activate(context: vscode.ExtensionContext) {
       fileEvents: vscode.workspace.createFileSystemWatcher(
         '**/{osiris_connections.yaml,osiris_connections.yml,.env,components/**/*.yaml,components/**/*.json}'),
     },
-  }));
+  }), (): Promise<Record<string, string>> => aiKey.serverEnv());
+  const aiKey: AiKey = new AiKey(context.secrets, (): Promise<void> => launcher.restartOnEnvChange());
   const runDiagnostics = new RunDiagnostics();
   const commands = new PipelineCommands(launcher, output, runDiagnostics, context.globalStorageUri);
   const runs = new RunsView();
   const command = (id: string, fn: (...args: any[]) => unknown) => vscode.commands.registerCommand(id, fn);
 
   context.subscriptions.push(
-    output, status, launcher, runDiagnostics, runs,
+    output, status, launcher, aiKey, runDiagnostics, runs,
     vscode.window.registerTreeDataProvider('osiris.runs', runs),
     command('osiris.compilePipeline', (uri?: vscode.Uri) => commands.compile(uri)),
     command('osiris.runPipeline', (uri?: vscode.Uri) => commands.run(uri)),
     command('osiris.showComponentDoc', () => commands.showComponentDoc()),
     command('osiris.generatePipeline', () => commands.generate()),
+    command('osiris.setApiKey', async () => {
+      const stored = await aiKey.set();
+      if (stored) await launcher.restartOnEnvChange();  // resolves once the server has the key
+      return stored;
+    }),
+    command('osiris.clearApiKey', async () => { await aiKey.clear(); await launcher.restartOnEnvChange(); }),
     command('osiris.serverCommand', (name: string, args: unknown[]) => commands.serverCommand(name, args)),
     command('osiris.showOutput', () => output.show(true)),
     command('osiris.restartServer', () => launcher.restart()),

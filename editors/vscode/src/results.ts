@@ -124,21 +124,32 @@ export function renderRun(result: CommandResult): Rendered {
 /** The result of the server's osiris.generate (osiris_lsp/features/generate.py). */
 export interface GenerateResult {
   ok: boolean;
+  cancelled?: boolean;
   file?: string;
   uri?: string;
   attempts?: unknown[];
   problems?: { code: string; line: number; column: number; message: string; fix?: string }[];
-  error?: { code: string; message: string; fix?: string };
+  /** `missing` (llm.not-configured): the endpoint settings that are not set, `apiKey` among them. */
+  error?: { code: string; message: string; fix?: string; missing?: string[] };
 }
 
-/** What to tell the user after Generate, and the new file to open (only when a valid pipeline was written). */
-export function renderGenerate(result: GenerateResult | null | undefined): Rendered & { uri?: string } {
+/**
+ * What to tell the user after Generate, the new file to open (only when a valid pipeline was
+ * written), and the remedy to offer: the Set AI API key command when the key is missing, the
+ * `osiris.ai` settings when the endpoint or model is.
+ */
+export function renderGenerate(result: GenerateResult | null | undefined): Rendered & { uri?: string; remedy?: 'setApiKey' | 'openAiSettings' } {
   if (!result || typeof result !== 'object') return { headline: `unexpected result: ${JSON.stringify(result)}`, lines: [], severity: 'error' };
+  const tries = (result.attempts ?? []).length;
+  if (result.cancelled) {
+    return { headline: 'generation cancelled', lines: tries ? [`after ${plural(tries, 'attempt')}; nothing was written`] : [], severity: 'info' };
+  }
   if (result.error) {
     const lines = [`${result.error.code}: ${result.error.message}`, ...(result.error.fix ? [`fix: ${result.error.fix}`] : [])];
-    return { headline: result.error.message, lines, severity: 'error' };
+    const missing = result.error.code === 'llm.not-configured' ? result.error.missing ?? [] : [];
+    const remedy = missing.includes('apiKey') ? 'setApiKey' : missing.length ? 'openAiSettings' : undefined;
+    return { headline: result.error.message, lines, severity: 'error', ...(remedy ? { remedy } : {}) };
   }
-  const tries = (result.attempts ?? []).length;
   if (result.ok && result.uri) {
     return { headline: `wrote ${result.file} (${plural(tries, 'attempt')})`, lines: [`file: ${result.file}`], severity: 'info', uri: result.uri };
   }

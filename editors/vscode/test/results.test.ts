@@ -66,6 +66,16 @@ test('a generated pipeline is opened; remaining problems and endpoint errors are
   assert.deepEqual(refused.lines, ['llm.refused: refused the API key', 'fix: check it']);
 });
 
+test('a cancelled generate is quiet; a missing key or endpoint offers its remedy', () => {
+  const cancelled = renderGenerate({ ok: false, cancelled: true, attempts: [{}] });
+  assert.deepEqual([cancelled.headline, cancelled.severity, cancelled.lines], ['generation cancelled', 'info', ['after 1 attempt; nothing was written']]);
+  const keyless = renderGenerate({ ok: false, error: { code: 'llm.not-configured', message: 'no API key', missing: ['apiKey'] } });
+  assert.deepEqual([keyless.severity, keyless.remedy], ['error', 'setApiKey']);
+  const noModel = renderGenerate({ ok: false, error: { code: 'llm.not-configured', message: 'osiris.ai.model is not set', missing: ['model'] } });
+  assert.equal(noModel.remedy, 'openAiSettings');
+  assert.equal(renderGenerate({ ok: false, error: { code: 'llm.refused', message: 'refused' } }).remedy, undefined);
+});
+
 test('discover and preview results', () => {
   assert.equal(renderServerCommand('discover', { ok: true, message: '12 tables' }).headline, 'discover: 12 tables');
   assert.equal(renderServerCommand('preview', { ok: false, message: 'exit 4' }).severity, 'error');

@@ -1,6 +1,8 @@
 // Starting the language server: find it (lookup.ts), probe its version before starting it, start
 // it with a bounded number of restarts, check the handshake, and say plainly what went wrong.
 // `start()` never throws and never waits on a server that cannot start: activation stays fast.
+// The process gets the editor's environment plus `serverEnv()` (the stored AI API key, aiKey.ts);
+// a change of that restarts it.
 import { execFile, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -71,9 +73,13 @@ export class ServerLauncher implements vscode.Disposable {
   private starting: Promise<void> | undefined;
   private shownProblem: string | undefined;
   private restarts: number[] = [];
+  /** The extra environment the running server was started with, to notice a change (a new API key). */
+  private startedEnv: string | undefined;
+  private envCheck: Promise<void> = Promise.resolve();
 
   constructor(private readonly output: vscode.OutputChannel, private readonly events: LaunchEvents,
-    private readonly clientOptions: () => Partial<LanguageClientOptions>) {}
+    private readonly clientOptions: () => Partial<LanguageClientOptions>,
+    private readonly serverEnv: () => Promise<Record<string, string>> = async () => ({})) {}
 
   /** Start (or restart) the server; resolves when it is ready or when the problem has been reported. */
   start(): Promise<void> {
@@ -95,6 +101,19 @@ export class ServerLauncher implements vscode.Disposable {
 
   isRunning(): boolean {
     return this.client?.state === State.Running;
+  }
+
+  /** Restart when the extra environment (the stored API key) is not the running server's; resolves when done. */
+  restartOnEnvChange(): Promise<void> {
+    this.envCheck = this.envCheck.then(async () => {
+      await this.starting;
+      const env = JSON.stringify(await this.serverEnv());
+      if (this.client && env !== this.startedEnv) {
+        this.output.appendLine('[osiris] the AI API key changed: restarting the language server');
+        await this.restart();
+      }
+    }).catch(() => undefined);
+    return this.envCheck;
   }
 
   private async doStart(): Promise<void> {
@@ -127,8 +146,11 @@ export class ServerLauncher implements vscode.Disposable {
     const { command, args } = serverCommand(candidate, settings.serverArgs);
     this.output.appendLine(`[osiris] starting ${command} ${args.join(' ')} (from ${candidate.source})`);
     this.restarts = [];
+    const extraEnv = await this.serverEnv();
+    this.startedEnv = JSON.stringify(extraEnv);
+    const env = Object.keys(extraEnv).length ? { ...process.env, ...extraEnv } : undefined;  // undefined: inherit
     const client = new LanguageClient('osiris', 'Osiris OML',
-      { command, args, transport: TransportKind.stdio, options: { cwd: serverCwd() } },
+      { command, args, transport: TransportKind.stdio, options: { cwd: serverCwd(), env } },
       {
         outputChannel: this.output,
         revealOutputChannelOn: RevealOutputChannelOn.Never,
