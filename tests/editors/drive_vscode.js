@@ -3,7 +3,8 @@
 // screenshot per state into OUT_DIR.
 // Inputs (environment): PLAYWRIGHT_CORE (module path), CHROMIUM, VSCODE_URL, SETTINGS_FILE (the
 // user settings.json), GOOD_PYTHON (typed into osiris.pythonPath), OUT_DIR, GENERATE_REQUEST
-// (typed into Generate's input box twice), GENERATED_NAME (the file the first Generate writes).
+// (typed into Generate's input box), GENERATED_NAME (the file the first Generate writes),
+// AI_API_KEY (typed into Osiris: Set AI API key when Generate says the key is missing).
 const path = require('path');
 const fs = require('fs');
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
@@ -294,11 +295,24 @@ async function clickCodeLens(title) {
     await shot('15-component-doc');
     step('component documentation shown');
 
-    // 12. Generate: the first answer is invalid and retried with its problems, the second is
-    // written and opens, without problems
+    // 12. Generate without an API key: an error with a button that runs Osiris: Set AI API key; the
+    // key typed there (a password box), the server restarts with it and the request is asked again.
+    // The first answer is invalid and retried with its problems, the second is written and opens,
+    // without problems
     await command('View: Close All Editors');
     await generate(process.env.GENERATE_REQUEST);
-    const generated = await toast('Osiris: wrote', 60000);
+    const keyless = await toast('Osiris: the AI endpoint is not configured', 60000);
+    result.keyless_message = keyless.message;
+    result.keyless_actions = keyless.actions;
+    result.keyless_is_error = Boolean(await keyless.handle.$('.codicon-error'));
+    await shot('17a-generate-no-key');
+    await (await keyless.handle.$('.monaco-button:has-text("Set AI API key")')).click();
+    await page.waitForSelector('.quick-input-widget .quick-input-title:has-text("Osiris: Set AI API key")', { state: 'visible', timeout: 30000 });
+    result.key_box_is_password = await page.$eval('.quick-input-box input', (e) => e.type === 'password');
+    await page.keyboard.type(process.env.AI_API_KEY);
+    await page.keyboard.press('Enter');
+    step('API key set through Osiris: Set AI API key');
+    const generated = await toast('Osiris: wrote', 120000);
     result.generate_message = generated.message;
     const generatedTab = `.tabs-container .tab.active[aria-label*=${JSON.stringify(process.env.GENERATED_NAME)}]`;
     result.generate_tab = await (await page.waitForSelector(generatedTab, { timeout: 20000 })).getAttribute('aria-label');
@@ -331,6 +345,23 @@ async function clickCodeLens(title) {
     await shot('18-generate-failed');
     await clearNotifications();
     step('generate without a valid answer reported');
+
+    // 14. a Generate whose model does not answer: the notification says which attempt waits on
+    // which model; Cancel ends it at once with a quiet message, nothing written
+    await generate(process.env.GENERATE_REQUEST);
+    const waiting = await page.waitForSelector('.notification-toast:has-text("generating a pipeline"):has-text("attempt 1 of 3")', { timeout: 60000 });
+    result.cancel_progress = text(await waiting.innerText());
+    await shot('19-generate-waiting');
+    await (await waiting.waitForSelector('.monaco-button:has-text("Cancel")', { timeout: 10000 })).click();
+    const cancelled = await toast('Osiris: generation cancelled', 20000);
+    result.cancel_message = cancelled.message;
+    result.cancel_actions = cancelled.actions;
+    result.cancel_is_info = Boolean(await cancelled.handle.$('.codicon-info'));
+    result.cancel_progress_ended = await page.waitForSelector('.notification-toast:has-text("generating a pipeline")',
+      { state: 'detached', timeout: 10000 }).then(() => true, () => false);
+    await shot('20-generate-cancelled');
+    await clearNotifications();
+    step('generate cancelled');
 
     await command('Osiris: Show output');
     await page.waitForTimeout(1000);

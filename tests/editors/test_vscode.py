@@ -9,9 +9,12 @@ pipeline shows problems (status bar count), completion, hover and quick fixes th
 error; Compile from the code lens opens the manifest; Run of the quickstart from the code lens
 reports rows per step; a failing run shows its error and a step diagnostic; the Runs view lists
 the runs; rename updates `needs` and SQL; component documentation opens as rendered Markdown;
-Generate pipeline from a description, against the scripted chat endpoint (tests/fakes/openai_chat.py),
-retries an invalid answer with its problems and opens the valid pipeline it wrote, and says
-plainly when no answer was valid (nothing written); the API key is in no file and no output.
+Generate pipeline from a description, against the scripted chat endpoint (tests/fakes/openai_chat.py)
+set by the `osiris.ai.*` settings, first says that the API key is missing and offers Osiris: Set AI
+API key, whose key reaches the restarted server; it retries an invalid answer with its problems
+and opens the valid pipeline it wrote, says plainly when no answer was valid (nothing written),
+and a Generate whose model hangs shows its attempt and is cancelled from the notification (the
+request closed, nothing written); the API key is in no file and no output.
 """
 
 from __future__ import annotations
@@ -58,13 +61,15 @@ steps:
       write_mode: append
 """
 # First Generate: an unknown component, then the valid pipeline. Second: three invalid answers
-# (the default number of attempts), one of them with an inline password.
+# (the default number of attempts), one of them with an inline password. Third: a model that
+# thinks for minutes, cancelled.
 CHAT_SCRIPT = (
     GENERATED.replace("component: mysql.writer", "component: mysql.loader"),
     f"Here it is:\n```yaml\n{GENERATED}```",
     GENERATED.replace("write_mode: append", "write_mode: upsert"),
     GENERATED.replace("write_mode: append", f"write_mode: append\n      password: {INLINE_PASSWORD}"),
     GENERATED.replace("component: mysql.extractor", "component: mysql.reader"),
+    fake_chat.Reply(GENERATED, delay_s=300),
 )
 
 UPSERT = """\
@@ -151,8 +156,10 @@ def python_without_osiris(tmp_path) -> Path:
 
 
 @pytest.fixture
-def vscode_settings(python_without_osiris) -> dict:
-    return {"osiris.pythonPath": str(python_without_osiris), "osiris.runEngine": "local"}
+def vscode_settings(python_without_osiris, chat_server) -> dict:
+    """The endpoint and model of Generate as settings; its key is set through the command."""
+    return {"osiris.pythonPath": str(python_without_osiris), "osiris.runEngine": "local",
+            "osiris.ai.baseUrl": chat_server.base_url, "osiris.ai.model": fake_chat.MODEL}
 
 
 @pytest.fixture
@@ -167,11 +174,10 @@ def chat_server():
 
 
 @pytest.fixture
-def code_server_env(chat_server) -> dict[str, str]:
-    """The endpoint settings `osiris.generate` reads and the connection's password, as a user
-    exports them before starting the editor."""
-    return {"OSIRIS_LLM_BASE_URL": chat_server.base_url, "OSIRIS_LLM_MODEL": fake_chat.MODEL, "OSIRIS_LLM_API_KEY": API_KEY,
-            "MYSQL_SHOP_PASSWORD": MYSQL_PASSWORD}
+def code_server_env() -> dict[str, str]:
+    """The connection's password, as a user exports it before starting the editor; no OSIRIS_LLM_*
+    (any the test runner has are masked: Generate's endpoint is the settings', its key the command's)."""
+    return {"MYSQL_SHOP_PASSWORD": MYSQL_PASSWORD, "OSIRIS_LLM_BASE_URL": "", "OSIRIS_LLM_MODEL": "", "OSIRIS_LLM_API_KEY": ""}
 
 
 def test_vscode_extension_end_to_end(code_server, vscode_workspace, server_under_test, tmp_path, node, editor_tools,
@@ -184,7 +190,7 @@ def test_vscode_extension_end_to_end(code_server, vscode_workspace, server_under
         env={**os.environ, "PLAYWRIGHT_CORE": editor_tools.playwright_core(), "CHROMIUM": editor_tools.chromium(),
              "VSCODE_URL": code_server.url, "SETTINGS_FILE": str(code_server.settings_file),
              "GOOD_PYTHON": server_under_test.command[0], "OUT_DIR": str(shots),
-             "GENERATE_REQUEST": GENERATE_REQUEST, "GENERATED_NAME": "orders-copy.oml.yaml"},
+             "GENERATE_REQUEST": GENERATE_REQUEST, "GENERATED_NAME": "orders-copy.oml.yaml", "AI_API_KEY": API_KEY},
         capture_output=True, text=True, timeout=420)
     artifacts = os.environ.get("OSIRIS_E2E_ARTIFACTS")
     if artifacts:
@@ -253,8 +259,12 @@ def test_vscode_extension_end_to_end(code_server, vscode_workspace, server_under
     # 11. component documentation as rendered Markdown
     assert r["doc_tab"] and "csv" in r["doc_tab"].lower(), r
 
-    # 12. Generate: the invalid first answer was retried with its problems; the valid one was
-    # written, opened as OML and has no problems
+    # 12. Generate without a key: an error offering the Set command (a password box); the key set
+    # there reached the restarted server, which asked the same request again. The invalid first
+    # answer was retried with its problems; the valid one was written, opened as OML, no problems
+    assert "no API key" in r["keyless_message"] and r["keyless_is_error"], r["keyless_message"]
+    assert r["keyless_actions"] == ["Set AI API key", "Show output"], r["keyless_actions"]
+    assert r["key_box_is_password"], r
     calls = chat_server.requests
     assert calls[0].headers["authorization"] == f"Bearer {API_KEY}"
     assert calls[0].messages[-1]["content"] == GENERATE_REQUEST
@@ -277,6 +287,13 @@ def test_vscode_extension_end_to_end(code_server, vscode_workspace, server_under
     assert r["generate_progress_ended"], "the progress notification stayed after the answer"
     assert len(calls) == len(CHAT_SCRIPT), [c.messages[-1]["content"][:80] for c in calls]
     assert sorted(p.name for p in vscode_workspace.rglob("*.oml.yaml")) == sorted([*pipelines_before, generated.name])
+
+    # 14. the hanging model: the notification named the attempt and the model; Cancel closed the
+    # request at the endpoint (not left waiting for minutes) and said so quietly
+    assert f"attempt 1 of 3: asking {fake_chat.MODEL}" in r["cancel_progress"], r["cancel_progress"]
+    assert "generation cancelled" in r["cancel_message"] and r["cancel_is_info"] and r["cancel_actions"] == [], r
+    assert r["cancel_progress_ended"], "the progress notification stayed after the cancel"
+    assert [c.messages[-1]["content"] for c in chat_server.abandoned] == [GENERATE_REQUEST], chat_server.abandoned
 
     # the API key, the inline password and the exported password: in no file (workspace, VS Code's logs and data, the
     # output channel's log) and not in the output channel as shown
