@@ -197,6 +197,7 @@ _STEP_DONE = re.compile(r"^\[osiris\] [^:]+: (ok|FAILED|cancelled)\b")
 def _run_env(folder: FolderContext) -> dict[str, str]:
     """The run's environment: the server's, plus the components path the editor configured."""
     env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("OSIRIS_LLM_API_KEY", None)  # Generate's key (VS Code sets it for the server): no business of a run
     extra = [str(p) for p in folder.settings.components_path]
     if extra:
         env["OSIRIS_COMPONENTS_PATH"] = os.pathsep.join(filter(None, [env.get("OSIRIS_COMPONENTS_PATH", ""), *extra]))
