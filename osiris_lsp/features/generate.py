@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from osiris_lsp.features.commands import Reporter
 from osiris_lsp.workspace import FolderContext
@@ -35,7 +35,7 @@ EDITOR_NAMES = {"OSIRIS_LLM_BASE_URL": "baseUrl", "OSIRIS_LLM_MODEL": "model", "
 class AttemptProgress:
     """Progress lines of one generation: which attempt, waiting or receiving, and its verdict."""
 
-    def __init__(self, reporter: Reporter, attempts: int, model: str, clock=time.monotonic) -> None:
+    def __init__(self, reporter: Reporter, attempts: int, model: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.reporter = reporter
         self.attempts = attempts
         self.model = model
