@@ -101,6 +101,11 @@ class ChatModel:
         self.on_delta = on_delta
         self.cancel = cancel
         self.redactor = Redactor(secret_values=[settings.api_key])
+        import httpx2  # the openai SDK's HTTP client
+
+        # Built once (certificates, SSL_CERT_FILE as the SDK's default would): it is most of a
+        # client's cost, and the asyncio client itself is made per request.
+        self._ssl_context = httpx2.create_ssl_context()
 
     def complete(self, messages: list[Message]) -> str:
         return asyncio.run(self._complete(messages))
@@ -112,7 +117,8 @@ class ChatModel:
         # down endpoint should fail in one timeout, and the loop retries on content.
         try:
             async with openai.AsyncOpenAI(base_url=self.settings.base_url, api_key=self.settings.api_key,
-                                          timeout=self.settings.timeout_s, max_retries=0) as client:
+                                          timeout=self.settings.timeout_s, max_retries=0,
+                                          http_client=openai.DefaultAsyncHttpxClient(verify=self._ssl_context)) as client:
                 return await self._unless_cancelled(self._ask(client, messages))
         except openai.APIError as exc:
             raise self._config_error(exc) from None
