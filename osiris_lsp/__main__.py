@@ -11,7 +11,7 @@ def main() -> None:
 
         print(__version__)
         return
-    from osiris_lsp.server import serve
+    from osiris_lsp.front import serve
 
     serve()
 

@@ -14,7 +14,7 @@ import logging
 import sys
 import threading
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -23,7 +23,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification
 
-from osiris_lsp import __version__
+from osiris_lsp.capabilities import (
+    CODE_ACTION_KINDS,
+    DIAGNOSTICS_IDENTIFIER,
+    SERVER_NAME,
+    SERVER_VERSION,
+    TRIGGER_CHARACTERS,
+)
 from osiris_lsp.convert import runtime_position
 from osiris_lsp.features import commands, component_docs, generate
 from osiris_lsp.settings import ServerSettings
@@ -33,20 +39,18 @@ from osiris_lsp.workspace import (
     DocumentSnapshot,
     FolderContext,
     OmlWorkspace,
+    initial_folders,
     uri_to_path,
 )
 from osiris_runtime.errors import Position
 
 log = logging.getLogger("osiris_lsp")
 
-SERVER_NAME = "osiris-lsp"
-SERVER_VERSION = __version__
 # Push diagnostics wait this long after a change: enough to merge the burst of changes one
 # editor action sends (paste, format, multi-cursor), short enough that a 50-step file has its
 # diagnostics within 60 ms. Typing faster than validation coalesces by itself: a newer version
 # cancels the queued job of an older one.
 DIAGNOSTICS_DELAY_S = 0.015
-TRIGGER_CHARACTERS = [":", " ", "@", ".", "[", ",", "-", "{"]
 
 
 class OsirisProtocol(LanguageServerProtocol):
@@ -109,7 +113,8 @@ class AnsweredCancel(threading.Event):
 
 
 class OsirisLanguageServer(LanguageServer):
-    def __init__(self) -> None:
+    def __init__(self, validator: Validator | None = None,
+                 opened_early: Callable[[str, int | None], bool] | None = None) -> None:
         super().__init__(SERVER_NAME, SERVER_VERSION, protocol_cls=OsirisProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.oml = OmlWorkspace()
@@ -118,7 +123,9 @@ class OsirisLanguageServer(LanguageServer):
         self.cancel_flags: dict[Any, threading.Event] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._pull_cache: dict[str, tuple[str, list[types.Diagnostic]]] = {}
-        self.validator = Validator()
+        self.validator = validator or Validator()  # the front's, already started (front.py)
+        # True for the didOpen whose diagnostics the front publishes (front.py): not validated twice.
+        self.opened_early = opened_early
 
     # --- documents ---------------------------------------------------------------------------
 
@@ -346,16 +353,14 @@ class OsirisLanguageServer(LanguageServer):
         self.log_message(f"internal error ({getattr(source, '__name__', source)}): {error!r}", types.MessageType.Error)
 
 
-def build_server() -> OsirisLanguageServer:
-    server = OsirisLanguageServer()
+def build_server(validator: Validator | None = None,
+                 opened_early: Callable[[str, int | None], bool] | None = None) -> OsirisLanguageServer:
+    server = OsirisLanguageServer(validator, opened_early)
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: OsirisLanguageServer, params: types.InitializeParams) -> None:
         ls.oml.settings = ServerSettings().merged(params.initialization_options)
-        folders = [uri_to_path(f.uri) for f in params.workspace_folders or []]
-        if not folders and ls.workspace.root_uri:
-            folders = [uri_to_path(ls.workspace.root_uri)]
-        ls.oml.set_folders([f for f in folders if f is not None])
+        ls.oml.set_folders(initial_folders([f.uri for f in params.workspace_folders or []], ls.workspace.root_uri))
         caps = params.capabilities
         # The worker process starts right after this answer goes out, while the client finishes its handshake.
         asyncio.get_running_loop().call_soon(ls.validator.start)
@@ -363,7 +368,7 @@ def build_server() -> OsirisLanguageServer:
         ls.pull_diagnostics = get_capability(caps, "text_document.diagnostic", None) is not None
         if ls.pull_diagnostics:
             ls.feature(types.TEXT_DOCUMENT_DIAGNOSTIC, types.DiagnosticOptions(
-                identifier="osiris", inter_file_dependencies=True, workspace_diagnostics=False))(_pull_diagnostics)
+                identifier=DIAGNOSTICS_IDENTIFIER, inter_file_dependencies=True, workspace_diagnostics=False))(_pull_diagnostics)
 
     from osiris_lsp.transport import REFUSED_METHOD
 
@@ -419,7 +424,10 @@ def build_server() -> OsirisLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: OsirisLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.schedule_diagnostics(params.text_document.uri, delay=0)
+        document = params.text_document
+        if ls.opened_early is not None and ls.opened_early(document.uri, document.version):
+            return
+        ls.schedule_diagnostics(document.uri, delay=0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: OsirisLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -463,7 +471,7 @@ def build_server() -> OsirisLanguageServer:
 
     # The features below need the parsed document: they run on the worker process (see validation.py).
 
-    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind(k) for k in CODE_ACTION_KINDS]))
     async def code_action(ls: OsirisLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         ours = [d for d in params.context.diagnostics if d.source == "osiris" and d.data]
         found = ls.oml_snapshot(params.text_document.uri) if ours else None
@@ -542,12 +550,12 @@ def _unreachable_command(*args: Any) -> None:  # pragma: no cover - dispatched b
     raise RuntimeError("pipeline commands are dispatched by OsirisProtocol")
 
 
-def serve() -> None:
-    """Run the server on stdio until the client exits."""
+def serve(server: OsirisLanguageServer | None = None, stdin: Any = None, stdout: Any = None) -> None:
+    """Run the server on stdio (or the front's relay of it: front.py) until the client exits."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Validation runs on a worker thread; a short GIL switch interval lets the event loop answer
     # completion and hover in between instead of waiting up to 5 ms per switch.
     sys.setswitchinterval(0.001)
     from osiris_lsp.transport import BoundedStdin
 
-    build_server().start_io(stdin=BoundedStdin(sys.stdin.buffer))  # type: ignore[arg-type]
+    (server or build_server()).start_io(stdin=stdin or BoundedStdin(sys.stdin.buffer), stdout=stdout)

@@ -19,103 +19,38 @@ an `oml.validation-timeout` diagnostic, a feature request on it gets no result.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import gc
 import logging
 import multiprocessing
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+import threading
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from lsprotocol import types
-
-from osiris_lsp.convert import lsp_diagnostic
-from osiris_lsp.settings import ServerSettings
-from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 from osiris_runtime.errors import Diagnostic, Range, Severity
 
-if TYPE_CHECKING:  # imported in the worker only: the server answers `initialize` without the parser
-    from osiris_runtime.oml.incremental import StepChunkCache
+if TYPE_CHECKING:
+    # The front (front.py) starts the worker with this module before it reads `initialize`: it
+    # imports the worker's modules (and asyncio, lsprotocol) only when it needs them.
+    from lsprotocol import types
+
+    from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 
 log = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=16)
-def _worker_folder(root: Path | None, settings: ServerSettings) -> FolderContext:
-    """The worker process's folder context for (root, settings), built once and kept warm."""
-    return FolderContext.create(root, settings)
-
-
-@functools.lru_cache(maxsize=8)
-def _worker_chunk_cache(uri: str) -> "StepChunkCache":
-    """Step parses of the last version of a document, for the last few documents edited."""
-    from osiris_runtime.oml.incremental import StepChunkCache
-
-    return StepChunkCache()
-
-
-@functools.lru_cache(maxsize=4)
-def _worker_snapshot(uri: str, version: int | None, text: str) -> DocumentSnapshot:
-    """The worker's snapshot of a version (its parse is shared by validation and features)."""
-    return DocumentSnapshot(uri, version, text, chunk_cache=_worker_chunk_cache(uri))
-
-
-def _diagnostics(snap: DocumentSnapshot, folder: FolderContext) -> list["Diagnostic"]:
-    from osiris_lsp.features.diagnostics import connections_file_diagnostics, runtime_diagnostics
-
-    if snap.is_connections_file:
-        return connections_file_diagnostics(snap, folder)
-    return runtime_diagnostics(snap, folder)
-
-
-def _features() -> dict[str, Callable[..., Any]]:
-    from osiris_lsp.features import code_actions, definition, rename, symbols
-
-    return {
-        "diagnostics": _diagnostics,
-        "symbols": lambda snap, folder: symbols.document_symbols(snap),
-        "definition": definition.definition,
-        "references": lambda snap, folder, pos, with_decl: definition.references(snap, pos, with_decl),
-        "prepare_rename": lambda snap, folder, pos: rename.prepare_rename(snap, pos),
-        "rename": lambda snap, folder, pos, new_name: rename.rename(snap, pos, new_name),
-        "code_actions": code_actions.quick_fixes,
-    }
-
-
-def run_feature(feature: str, uri: str, version: int | None, text: str, root: Path | None,
-                settings: ServerSettings, *args: Any) -> Any:
-    """Runs in the worker process: one feature on one document version."""
-    return _features()[feature](_worker_snapshot(uri, version, text), _worker_folder(root, settings), *args)
-
-
-def die_with_parent() -> None:
-    """In a child process: get SIGTERM when the server dies, so nothing outlives the session (Linux)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _warm_up() -> None:
-    """Import the validator in the worker before the first keystroke needs it."""
-    import osiris_lsp.features.diagnostics  # noqa: F401
-    import osiris_runtime.oml.incremental  # noqa: F401
-    import osiris_runtime.oml.rules  # noqa: F401
-
-    # A parse allocates tens of thousands of acyclic objects; with the default thresholds the
-    # collections they trigger cost a quarter of a large file's validation. Collect rarely, and
-    # never walk the modules and specs loaded now (they live as long as the worker).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-
-
 # Far above the slowest real document (a 2 MB file validates in seconds): only runaway work hits it.
 JOB_TIMEOUT_SECONDS = 30.0
+
+
+def _start_worker() -> None:
+    """The worker process's first act: die with the server, import what its first job needs."""
+    from osiris_lsp.worker import _warm_up, die_with_parent
+
+    die_with_parent()
+    try:
+        _warm_up()
+    except Exception:  # the first job then imports what it needs itself
+        log.warning("validation worker warm-up failed", exc_info=True)
 
 
 class WorkerTimeout(Exception):
@@ -126,20 +61,26 @@ class Validator:
     """Runs `run_feature` on one worker process (one job at a time, queued jobs cancellable,
     a runaway job's worker killed and replaced)."""
 
-    def __init__(self, use_process: bool = True, job_timeout: float = JOB_TIMEOUT_SECONDS) -> None:
+    def __init__(self, use_process: bool = True, job_timeout: float = JOB_TIMEOUT_SECONDS,
+                 fork_first: bool = False) -> None:
         self.job_timeout = job_timeout
         self._use_process = use_process
+        # The front (front.py) starts the first worker before the process has any other thread:
+        # then a fork is safe, and skips the new interpreter's start-up and imports (replacements
+        # are always spawned).
+        self._fork_next = fork_first
         self._pool: Executor | None = None
         self._fallback = ThreadPoolExecutor(max_workers=1, thread_name_prefix="osiris-validate")
 
     def _executor(self) -> Executor:
         if self._pool is None:
             if self._use_process:
+                fork, self._fork_next = self._fork_next and threading.active_count() == 1, False
                 try:
                     # spawn: the server has threads, and a forked copy of them is not safe
-                    self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                     initializer=die_with_parent)
-                    self._pool.submit(_warm_up)
+                    method = "fork" if fork and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+                    self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context(method),
+                                                     initializer=_start_worker)
                 except (OSError, NotImplementedError, ValueError) as exc:
                     log.warning("validation worker unavailable (%s); validating in a thread", exc)
                     self._use_process = False
@@ -150,7 +91,20 @@ class Validator:
     def start(self) -> None:
         self._executor()
 
-    async def diagnostics(self, snap: DocumentSnapshot, folder: FolderContext) -> list[types.Diagnostic]:
+    def submit_diagnostics(self, snap: "DocumentSnapshot", folder: "FolderContext") -> "Future[list[Diagnostic]]":
+        """The runtime diagnostics of a version, from any thread (the front's, before the event loop
+        runs): no time budget, no fallback; a failure is the future's exception."""
+        return self._executor().submit(*self._call("diagnostics", snap, folder))
+
+    @staticmethod
+    def _call(feature: str, snap: "DocumentSnapshot", folder: "FolderContext", *args: Any) -> tuple[Any, ...]:
+        from osiris_lsp.worker import run_feature
+
+        return (run_feature, feature, snap.uri, snap.version, snap.text, folder.root, folder.settings, *args)
+
+    async def diagnostics(self, snap: "DocumentSnapshot", folder: "FolderContext") -> list["types.Diagnostic"]:
+        from osiris_lsp.convert import lsp_diagnostic
+
         try:
             found = await self._bounded("diagnostics", snap, folder)
         except WorkerTimeout:
@@ -160,7 +114,7 @@ class Validator:
                                 fix="split the document, or report it as a bug if it is small", source=snap.uri)]
         return [lsp_diagnostic(snap.lines, d, folder.settings.docs_base_url) for d in found]
 
-    async def run(self, feature: str, snap: DocumentSnapshot, folder: FolderContext, *args: Any) -> Any:
+    async def run(self, feature: str, snap: "DocumentSnapshot", folder: "FolderContext", *args: Any) -> Any:
         """`feature` (a name in `_features`) on the worker; its result or its exception (None
         when it ran past the time budget)."""
         try:
@@ -168,9 +122,11 @@ class Validator:
         except WorkerTimeout:
             return None
 
-    async def _bounded(self, feature: str, snap: DocumentSnapshot, folder: FolderContext, *args: Any) -> Any:
+    async def _bounded(self, feature: str, snap: "DocumentSnapshot", folder: "FolderContext", *args: Any) -> Any:
+        import asyncio
+
         loop = asyncio.get_running_loop()
-        call = (run_feature, feature, snap.uri, snap.version, snap.text, folder.root, folder.settings, *args)
+        call = self._call(feature, snap, folder, *args)
         while True:
             pool = self._executor()
             try:

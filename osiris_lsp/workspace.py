@@ -49,6 +49,14 @@ def uri_to_path(uri: str) -> Path | None:
     return Path(path) if path else None
 
 
+def initial_folders(folder_uris: Iterable[str], root_uri: str | None) -> list[Path]:
+    """The workspace folders of an `initialize` request: its folders, else its root."""
+    folders = [uri_to_path(uri) for uri in folder_uris]
+    if not folders and root_uri:
+        folders = [uri_to_path(root_uri)]
+    return [f for f in folders if f is not None]
+
+
 class DocumentSnapshot:
     """One version of a document; lines and the parsed OML model are computed lazily, once."""
 

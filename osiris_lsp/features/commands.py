@@ -19,14 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from osiris_lsp.validation import die_with_parent
+from osiris_lsp.capabilities import COMPILE, DISCOVER, PIPELINE_COMMANDS, PREVIEW, RUN
+from osiris_lsp.worker import die_with_parent
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 
-COMPILE = "osiris.compile"
-RUN = "osiris.run"
-DISCOVER = "osiris.discover"  # arguments: [uri, "@family.alias"]
-PREVIEW = "osiris.preview"  # arguments: [uri, step id, limit?]
-COMMANDS = (COMPILE, RUN, DISCOVER, PREVIEW)
+COMMANDS = PIPELINE_COMMANDS
 TITLES = {COMPILE: "Compiling", RUN: "Running", DISCOVER: "Discovering", PREVIEW: "Previewing"}
 CANCEL_GRACE_S = 5.0
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from osiris_lsp.capabilities import COMPONENT_DOC  # noqa: F401 - the command's name, used as component_docs.COMPONENT_DOC
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 from osiris_runtime.errors import Position
-
-COMPONENT_DOC = "osiris.componentDoc"
 
 
 def component_at(snap: DocumentSnapshot, pos: Position) -> str | None:

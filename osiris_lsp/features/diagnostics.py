@@ -6,17 +6,19 @@ completion path); this module only turns one document snapshot into diagnostics.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from lsprotocol import types
-
-from osiris_lsp.convert import lsp_diagnostic
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 from osiris_runtime.errors import Diagnostic
 
+if TYPE_CHECKING:  # the worker process runs this module without lsprotocol (see worker.py)
+    from lsprotocol import types
 
-def diagnose(snapshot: DocumentSnapshot, folder: FolderContext) -> list[types.Diagnostic]:
+
+def diagnose(snapshot: DocumentSnapshot, folder: FolderContext) -> list["types.Diagnostic"]:
     """Validate one document version against its folder's registry and connections file."""
+    from osiris_lsp.convert import lsp_diagnostic
+
     return [lsp_diagnostic(snapshot.lines, d, folder.settings.docs_base_url) for d in runtime_diagnostics(snapshot, folder)]
 
 

@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from osiris_lsp.capabilities import GENERATE  # noqa: F401 - the command's name, used as generate.GENERATE
 from osiris_lsp.features.commands import Reporter
 from osiris_lsp.workspace import FolderContext
 
 if TYPE_CHECKING:
     from osiris_runtime.ai.loop import Attempt
 
-GENERATE = "osiris.generate"
 TITLE = "Osiris: generating a pipeline"
 # A streamed answer's progress ("receiving the answer, 1,200 characters") at most this often.
 DELTA_REPORT_S = 0.5

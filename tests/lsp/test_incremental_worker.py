@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from osiris_lsp.settings import ServerSettings
-from osiris_lsp.validation import _diagnostics, run_feature
+from osiris_lsp.worker import _diagnostics, run_feature
 from osiris_lsp.workspace import DocumentSnapshot, FolderContext
 
 STEP = """\

@@ -1,0 +1,232 @@
+"""The front (osiris_lsp/front.py): its early `initialize` answer is pygls' answer, it passes every
+message on to pygls unchanged, and the first document's diagnostics it publishes are the server's."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from osiris_lsp.capabilities import initialize_result
+from osiris_lsp.front import ClientOutput, Relay, frame, read_body
+from osiris_lsp.transport import BoundedStdin
+from tests.lsp.test_protocol_edges import RawStdioServer
+
+BENCH = {  # bench/lsp.py's client
+    "workspace": {"configuration": True, "didChangeConfiguration": {"dynamicRegistration": False}, "workspaceFolders": True},
+    "textDocument": {"synchronization": {"didSave": True},
+                     "completion": {"completionItem": {"snippetSupport": True, "documentationFormat": ["markdown", "plaintext"]}},
+                     "hover": {"contentFormat": ["markdown", "plaintext"]},
+                     "publishDiagnostics": {"relatedInformation": True, "versionSupport": True}},
+}
+VSCODE = {  # pull diagnostics, prepareRename, will-save, file operations, notebooks
+    "general": {"positionEncodings": ["utf-16"], "markdown": {"parser": "marked", "version": "1.1.0"}},
+    "workspace": {"applyEdit": True, "workspaceFolders": True, "configuration": True,
+                  "didChangeWatchedFiles": {"dynamicRegistration": True, "relativePatternSupport": True},
+                  "fileOperations": {"dynamicRegistration": True, "didCreate": True, "didRename": True, "didDelete": True,
+                                     "willCreate": True, "willRename": True, "willDelete": True},
+                  "diagnostics": {"refreshSupport": True}, "executeCommand": {"dynamicRegistration": True}},
+    "textDocument": {"synchronization": {"dynamicRegistration": True, "willSave": True, "willSaveWaitUntil": True, "didSave": True},
+                     "completion": {"completionItem": {"snippetSupport": True}, "contextSupport": True},
+                     "rename": {"dynamicRegistration": True, "prepareSupport": True, "prepareSupportDefaultBehavior": 1,
+                                "honorsChangeAnnotations": True},
+                     "diagnostic": {"dynamicRegistration": True, "relatedDocumentSupport": False},
+                     "codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["", "quickfix"]}}},
+                     "publishDiagnostics": {"relatedInformation": True, "versionSupport": False, "tagSupport": {"valueSet": [1, 2]}}},
+    "window": {"workDoneProgress": True, "showMessage": {}, "showDocument": {"support": True}},
+    "notebookDocument": {"synchronization": {"dynamicRegistration": True, "executionSummarySupport": True}},
+}
+NEOVIM = {  # UTF-8 first, will-save declared false, rename without prepare support
+    "general": {"positionEncodings": ["utf-8", "utf-16", "utf-32"]},
+    "workspace": {"workspaceFolders": True, "configuration": True, "applyEdit": True,
+                  "didChangeWatchedFiles": {"dynamicRegistration": False}},
+    "textDocument": {"synchronization": {"dynamicRegistration": False, "willSave": False, "willSaveWaitUntil": False, "didSave": True},
+                     "rename": {"dynamicRegistration": True, "prepareSupport": False},
+                     "completion": {"completionItem": {"snippetSupport": False}},
+                     "publishDiagnostics": {"relatedInformation": True, "tagSupport": {"valueSet": [1, 2]}}},
+    "window": {"workDoneProgress": True},
+}
+NEOVIM_PULL = {**NEOVIM, "textDocument": {**NEOVIM["textDocument"], "diagnostic": {"dynamicRegistration": False},
+                                          "rename": {"prepareSupport": True}}}
+PROFILES = {"bench": BENCH, "vscode": VSCODE, "neovim": NEOVIM, "neovim-pull": NEOVIM_PULL, "minimal": {},
+            "null-sections": {"textDocument": None, "workspace": None, "general": None}}
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def close(self) -> None:
+        pass
+
+
+async def _pygls_answer(params: dict) -> dict:
+    """What pygls itself answers to `initialize` with these params (in-process, no worker)."""
+    from osiris_lsp.server import build_server
+    from osiris_lsp.validation import Validator
+
+    validator = Validator(use_process=False)
+    server = build_server(validator)
+    out = _Capture()
+    server.protocol.set_writer(out)
+    request = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params})
+    server.protocol.handle_message(json.loads(request, object_hook=server.protocol.structure_message))
+    for _ in range(200):
+        if out.data:
+            break
+        await asyncio.sleep(0.01)
+    validator.shutdown()
+    answer = json.loads(out.data[0].split(b"\r\n\r\n", 1)[1])
+    assert "result" in answer, answer
+    return answer["result"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_early_initialize_answer_is_what_pygls_answers(profile, tmp_path):
+    params = {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": PROFILES[profile],
+              "workspaceFolders": [{"uri": tmp_path.as_uri(), "name": "w"}], "initializationOptions": {"docsBaseUrl": ""}}
+    assert initialize_result(params) == asyncio.run(_pygls_answer(params))
+
+
+def test_messages_are_read_as_pygls_reads_them_and_relayed_reframed():
+    stream = (b"garbage line\r\n" + b"Content-Length: 2\r\nContent-Type: x\r\n\r\n{}"
+              + b"Content-Length: 11\r\n\r\n" + b'{"a": "\xc3\xa9"}')
+    stdin = BoundedStdin(io.BytesIO(stream))
+    bodies = [read_body(stdin), read_body(stdin), read_body(stdin)]
+    assert bodies == [b"{}", '{"a": "é"}'.encode(), None]
+    relay = Relay()
+    for body in bodies[:2]:
+        relay.feed(body)
+    relay.close()
+    # pygls reads the relay as it reads stdin
+    assert [read_body(relay), read_body(relay), read_body(relay)] == bodies  # type: ignore[arg-type]
+
+
+def test_the_relay_waits_for_the_front_and_ends_when_it_does():
+    relay = Relay()
+    got: list[bytes | None] = []
+    reader = threading.Thread(target=lambda: got.append(read_body(relay)))  # type: ignore[arg-type]
+    reader.start()
+    relay.feed(b'{"late": true}')
+    reader.join(5)
+    assert got == [b'{"late": true}']
+    relay.close()
+    assert relay.readline() == b""
+
+
+def test_pygls_answer_to_the_answered_initialize_is_dropped_and_a_difference_logged(caplog):
+    stream = io.BytesIO()
+    out = ClientOutput(stream)
+    out.answer_initialize(7, {"capabilities": {"hoverProvider": True}})
+    out.write(frame(b'{"jsonrpc": "2.0", "id": 7, "result": {"capabilities": {}}}'))  # pygls' answer: dropped
+    out.write(frame(b'{"jsonrpc": "2.0", "id": 7, "result": null}'))  # a later one with that id goes out
+    messages = [json.loads(m) for m in _bodies(stream.getvalue())]
+    assert messages == [{"jsonrpc": "2.0", "id": 7, "result": {"capabilities": {"hoverProvider": True}}},
+                        {"jsonrpc": "2.0", "id": 7, "result": None}]
+    assert "differs from pygls'" in caplog.text
+
+
+def _bodies(data: bytes) -> list[bytes]:
+    stdin = BoundedStdin(io.BytesIO(data))
+    out = []
+    while (body := read_body(stdin)) is not None:
+        out.append(body)
+    return out
+
+
+OML = """oml_version: "0.1.0"
+name: front
+steps:
+  - id: extract
+    component: nosuch.extractor
+    mode: read
+    config: {}
+"""
+
+
+def _session(tmp_path: Path, capabilities: dict) -> tuple[RawStdioServer, list[dict]]:
+    import subprocess
+
+    server = RawStdioServer(stderr=subprocess.PIPE)
+    server.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                 "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": capabilities}})
+    return server, server.receive(lambda m: m.get("id") == 1)
+
+
+def test_push_client_gets_one_initialize_answer_and_the_first_documents_diagnostics(tmp_path):
+    server, seen = _session(tmp_path, BENCH)
+    try:
+        assert seen[-1]["result"] == initialize_result({"capabilities": BENCH})
+        server.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        uri = (tmp_path / "a.oml.yaml").as_uri()
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+                     "params": {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": OML}}})
+        first = server.receive(lambda m: m.get("method") == "textDocument/publishDiagnostics")[-1]["params"]
+        assert first["uri"] == uri and first["version"] == 1
+        assert "oml.unknown-component" in {d["code"] for d in first["diagnostics"]}
+        # the server goes on from there: an edit gets its own diagnostics
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didChange",
+                     "params": {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": OML.replace("nosuch", "mysql")}]}})
+        later = server.receive(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["version"] == 2)
+        assert "oml.unknown-component" not in {d["code"] for d in later[-1]["params"]["diagnostics"]}
+        server.send({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+        rest = server.receive(lambda m: m.get("id") == 2)
+        answers = [m for m in seen + later + rest if m.get("id") == 1]
+        assert len(answers) == 1  # pygls' own answer to the replayed initialize never went out
+        server.send({"jsonrpc": "2.0", "method": "exit"})
+        assert server.proc.wait(timeout=10) == 0
+        assert server.proc.stderr.read().strip() == b""
+    finally:
+        server.kill()
+
+
+def test_the_front_diagnostics_are_the_servers(tmp_path):
+    """The same document, re-opened once pygls serves: its diagnostics come from the server."""
+    server, _ = _session(tmp_path, BENCH)
+    try:
+        uri = (tmp_path / "a.oml.yaml").as_uri()
+        opened = {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": OML}}
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": opened})
+        early = server.receive(lambda m: m.get("method") == "textDocument/publishDiagnostics")[-1]["params"]
+        server.send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/hover",
+                     "params": {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}})
+        server.response(2)  # pygls serves now
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didClose", "params": {"textDocument": {"uri": uri}}})
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": opened})
+        served = server.receive(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["diagnostics"])
+        assert served[-1]["params"] == early
+    finally:
+        server.kill()
+
+
+def test_a_pull_client_gets_the_answer_early_and_its_diagnostics_from_the_server(tmp_path):
+    server, seen = _session(tmp_path, VSCODE)
+    try:
+        assert seen[-1]["result"]["capabilities"]["diagnosticProvider"]["identifier"] == "osiris"
+        uri = (tmp_path / "a.oml.yaml").as_uri()
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+                     "params": {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": OML}}})
+        server.send({"jsonrpc": "2.0", "id": 2, "method": "textDocument/diagnostic", "params": {"textDocument": {"uri": uri}}})
+        messages = server.receive(lambda m: m.get("id") == 2)
+        assert not [m for m in messages if m.get("method") == "textDocument/publishDiagnostics"]
+        assert "oml.unknown-component" in {d["code"] for d in messages[-1]["result"]["items"]}
+    finally:
+        server.kill()
+
+
+def test_the_worker_imports_no_lsprotocol():
+    import subprocess
+
+    code = ("import sys; import osiris_lsp.worker as w; w._warm_up(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lsprotocol', 'cattrs')"
+            " or m.startswith('pygls') and m not in ('pygls', 'pygls.uris')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done
