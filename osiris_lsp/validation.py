@@ -26,14 +26,13 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
-from osiris_runtime.errors import Diagnostic, Range, Severity
-
 if TYPE_CHECKING:
     # The front (front.py) starts the worker with this module before it reads `initialize`: it
     # imports the worker's modules (and asyncio, lsprotocol) only when it needs them.
     from lsprotocol import types
 
     from osiris_lsp.workspace import DocumentSnapshot, FolderContext
+    from osiris_runtime.errors import Diagnostic
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +107,8 @@ class Validator:
         try:
             found = await self._bounded("diagnostics", snap, folder)
         except WorkerTimeout:
+            from osiris_runtime.errors import Diagnostic, Range, Severity
+
             found = [Diagnostic("oml.validation-timeout",
                                 f"validation took longer than {self.job_timeout:g} s and was stopped; "
                                 "other documents were not held up", Range(), Severity.WARNING,
