@@ -8,6 +8,7 @@ import io
 import json
 import sys
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,91 @@ def test_the_worker_imports_no_lsprotocol():
             " or m.startswith('pygls') and m not in ('pygls', 'pygls.uris')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done
+
+
+class _HeldValidator:
+    """A validator whose one job the test finishes by hand (the worker's place in Front)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[object, Future]] = []
+        self.submitted = threading.Event()
+
+    def submit_diagnostics(self, snap, folder):
+        future: Future = Future()
+        self.jobs.append((snap, future))
+        self.submitted.set()
+        return future
+
+
+class _FrontUnderTest:
+    def __init__(self, tmp_path: Path) -> None:
+        import os
+
+        from osiris_lsp.front import Front
+
+        read_fd, self._write_fd = os.pipe()
+        self.stdout = io.BytesIO()
+        self.relay = Relay()
+        self.front = Front(BoundedStdin(os.fdopen(read_fd, "rb")), ClientOutput(self.stdout), self.relay)
+        self.validator = _HeldValidator()
+        self.uri = (tmp_path / "a.oml.yaml").as_uri()
+        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                   "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": BENCH}})
+        params = self.front.answer_initialize(self.front.first_message())
+        self.front.start(params, self.validator)  # type: ignore[arg-type]
+
+    def send(self, message: dict) -> None:
+        import os
+
+        os.write(self._write_fd, frame(json.dumps(message).encode()))
+
+    def open(self) -> None:
+        self.send({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+                   "params": {"textDocument": {"uri": self.uri, "languageId": "yaml", "version": 1, "text": OML}}})
+        assert self.validator.submitted.wait(10)
+
+    def relayed(self, count: int) -> list[dict]:
+        """The first `count` messages pygls reads (waits for them)."""
+        return [json.loads(read_body(self.relay)) for _ in range(count)]  # type: ignore[arg-type]
+
+    def published(self) -> list[dict]:
+        return [m for m in map(json.loads, _bodies(self.stdout.getvalue())) if m.get("method") == "textDocument/publishDiagnostics"]
+
+    def close(self) -> None:
+        import os
+
+        os.close(self._write_fd)
+
+
+def test_the_first_documents_diagnostics_are_published_once_and_the_server_leaves_them_to_the_front(tmp_path):
+    from osiris_runtime.errors import Diagnostic, Range
+
+    under_test = _FrontUnderTest(tmp_path)
+    try:
+        under_test.open()
+        assert [m["method"] for m in under_test.relayed(2)] == ["initialize", "textDocument/didOpen"]
+        snap, future = under_test.validator.jobs[0]
+        found = [Diagnostic("oml.unknown-component", "no such component", Range.at(4, 15, 4, 31))]
+        future.set_result(found)
+        from osiris_lsp.lsp_json import diagnostic_json
+
+        [published] = under_test.published()
+        assert published["params"] == {"uri": under_test.uri, "version": 1,
+                                       "diagnostics": [diagnostic_json(snap.lines, found[0])]}
+        assert under_test.front.opened_early(under_test.uri, 1)  # the server does not validate it again
+        assert not under_test.front.opened_early(under_test.uri, 1)  # a later open of the same version: the server's
+    finally:
+        under_test.close()
+
+
+def test_diagnostics_outdated_by_an_edit_are_not_published(tmp_path):
+    under_test = _FrontUnderTest(tmp_path)
+    try:
+        under_test.open()
+        under_test.send({"jsonrpc": "2.0", "method": "textDocument/didChange",
+                         "params": {"textDocument": {"uri": under_test.uri, "version": 2}, "contentChanges": [{"text": ""}]}})
+        under_test.relayed(3)  # the edit went through the front
+        under_test.validator.jobs[0][1].set_result([])
+        assert under_test.published() == []
+    finally:
+        under_test.close()
