@@ -346,7 +346,10 @@ def serve() -> None:
     front.start(params, validator)
     front.wait_until_pygls_is_wanted()
 
-    from osiris_lsp import server  # the slow import
+    from osiris_lsp.attrs_cache import compiled_attrs_methods
+
+    with compiled_attrs_methods():  # lsprotocol's ~570 attrs classes: their methods compiled once, cached
+        from osiris_lsp import server  # the slow import
 
     pygls_server = server.build_server(validator, opened_early=front.opened_early)
     front.hand_over()
