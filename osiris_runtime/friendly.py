@@ -12,7 +12,6 @@ Secret values are never repeated in a message: only field names and allowed valu
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 import json
 from dataclasses import dataclass, field, replace
@@ -98,6 +97,8 @@ def field_name(path: Sequence[str | int]) -> str:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    import difflib  # only asked about a misspelt word
+
     close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
     return close[0] if close else None
 
@@ -406,7 +407,7 @@ def _supplied_by_connection(spec: "ComponentSpec", connection_provided: bool, co
 
 
 def _schema_errors(spec: "ComponentSpec", config: Mapping[str, Any], supplied: frozenset[str], renamed: Mapping[str, str]) -> list[FriendlyError]:
-    key = _ValidatorKey(spec.fingerprint, supplied, spec.config_schema)
+    key = _ValidatorKey(spec.fingerprint, supplied, spec.config_schema, spec.gates)
     if _config_gate(key)(config):
         return []  # valid: jsonschema (and its import) is needed only to explain problems
     validator = _config_validator(key)
@@ -427,6 +428,7 @@ class _ValidatorKey:
     fingerprint: str
     supplied: frozenset[str]
     schema: Mapping[str, Any] = field(compare=False, hash=False)
+    gates: Any = field(default=None, compare=False, hash=False)  # the spec's GateStore: where compiled gates are kept
 
 
 def _config_schema(key: _ValidatorKey) -> dict[str, Any]:
@@ -449,7 +451,7 @@ def _config_gate(key: _ValidatorKey) -> Any:
     """The fast "certainly valid" check of the same schema (see schema_gate); memoised likewise."""
     from osiris_runtime.schema_gate import gate_for
 
-    return gate_for(_config_schema(key))
+    return gate_for(_config_schema(key), key.gates)
 
 
 def _missing_connection_field(spec: "ComponentSpec", error: FriendlyError) -> FriendlyError:

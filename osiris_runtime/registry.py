@@ -11,7 +11,6 @@ re-checks the spec files' mtimes, so an edited, added or removed spec is seen on
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import json
@@ -25,6 +24,8 @@ from osiris_runtime.errors import Diagnostic, Range, Severity, ValidationFailed
 
 if TYPE_CHECKING:  # jsonschema costs ~70 ms to import; only pay for it when a spec must be checked
     from jsonschema.protocols import Validator
+
+    from osiris_runtime.schema_gate import GateStore
 
 # Built-in specs ship inside the package (a symlink to the repository's components/ folder in a
 # source checkout, real files in a wheel).
@@ -95,6 +96,8 @@ class ComponentSpec:
     raw: Mapping[str, Any]
     fingerprint: str
     doc_url: str
+    # Where the compiled fast checks of this spec's config schema are kept (see schema_gate).
+    gates: "GateStore | None" = field(default=None, compare=False, repr=False)
 
     @property
     def major_version(self) -> int:
@@ -153,7 +156,7 @@ def _connection_fields(raw: Mapping[str, Any], secrets: Iterable[str]) -> dict[s
     return fields
 
 
-def spec_from_raw(raw: Mapping[str, Any], path: Path) -> ComponentSpec:
+def spec_from_raw(raw: Mapping[str, Any], path: Path, gates: "GateStore | None" = None) -> ComponentSpec:
     """Build a `ComponentSpec` from a parsed spec that already passed the spec schema."""
     name = raw["name"]
     all_secrets = list(dict.fromkeys([*raw.get("secrets", ()), *raw.get("x-secret", ())]))
@@ -178,6 +181,7 @@ def spec_from_raw(raw: Mapping[str, Any], path: Path) -> ComponentSpec:
         raw=raw,
         fingerprint=_spec_fingerprint(raw, path),
         doc_url=f"{DOCS_PATH_PREFIX}{name}.md",
+        gates=gates,
     )
 
 
@@ -205,6 +209,8 @@ def secret_map_of(spec: ComponentSpec) -> SecretMap:
 
 def suggest_names(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """Close matches for a misspelt name ("mysql.extrator" -> ["mysql.extractor"])."""
+    import difflib  # only for a misspelt name
+
     pool = sorted(set(candidates))
     close = difflib.get_close_matches(name, pool, n=limit, cutoff=0.75)
     if not close and "." not in name:  # a bare family ("mysql") suggests its components
@@ -385,7 +391,7 @@ def load_spec_file(path: Path, get_validator: Callable[[], "Validator"], cache: 
         return LoadedFile(path, stamp, None, tuple(problems))
     if cache and not checked:
         cache.put(digest, raw)
-    spec = spec_from_raw(raw, path)
+    spec = spec_from_raw(raw, path, cache.gates if cache else None)
     if len(spec.examples) > CONTEXT_EXAMPLES:
         problems.append(
             _problem(path, "spec.many-examples",
@@ -427,6 +433,13 @@ class SpecCache:
     directory: Path | None
     shipped: Path | None = None
 
+    @functools.cached_property
+    def gates(self) -> "GateStore":
+        """The compiled config checks of these specs, in `gates/` beside them."""
+        from osiris_runtime.schema_gate import GateStore
+
+        return GateStore(self.directory / "gates" if self.directory else None, self.shipped / "gates" if self.shipped else None)
+
     def digest(self, content: bytes) -> str:
         h = _digest_prefix().copy()
         h.update(content)
@@ -467,9 +480,15 @@ SHIPPED_SPEC_CACHE = BUILTIN_COMPONENTS_DIR / ".spec-cache"
 
 
 def write_shipped_spec_cache() -> list[Diagnostic]:
-    """Check every built-in spec once and keep those that pass in `SHIPPED_SPEC_CACHE`."""
+    """Check every built-in spec once and keep those that pass in `SHIPPED_SPEC_CACHE`, with the
+    compiled gates of their config schemas (as written, and with every connection field supplied)."""
+    from osiris_runtime.friendly import validate_config
+
     registry = Registry([BUILTIN_COMPONENTS_DIR], cache_dir=SHIPPED_SPEC_CACHE)
-    registry.specs()
+    for spec in registry.specs():
+        validate_config(spec, {})
+        if spec.connection_fields:
+            validate_config(spec, {}, connection_provided=True)
     return registry.problems()
 
 
