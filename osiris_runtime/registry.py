@@ -156,8 +156,11 @@ def _connection_fields(raw: Mapping[str, Any], secrets: Iterable[str]) -> dict[s
     return fields
 
 
-def spec_from_raw(raw: Mapping[str, Any], path: Path, gates: "GateStore | None" = None) -> ComponentSpec:
-    """Build a `ComponentSpec` from a parsed spec that already passed the spec schema."""
+def spec_from_raw(raw: Mapping[str, Any], path: Path, gates: "GateStore | None" = None,
+                  fingerprint: str | None = None) -> ComponentSpec:
+    """Build a `ComponentSpec` from a parsed spec that already passed the spec schema.
+
+    `fingerprint`: the spec's, when known (the spec cache keeps it); computed from `raw` otherwise."""
     name = raw["name"]
     all_secrets = list(dict.fromkeys([*raw.get("secrets", ()), *raw.get("x-secret", ())]))
     config_secrets = tuple(p for p in all_secrets if _pointer_root(p) != "resolved_connection")
@@ -179,7 +182,7 @@ def spec_from_raw(raw: Mapping[str, Any], path: Path, gates: "GateStore | None" 
         driver=runtime.get("driver"),
         path=path,
         raw=raw,
-        fingerprint=_spec_fingerprint(raw, path),
+        fingerprint=fingerprint or _spec_fingerprint(raw, path),
         doc_url=f"{DOCS_PATH_PREFIX}{name}.md",
         gates=gates,
     )
@@ -380,18 +383,17 @@ def load_spec_file(path: Path, get_validator: Callable[[], "Validator"], cache: 
     try:
         content = path.read_bytes()
         digest = cache.digest(content) if cache else ""
-        raw = cache.get(digest) if cache else None
-        checked = raw is not None
-        if raw is None:
-            raw = read_spec_file(path)
+        entry = cache.get(digest) if cache else None
+        checked = entry is not None
+        raw, known_fingerprint = entry if entry is not None else (read_spec_file(path), None)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         return LoadedFile(path, stamp, None, (_problem(path, "spec.unreadable", f"cannot read spec: {exc}"),))
     problems = [] if checked else check_spec_data(raw, path, get_validator())
     if any(p.is_error for p in problems):
         return LoadedFile(path, stamp, None, tuple(problems))
+    spec = spec_from_raw(raw, path, cache.gates if cache else None, known_fingerprint)
     if cache and not checked:
-        cache.put(digest, raw)
-    spec = spec_from_raw(raw, path, cache.gates if cache else None)
+        cache.put(digest, raw, spec.fingerprint)
     if len(spec.examples) > CONTEXT_EXAMPLES:
         problems.append(
             _problem(path, "spec.many-examples",
@@ -409,11 +411,15 @@ def load_spec_file(path: Path, get_validator: Callable[[], "Validator"], cache: 
     return LoadedFile(path, stamp, spec, tuple(problems))
 
 
+# Part of every cache key: entries of an older layout simply miss.
+_CACHE_ENTRY_FORMAT = "spec+fingerprint/1"
+
+
 @functools.lru_cache(maxsize=1)
 def _digest_prefix() -> Any:
     """What every cache key starts with: the supported majors and the spec schema (read once)."""
     h = hashlib.sha256()
-    h.update(repr(sorted(SUPPORTED_SPEC_MAJORS)).encode())
+    h.update(f"{_CACHE_ENTRY_FORMAT}\0{sorted(SUPPORTED_SPEC_MAJORS)!r}".encode())
     h.update((BUILTIN_COMPONENTS_DIR / SPEC_SCHEMA_FILENAME).read_bytes())
     h.update(b"\0")
     return h
@@ -421,10 +427,11 @@ def _digest_prefix() -> Any:
 
 @dataclass(frozen=True)
 class SpecCache:
-    """Parsed specs that already passed the checks, on disk, keyed by a hash of their bytes.
+    """Parsed specs that already passed the checks, with their fingerprints, on disk, keyed by a
+    hash of their bytes.
 
-    Lets a short-lived CLI skip YAML parsing and JSON Schema validation (and their imports) for
-    unchanged specs. The key covers the spec schema and the supported majors too, so a runtime
+    Lets a short-lived CLI skip YAML parsing, JSON Schema validation (and their imports) and
+    fingerprinting for unchanged specs. The key covers the spec schema and the supported majors too, so a runtime
     upgrade re-checks everything. Unwritable or corrupt cache files are ignored. `directory` None:
     read-only, only the shipped entries of the built-in specs (`make install` writes them into
     `SHIPPED_SPEC_CACHE`; a changed built-in spec simply misses and is checked as usual).
@@ -445,31 +452,35 @@ class SpecCache:
         h.update(content)
         return h.hexdigest()
 
-    def get(self, digest: str) -> Any | None:
-        raw = self._read(self.directory, digest)
-        if raw is None:
-            raw = self._read(self.shipped, digest)
-            if raw is not None:
-                self.put(digest, raw)  # the user's cache holds every spec known to pass, shipped or not
-        return raw
+    def get(self, digest: str) -> tuple[Any, str] | None:
+        """(parsed spec, fingerprint) of a spec known to pass, or None."""
+        entry = self._read(self.directory, digest)
+        if entry is None:
+            entry = self._read(self.shipped, digest)
+            if entry is not None:
+                self.put(digest, *entry)  # the user's cache holds every spec known to pass, shipped or not
+        return entry
 
     @staticmethod
-    def _read(directory: Path | None, digest: str) -> Any | None:
+    def _read(directory: Path | None, digest: str) -> tuple[Any, str] | None:
         if directory is None:
             return None
         try:
-            return json.loads((directory / f"{digest}.json").read_text(encoding="utf-8"))
+            entry = json.loads((directory / f"{digest}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        if not isinstance(entry, dict) or not isinstance(entry.get("fingerprint"), str) or "spec" not in entry:
+            return None
+        return entry["spec"], entry["fingerprint"]
 
-    def put(self, digest: str, raw: Any) -> None:
+    def put(self, digest: str, raw: Any, fingerprint: str) -> None:
         if self.directory is None:
             return
         target = self.directory / f"{digest}.json"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps(raw, default=str), encoding="utf-8")
+            tmp.write_text(json.dumps({"spec": raw, "fingerprint": fingerprint}, default=str), encoding="utf-8")
             os.replace(tmp, target)  # atomic: concurrent processes never see half a file
         except OSError:
             pass

@@ -35,3 +35,67 @@ def test_help_summaries_are_the_commands_own_and_help_imports_no_subcommand():
              " or m in ('jsonschema', 'ruamel.yaml', 'rich', 'osiris_runtime.registry')))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip().splitlines()[-1] == "[]", loaded
+
+
+# What a 20-step validate or compile must never pay for at start-up (issue 16: the CLI's budget is a
+# few times `python -c pass`): schema errors' explainer, terminal rendering, logging, the SQL parser,
+# database clients, the runner, discovery, the AI loop, the language server, the other subcommands.
+_NOT_NEEDED_BY_VALID_INPUT = (
+    "jsonschema", "rich", "logging", "difflib", "sqlglot", "psycopg", "pymysql", "MySQLdb", "duckdb", "supabase",
+    "httpx", "pandas", "openai", "mcp", "e2b", "dotenv", "yaml", "pygls", "lsprotocol", "osiris_lsp",
+    "osiris_runtime.runner", "osiris_runtime.discovery", "osiris_runtime.ai", "osiris_runtime.preview",
+)
+# Of the drivers package, the validator's SQL rules use these two pure modules only.
+_DRIVER_MODULES_OF_THE_VALIDATOR = {"osiris_runtime.drivers", "osiris_runtime.drivers.query_params",
+                                    "osiris_runtime.drivers.sql_identifiers"}
+_PIPELINE = """\
+oml_version: "0.1.0"
+name: imports
+params:
+  since: {type: string, default: '2024-01-01'}
+steps:
+  - id: extract
+    component: mysql.extractor
+    mode: read
+    config: {connection: "@mysql.shop", query: "SELECT * FROM orders WHERE d >= '${params.since}'"}
+  - id: shape
+    component: duckdb.processor
+    mode: transform
+    needs: [extract]
+    config: {query: "SELECT *, 1 AS n FROM extract"}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    needs: [shape]
+    config: {path: "out/${params.since}.csv"}
+"""
+
+
+def test_validate_and_compile_of_valid_input_import_only_what_they_use(tmp_path):
+    import json
+    import os
+
+    from osiris_runtime.cli.main import SUBCOMMANDS
+
+    (tmp_path / "pipeline.yaml").write_text(_PIPELINE)
+    (tmp_path / "osiris_connections.yaml").write_text(
+        'connections:\n  mysql:\n    shop: {host: localhost, database: shop, user: reader, password: "${SHOP_PASSWORD}"}\n')
+    probe = ("import json, sys; from osiris_runtime.cli.main import main\n"
+             "try: main(sys.argv[1:])\nexcept SystemExit as exc: code = exc.code\n"
+             "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))")
+    subcommands = {target.split(":")[0] for target, _ in SUBCOMMANDS.values()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSIRIS_")}
+    for cache in ("cold", "warm", "warm"):  # an empty spec cache (the shipped one only), then a filled one
+        env["OSIRIS_CACHE_DIR"] = str(tmp_path / cache)
+        for args, command_module in ((["oml", "validate", "pipeline.yaml"], "osiris_runtime.cli.oml"),
+                                     (["compile", "pipeline.yaml", "--out", "build"], "osiris_runtime.cli.compile")):
+            done = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, env=env, capture_output=True,
+                                  text=True, timeout=60)
+            report = json.loads(done.stdout.strip().splitlines()[-1])
+            assert report["code"] == 0, done.stderr
+            loaded = set(report["modules"])
+            unneeded = sorted(m for m in loaded if m.split(".")[0] in _NOT_NEEDED_BY_VALID_INPUT
+                              or any(m == n or m.startswith(n + ".") for n in _NOT_NEEDED_BY_VALID_INPUT))
+            drivers = sorted(m for m in loaded if m.startswith("osiris_runtime.drivers") and m not in _DRIVER_MODULES_OF_THE_VALIDATOR)
+            other_commands = sorted(loaded & subcommands - {command_module})
+            assert (unneeded, drivers, other_commands) == ([], [], []), (args, cache)
