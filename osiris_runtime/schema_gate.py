@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -84,7 +83,6 @@ def _never(instance: Any) -> bool:
 _OPTIONS = {"use_default": False, "use_formats": False, "detailed_exceptions": False}
 
 
-@dataclass(frozen=True)
 class GateStore:
     """Compiled gates on disk, so a short-lived CLI neither generates nor compiles their code.
 
@@ -93,10 +91,15 @@ class GateStore:
     fastjsonschema's own version is checked when the code runs. Unreadable, stale or unwritable
     entries are ignored: a miss only costs generating the gate again. `directory` None: read-only,
     only `shipped` (the built-in specs' gates written by `make install`, beside their spec cache).
+    A plain class, not a dataclass: defining one costs about 1 ms at import, on every CLI start.
     """
 
-    directory: Path | None
-    shipped: Path | None = None
+    def __init__(self, directory: Path | None, shipped: Path | None = None) -> None:
+        self.directory = directory
+        self.shipped = shipped
+
+    def __repr__(self) -> str:
+        return f"GateStore({self.directory!r}, {self.shipped!r})"
 
     def key(self, schema_text: str) -> str:
         import hashlib

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 from osiris_runtime.errors import ConfigError
+from osiris_runtime.secret_keys import FALLBACK_SECRET_KEYS
 
 if TYPE_CHECKING:
     import logging
@@ -30,16 +31,6 @@ if TYPE_CHECKING:
     from osiris_runtime.registry import Registry
 
 MASK = "***"
-
-# Field names that are secret whatever a spec says (the spec's secret map adds to these).
-FALLBACK_SECRET_KEYS = frozenset(
-    {
-        "password", "passwd", "pwd", "pass", "secret", "token", "key", "api_key", "apikey",
-        "access_token", "refresh_token", "auth_token", "bearer_token", "client_secret",
-        "secret_key", "service_key", "service_role_key", "anon_key", "private_key",
-        "dsn", "connection_string", "pg_dsn", "sql_url", "authorization",
-    }
-)
 
 # Secret values shorter than this are only hidden under secret keys, not searched for in free
 # text: replacing every "ab" in a log would destroy the log and reveal the secret's length anyway.

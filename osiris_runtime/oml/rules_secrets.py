@@ -15,7 +15,7 @@ from osiris_runtime.oml.connections import CONNECTIONS_FILENAME, ENV_REFERENCE
 from osiris_runtime.oml.rules import RuleContext
 from osiris_runtime.oml.rules_config import config_path
 from osiris_runtime.registry import pointer_tokens
-from osiris_runtime.secrets import FALLBACK_SECRET_KEYS
+from osiris_runtime.secret_keys import FALLBACK_SECRET_KEYS
 
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 SECRET_PAIR = re.compile(
