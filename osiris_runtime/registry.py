@@ -514,7 +514,7 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
 
 def registry_for_cli(env: Mapping[str, str] | None = None) -> "Registry":
     """The registry every CLI command uses: the default search path and the on-disk spec cache."""
-    return Registry(default_search_paths(env=env), cache_dir=default_cache_dir(env))
+    return Registry(default_search_paths(env=env), cache_dir=default_cache_dir(env), watch=False)
 
 
 def find_spec_files(roots: Sequence[Path]) -> list[Path]:
@@ -547,14 +547,21 @@ class _State:
     by_name: dict[str, ComponentSpec] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
     validator: "Validator | None" = None
+    loaded: bool = False  # the search path has been read at least once
 
 
 class Registry:
     """Validated component specs from a search path; thread-safe, re-reads changed files lazily."""
 
-    def __init__(self, search_paths: Sequence[Path] | None = None, *, cache_dir: Path | None = None) -> None:
-        """`cache_dir`: where to remember specs that passed their checks (see `SpecCache`); None: no disk cache."""
+    def __init__(self, search_paths: Sequence[Path] | None = None, *, cache_dir: Path | None = None,
+                 watch: bool = True) -> None:
+        """`cache_dir`: where to remember specs that passed their checks (see `SpecCache`); None: no disk cache.
+
+        `watch`: re-check the spec files on every call (an editor's registry); False: read them once,
+        for a command that ends before a spec could change (a 20-step validate asks ~25 times).
+        """
         self.search_paths: tuple[Path, ...] = tuple(default_search_paths() if search_paths is None else search_paths)
+        self._watch = watch
         self._lock = threading.RLock()
         self._state = _State()
         self._cache = SpecCache(cache_dir, SHIPPED_SPEC_CACHE)
@@ -609,6 +616,8 @@ class Registry:
 
     def _refresh(self) -> _State:
         state = self._state
+        if state.loaded and not self._watch:
+            return state
         paths = find_spec_files(self.search_paths)
         changed = set(state.files) != set(paths)
         fresh: dict[Path, LoadedFile] = {}
@@ -627,6 +636,7 @@ class Registry:
         if changed or not state.files:
             state.files = fresh
             state.by_name, state.problems = _index(fresh[p] for p in paths if p in fresh)
+        state.loaded = True
         return state
 
 
