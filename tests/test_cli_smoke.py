@@ -44,6 +44,7 @@ _NOT_NEEDED_BY_VALID_INPUT = (
     "jsonschema", "rich", "logging", "difflib", "sqlglot", "psycopg", "pymysql", "MySQLdb", "duckdb", "supabase",
     "httpx", "pandas", "openai", "mcp", "e2b", "dotenv", "yaml", "pygls", "lsprotocol", "osiris_lsp",
     "osiris_runtime.runner", "osiris_runtime.discovery", "osiris_runtime.ai", "osiris_runtime.preview",
+    "osiris_runtime.secrets",  # sources, resolver and redactor of a run (validate without --secrets-file)
 )
 # Of the drivers package, the validator's SQL rules use these two pure modules only.
 _DRIVER_MODULES_OF_THE_VALIDATOR = {"osiris_runtime.drivers", "osiris_runtime.drivers.query_params",

@@ -80,14 +80,18 @@ def validate_command(ctx: click.Context, files: tuple[Path, ...], as_json: bool,
         unset_variables,
         validate_connections,
     )
-    from osiris_runtime.secrets import SecretSources
     from osiris_runtime.oml.document import parse_oml
     from osiris_runtime.oml.rules import validate
     from osiris_runtime.registry import registry_for_cli
 
     registry = registry_for_cli()
     env = dict(os.environ)
-    lookup = SecretSources(secrets_file, env).lookup()  # a bad secrets file: ConfigError, exit 5 by main
+    if secrets_file is not None:
+        from osiris_runtime.secrets import SecretSources
+
+        lookup = SecretSources(secrets_file, env).lookup()  # a bad secrets file: ConfigError, exit 5 by main
+    else:  # what SecretSources gives without a file, without importing the run-time secrets module
+        lookup = env.get
     loaded: dict[Path, Any] = {}
     reports: list[dict[str, Any]] = []
     connection_reports: list[dict[str, Any]] = []
