@@ -7,9 +7,12 @@ the per-step cost of 1,000 steps against 20 steps shows whether growth is linear
 
     .venv/bin/python bench/compile.py              # about 30 s on 2 cores
     .venv/bin/python bench/compile.py --reps 5     # quicker, noisier
+    .venv/bin/python bench/compile.py --reps 5 --instructions   # also instructions executed (valgrind)
 Goals (issue 4): 20 steps < 30 ms in-process; CLI < 400 ms median; linear growth. Issue 16: as ratios to
 `python -c pass`: `osiris --help` <= 2x, validate and compile <= 3x with the spec cache, <= 4x cold.
-Writes bench/results/compile.json.
+Writes bench/results/compile.json. `--instructions` also counts the instructions each command
+executes (valgrind's callgrind, once per command, same ratios): unlike wall and CPU time, the count
+does not move with the load of a shared machine.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,10 +83,24 @@ def time_command(argv: list[str], reps: int, env: dict[str, str]) -> tuple[list[
     return wall, cpu
 
 
+def count_instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions (callgrind's Ir) one run of `argv` executes, interpreter start and exit included."""
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv], env=env,
+                          capture_output=True, text=True)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise SystemExit(f"valgrind gave no instruction count for {' '.join(argv)}: {done.stderr[-500:]}")
+    return int(found.group(1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=15, help="repetitions per measurement (default 15)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions per command with valgrind (about a minute; load-independent)")
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     reps = max(3, args.reps)
 
     small, large = pipeline_text(20), pipeline_text(1000)
@@ -117,6 +136,12 @@ def main() -> None:
                 wall, cpu = time_command(argv, 1, command_env)
                 samples[name][0].extend(wall)
                 samples[name][1].extend(cpu)
+        instructions: dict[str, int] = {}
+        if args.instructions:
+            instructions["baseline"] = count_instructions(baseline, env)
+            for name, (argv, command_env) in commands.items():
+                command_env = command_env or {**env, "OSIRIS_CACHE_DIR": str(Path(tmp) / f"cold-{name}-instructions")}
+                instructions[name] = count_instructions(argv, command_env)
         cli_samples, cli_cpu = samples["compile"]
 
     med = statistics.median
@@ -139,6 +164,9 @@ def main() -> None:
                    "goal": {"help": 2, "compile": 3, "validate": 3, "compile_cold": 4, "validate_cold": 4}[name]}
             for name, (w, c) in samples.items()},
         "load_average_1min": round(os.getloadavg()[0], 2),
+        **({"instructions_vs_python_c_pass": {
+            name: {"instructions_millions": round(count / 1e6, 1), "ratio": round(count / instructions["baseline"], 2)}
+            for name, count in instructions.items()}} if instructions else {}),
         "goals": {"in_process_20_steps_ms": 30, "cli_median_ms": 400},
     }
     print(f"in-process, 20 steps:    {report['in_process_ms']['20_steps_median']:8.2f} ms median (goal < 30 ms)")
@@ -153,6 +181,8 @@ def main() -> None:
     for name, row in report["start_ratios_vs_python_c_pass"].items():
         print(f"{name:14} {row['wall_median_ms']:7.1f} ms = {row['wall_ratio']:.2f} x python -c pass (CPU {row['cpu_ratio']:.2f} x; "
               f"goal <= {row['goal']} x: {'met' if row['wall_ratio'] <= row['goal'] else 'MISSED'})")
+    for name, row in report.get("instructions_vs_python_c_pass", {}).items():
+        print(f"{name:14} {row['instructions_millions']:7.1f} M instructions = {row['ratio']:.2f} x python -c pass")
     out = BENCH / "results" / "compile.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

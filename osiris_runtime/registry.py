@@ -6,7 +6,8 @@ schema is reported as a `Diagnostic` (file, field, reason) and skipped while the
 
 A `Registry` is an ordinary object (no module-level instance): the CLI makes one per command, the
 language server one per workspace folder. Every public method takes the registry's lock and
-re-checks the spec files' mtimes, so an edited, added or removed spec is seen on the next call.
+re-checks the spec files' mtimes, so an edited, added or removed spec is seen on the next call
+(a CLI command's registry, `watch=False`, reads them once: the command ends before they change).
 """
 
 from __future__ import annotations
@@ -431,8 +432,8 @@ class SpecCache:
     hash of their bytes.
 
     Lets a short-lived CLI skip YAML parsing, JSON Schema validation (and their imports) and
-    fingerprinting for unchanged specs. The key covers the spec schema and the supported majors too, so a runtime
-    upgrade re-checks everything. Unwritable or corrupt cache files are ignored. `directory` None:
+    fingerprinting for unchanged specs. The key covers the spec schema and the supported majors
+    too, so a runtime upgrade re-checks everything. Unwritable or corrupt cache files are ignored. `directory` None:
     read-only, only the shipped entries of the built-in specs (`make install` writes them into
     `SHIPPED_SPEC_CACHE`; a changed built-in spec simply misses and is checked as usual).
     """

@@ -32,7 +32,7 @@ def test_help_summaries_are_the_commands_own_and_help_imports_no_subcommand():
     probe = ("import sys; from osiris_runtime.cli.main import main\n"
              "try: main(['--help'])\nexcept SystemExit: pass\n"
              f"print(sorted(m for m in sys.modules if m in {subcommand_modules!r}"
-             " or m in ('jsonschema', 'ruamel.yaml', 'rich', 'osiris_runtime.registry')))")
+             " or m in ('jsonschema', 'ruamel.yaml', 'rich', 'osiris_runtime.registry', 'osiris_runtime.errors')))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip().splitlines()[-1] == "[]", loaded
 

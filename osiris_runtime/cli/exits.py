@@ -3,40 +3,51 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from osiris_runtime.cli.diagnostic_text import diagnostic_text, see_line
-from osiris_runtime.errors import ExitCode, OsirisError
+if TYPE_CHECKING:
+    from osiris_runtime.errors import OsirisError
 
 
 def run_cli(group: click.Group, argv: list[str] | None, prog_name: str = "osiris") -> None:
+    # The error types and their rendering load only when something failed: `osiris --help` and a
+    # successful command never need them here.
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         rv = group.main(args=argv, prog_name=prog_name, standalone_mode=False)
-    except OsirisError as exc:
-        if debug:
-            raise
-        for diag in exc.diagnostics:
-            click.echo(diagnostic_text(diag), err=True)
-        click.echo(f"error[{exc.code}]: {exc.message}", err=True)
-        if exc.fix:
-            click.echo(f"  fix: {exc.fix}", err=True)
-        if see := see_line(exc.code, indent="  "):
-            click.echo(see, err=True)
-        sys.exit(int(exc.exit_code))
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        from osiris_runtime.errors import ExitCode
+
         # Usage errors (unknown option, missing argument) are validation failures of the command line.
         exc.show()
         sys.exit(int(ExitCode.VALIDATION) if exc.exit_code == 2 else exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        from osiris_runtime.errors import OsirisError
+
         if debug:
             raise
+        if isinstance(exc, OsirisError):
+            _report_and_exit(exc)
         click.echo(f"internal error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)", err=True)
         sys.exit(1)
     sys.exit(int(rv) if isinstance(rv, int) else 0)
+
+
+def _report_and_exit(exc: "OsirisError") -> None:
+    from osiris_runtime.cli.diagnostic_text import diagnostic_text, see_line
+
+    for diag in exc.diagnostics:
+        click.echo(diagnostic_text(diag), err=True)
+    click.echo(f"error[{exc.code}]: {exc.message}", err=True)
+    if exc.fix:
+        click.echo(f"  fix: {exc.fix}", err=True)
+    if see := see_line(exc.code, indent="  "):
+        click.echo(see, err=True)
+    sys.exit(int(exc.exit_code))
