@@ -78,9 +78,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 # Commands that only read their inputs and write their own files (closed by `with`), then end. Run
-# as the program, they exit without the interpreter's final cycle collection over every module,
-# class and spec loaded (see `main`): about 5% of a 20-step compile. Commands that hold connections,
-# threads or sandboxes (run, discover, preview, ...) keep the full collection at exit.
+# as the program, they tune the cyclic GC for a short-lived process (see `run_cli`). Commands that
+# hold connections, threads or sandboxes (run, discover, preview, ...) or talk for long (chat, mcp)
+# keep Python's defaults.
 _SHORT_COMMANDS = frozenset({None, "compile", "oml", "components"})
 
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     from osiris_runtime.cli.exits import run_cli
 
     command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
-    run_cli(cli, argv, freeze_at_exit=argv is None and command in _SHORT_COMMANDS)
+    run_cli(cli, argv, short_lived=argv is None and command in _SHORT_COMMANDS)
 
 
 def headless_run(argv: list[str] | None = None) -> None:
