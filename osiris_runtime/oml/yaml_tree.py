@@ -14,7 +14,7 @@ so that a half-typed document still yields everything around the mistake.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ruamel.yaml import events as ev
@@ -139,20 +139,27 @@ def _hashable_key(key: Any, key_span: Span) -> Any:
         return f"<complex key at {key_span[0] + 1}:{key_span[1] + 1}>"
 
 
-@dataclass
 class _Frame:
-    is_map: bool
-    container: Any
-    path: Path | None  # None: inside a complex key, nothing is indexed
-    start: tuple[int, int]
-    anchor: str | None
-    flow: bool = False
-    last_end: tuple[int, int] | None = None
-    weight: int = 1
-    pending_key: Any = None
-    pending_key_span: Span | None = None
-    has_pending_key: bool = False
-    merges: list[Any] = field(default_factory=list)
+    """An open mapping or sequence. A plain class with slots: made once per container while
+    parsing, and a dataclass would cost about 1 ms to define on every CLI start."""
+
+    __slots__ = ("is_map", "container", "path", "start", "anchor", "flow", "last_end", "weight",
+                 "pending_key", "pending_key_span", "has_pending_key", "merges")
+
+    def __init__(self, *, is_map: bool, container: Any, path: Path | None, start: tuple[int, int],
+                 anchor: str | None, flow: bool = False) -> None:
+        self.is_map = is_map
+        self.container = container
+        self.path = path  # None: inside a complex key, nothing is indexed
+        self.start = start
+        self.anchor = anchor
+        self.flow = flow
+        self.last_end: tuple[int, int] | None = None
+        self.weight = 1
+        self.pending_key: Any = None
+        self.pending_key_span: Span | None = None
+        self.has_pending_key = False
+        self.merges: list[Any] = []
 
 
 class _TreeBuilder:
