@@ -72,6 +72,11 @@ class DocumentSnapshot:
         self._document: OmlDocument | None = None
         self._lock = threading.Lock()
 
+    @property
+    def chunk_cache(self) -> "StepChunkCache | None":
+        """What earlier versions of this document parsed and found (the worker's), or None."""
+        return self._chunk_cache
+
     @functools.cached_property
     def is_oml(self) -> bool:
         return is_oml(self.uri, self.text)

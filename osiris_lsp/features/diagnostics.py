@@ -27,7 +27,9 @@ def runtime_diagnostics(snapshot: DocumentSnapshot, folder: FolderContext) -> li
     from osiris_runtime.oml.rules import validate
 
     doc = snapshot.document()
-    found = validate(doc, folder.registry, connections=folder.connections(), discovery=folder.catalogs())
+    cache = snapshot.chunk_cache  # unchanged steps' findings are re-used from the last version's
+    found = validate(doc, folder.registry, connections=folder.connections(), discovery=folder.catalogs(),
+                     reuse=cache.rule_results if cache is not None else None)
     return _unique([*doc.syntax_diagnostics, *found])
 
 

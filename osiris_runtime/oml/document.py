@@ -144,6 +144,15 @@ class OmlDocument:
         lines = self.lines
         return lines[line] if 0 <= line < len(lines) else ""
 
+    def span_of(self, path: Path, *, key: bool = False) -> tuple[int, int, int, int] | None:
+        """(line, column, end line, end column) of the value (or key) at `path` exactly, or None."""
+        return (self._keys if key else self._values).get(tuple(path))
+
+    def lines_of(self, path: Path) -> tuple[int, int] | None:
+        """First and last line of the value at `path` (None when there is no value there)."""
+        span = self._values.get(tuple(path))
+        return (span[0], span[2]) if span is not None else None
+
     def key_range(self, path: Path) -> Range:
         return self.range_of(path, key=True)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from osiris_runtime.oml.document import OmlDocument, parse_oml
+from osiris_runtime.oml.rule_reuse import StepRuleResults
 from osiris_runtime.oml.yaml_tree import MAX_CHARS, Path, Span, YamlTree, parse_yaml
 
 _STEPS_LINE = re.compile(r"steps:[ ]*(#.*)?$")
@@ -59,9 +60,11 @@ class _Placed:
 
 @dataclass
 class StepChunkCache:
-    """Parsed step chunks by text, owned by one caller (the LSP worker keeps one per document)."""
+    """Parsed step chunks by text, owned by one caller (the LSP worker keeps one per document),
+    and what validating their documents found (`validate(..., reuse=cache.rule_results)`)."""
 
     chunks: dict[str, _Placed] = field(default_factory=dict)
+    rule_results: StepRuleResults = field(default_factory=StepRuleResults)
 
 
 def parse_oml_reusing(text: str, source: str | None, cache: StepChunkCache) -> OmlDocument:

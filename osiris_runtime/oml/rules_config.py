@@ -29,34 +29,33 @@ def config_path(step: StepView) -> tuple[Any, ...]:
     return step.path + ((step.config_key or "config"),)
 
 
-def check_configs(ctx: RuleContext) -> None:
-    """Each step config against its component spec; every error placed on its key or value."""
-    values = None
-    for step in ctx.doc.steps():
-        spec = ctx.spec(step.component)
-        if spec is None or step.config is None and step.config_key is not None:
-            continue  # unknown component or a non-mapping config: reported elsewhere
-        if ctx.params_resolved:
-            config, unresolved = step.config or {}, []
-        else:
-            if values is None:
-                values = param_values(ctx)
-            config, unresolved = _with_param_defaults(step.config or {}, values)
-        chosen = step_alias(ctx, step, spec)
-        alias = chosen if isinstance(chosen, ResolvedAlias) else None
-        errors = validate_config(spec, config, connection_provided=takes_connection(spec, step.config),
-                                 connection_fields=supplied_fields(alias.fields) if alias is not None else None)
-        base = config_path(step)
-        seen: set[tuple[str, tuple[Any, ...], str]] = set()
-        for error in [e for found in errors for e in _each_unknown_key(found, config, spec)]:
-            if _under_unresolved_param(error, unresolved):
-                continue  # `${params.x}` without a default: checked once the value is known (compile)
-            if (error.code, error.path, error.problem) in seen:
-                continue  # jsonschema reports `required` once per missing key; the mapper lists them all
-            seen.add((error.code, error.path, error.problem))
-            if alias is not None and error.code == "config.missing-required" and error.data.get("connection_field"):
-                error = _missing_from_alias(error, alias)
-            _report_friendly(ctx, base, error)
+def check_config(ctx: RuleContext, index: int, raw: Any, step: StepView | None) -> None:
+    """The step's config against its component spec; every error placed on its key or value."""
+    if step is None:
+        return
+    spec = ctx.spec(step.component)
+    if spec is None or step.config is None and step.config_key is not None:
+        return  # unknown component or a non-mapping config: reported elsewhere
+    if ctx.params_resolved:
+        config, unresolved = step.config or {}, []
+    else:
+        values = ctx.once("param_values", lambda: param_values(ctx))
+        config, unresolved = _with_param_defaults(step.config or {}, values)
+    chosen = step_alias(ctx, step, spec)
+    alias = chosen if isinstance(chosen, ResolvedAlias) else None
+    errors = validate_config(spec, config, connection_provided=takes_connection(spec, step.config),
+                             connection_fields=supplied_fields(alias.fields) if alias is not None else None)
+    base = config_path(step)
+    seen: set[tuple[str, tuple[Any, ...], str]] = set()
+    for error in [e for found in errors for e in _each_unknown_key(found, config, spec)]:
+        if _under_unresolved_param(error, unresolved):
+            continue  # `${params.x}` without a default: checked once the value is known (compile)
+        if (error.code, error.path, error.problem) in seen:
+            continue  # jsonschema reports `required` once per missing key; the mapper lists them all
+        seen.add((error.code, error.path, error.problem))
+        if alias is not None and error.code == "config.missing-required" and error.data.get("connection_field"):
+            error = _missing_from_alias(error, alias)
+        _report_friendly(ctx, base, error)
 
 
 def _each_unknown_key(error: FriendlyError, config: Any, spec: "ComponentSpec") -> list[FriendlyError]:
@@ -131,79 +130,92 @@ def _under_unresolved_param(error: FriendlyError, unresolved: list[tuple[Any, ..
 def step_alias(ctx: RuleContext, step: StepView, spec: "ComponentSpec") -> ResolvedAlias | AliasProblem | None:
     """The alias the step uses (`resolve_step_alias`); None when it takes no connection or there is no file to look in."""
     config = step.config if isinstance(step.config, dict) else None
-    if not takes_connection(spec, config) or not _connections_available(ctx):
+    if not takes_connection(spec, config) or not connections_available(ctx):
         return None
     assert ctx.connections is not None
     ref = config.get(CONNECTION_KEY) if config is not None else None
     return resolve_step_alias(ctx.connections, spec.family, ref)
 
 
-def _connections_available(ctx: RuleContext) -> bool:
+def connections_available(ctx: RuleContext) -> bool:
+    """A connections file was found (without one, `check_connections` warns once per document)."""
     conns = ctx.connections
     return conns is not None and not any(d.code == "connection.no-file" for d in conns.diagnostics)
+
+
+def check_step_connection(ctx: RuleContext, index: int, raw: Any, step: StepView | None) -> None:
+    """`check_connections` of one step, when there is a connections file (no warning to give once)."""
+    if step is not None:
+        _check_connection(ctx, step, True)
 
 
 def check_connections(ctx: RuleContext) -> None:
     """`connection: "@family.alias"`: syntax, family, alias existence, and override policy."""
     warned_no_file = False
     for step in ctx.doc.steps():
-        spec = ctx.spec(step.component)
-        if step.config is None or CONNECTION_KEY not in step.config:
-            if spec is not None and takes_connection(spec) and (step.config is not None or step.config_key is None):
-                warned_no_file = _check_default(ctx, step, spec, warned_no_file)
-                if isinstance(step.config, dict):  # inline fields override the default alias, by the same policy
-                    _check_overrides(ctx, step, spec, skip=spec.secret_roots)  # secrets: the secret rules say it
-            continue
-        ref = step.config[CONNECTION_KEY]
-        path = config_path(step) + (CONNECTION_KEY,)
-        parsed = parse_connection_ref(ref) if isinstance(ref, str) else None
-        if parsed is None or parsed[1] is None:
-            _report_invalid_ref(ctx, path, ref, parsed, spec)
-            continue
-        family, alias = parsed
-        if spec is not None:
-            _check_overrides(ctx, step, spec)
-            if family != spec.family:
-                replacement = _default_ref(ctx, spec.family)
-                ctx.report(
-                    "connection.family-mismatch",
-                    f"`{spec.name}` needs a `{spec.family}` connection, not `{family}`",
-                    path,
-                    fix=f'use `connection: "{replacement or "@" + spec.family + ".<alias>"}"`',
-                    data={"replacement": replacement, "family": spec.family} if replacement else {"family": spec.family},
-                )
-                continue
-        if not _connections_available(ctx):
-            if not warned_no_file:
-                warned_no_file = True
-                ctx.report(
-                    "connection.no-file",
-                    f"no {CONNECTIONS_FILENAME} found, so `{ref}` cannot be checked",
-                    path,
-                    severity=Severity.WARNING,
-                    fix=f"create {CONNECTIONS_FILENAME} next to the pipeline (or pass --connections / set OSIRIS_CONNECTIONS)",
-                )
-            continue
-        assert ctx.connections is not None
-        if isinstance(resolve_step_alias(ctx.connections, family, ref), AliasProblem):
-            known = [a.alias for a in ctx.connections.aliases(family)]
-            guess = did_you_mean(alias, known)
-            where = f"family `{family}`" if known else f"{CONNECTIONS_FILENAME} (it has no `{family}` family)"
+        warned_no_file = _check_connection(ctx, step, warned_no_file)
+
+
+def _check_connection(ctx: RuleContext, step: StepView, warned_no_file: bool) -> bool:
+    """One step's reference; returns whether the `connection.no-file` warning has been given."""
+    spec = ctx.spec(step.component)
+    if step.config is None or CONNECTION_KEY not in step.config:
+        if spec is not None and takes_connection(spec) and (step.config is not None or step.config_key is None):
+            warned_no_file = _check_default(ctx, step, spec, warned_no_file)
+            if isinstance(step.config, dict):  # inline fields override the default alias, by the same policy
+                _check_overrides(ctx, step, spec, skip=spec.secret_roots)  # secrets: the secret rules say it
+        return warned_no_file
+    ref = step.config[CONNECTION_KEY]
+    path = config_path(step) + (CONNECTION_KEY,)
+    parsed = parse_connection_ref(ref) if isinstance(ref, str) else None
+    if parsed is None or parsed[1] is None:
+        _report_invalid_ref(ctx, path, ref, parsed, spec)
+        return warned_no_file
+    family, alias = parsed
+    if spec is not None:
+        _check_overrides(ctx, step, spec)
+        if family != spec.family:
+            replacement = _default_ref(ctx, spec.family)
             ctx.report(
-                "connection.unknown-alias",
-                f"connection alias `{alias}` is not defined in {where}",
+                "connection.family-mismatch",
+                f"`{spec.name}` needs a `{spec.family}` connection, not `{family}`",
                 path,
-                fix=f'did you mean `"@{family}.{guess}"`?' if guess else (
-                    f"use one of: {', '.join('@' + family + '.' + a for a in known)}" if known
-                    else f"add `{family}:` with an alias `{alias}:` under `connections:` in {CONNECTIONS_FILENAME}"),
-                data={"replacement": f"@{family}.{guess}", "available": known} if guess else {"available": known},
+                fix=f'use `connection: "{replacement or "@" + spec.family + ".<alias>"}"`',
+                data={"replacement": replacement, "family": spec.family} if replacement else {"family": spec.family},
             )
+            return warned_no_file
+    if not connections_available(ctx):
+        if not warned_no_file:
+            warned_no_file = True
+            ctx.report(
+                "connection.no-file",
+                f"no {CONNECTIONS_FILENAME} found, so `{ref}` cannot be checked",
+                path,
+                severity=Severity.WARNING,
+                fix=f"create {CONNECTIONS_FILENAME} next to the pipeline (or pass --connections / set OSIRIS_CONNECTIONS)",
+            )
+        return warned_no_file
+    assert ctx.connections is not None
+    if isinstance(resolve_step_alias(ctx.connections, family, ref), AliasProblem):
+        known = [a.alias for a in ctx.connections.aliases(family)]
+        guess = did_you_mean(alias, known)
+        where = f"family `{family}`" if known else f"{CONNECTIONS_FILENAME} (it has no `{family}` family)"
+        ctx.report(
+            "connection.unknown-alias",
+            f"connection alias `{alias}` is not defined in {where}",
+            path,
+            fix=f'did you mean `"@{family}.{guess}"`?' if guess else (
+                f"use one of: {', '.join('@' + family + '.' + a for a in known)}" if known
+                else f"add `{family}:` with an alias `{alias}:` under `connections:` in {CONNECTIONS_FILENAME}"),
+            data={"replacement": f"@{family}.{guess}", "available": known} if guess else {"available": known},
+        )
+    return warned_no_file
 
 
 def _check_default(ctx: RuleContext, step: StepView, spec: "ComponentSpec", warned_no_file: bool) -> bool:
     """A step without `connection:` uses its family's default alias: there must be one. Returns `warned_no_file`."""
     where = config_path(step) if step.config_key is not None else step.path + (step.component_key or "component",)
-    if not _connections_available(ctx):
+    if not connections_available(ctx):
         if not warned_no_file:
             ctx.report(
                 "connection.no-file",

@@ -66,15 +66,23 @@ def step_table(step: "StepView", config: Mapping[str, Any], catalog: "Catalog") 
 def check_discovery(ctx: "RuleContext", catalogs: Catalogs) -> None:
     from osiris_runtime.friendly import resolve_aliases
 
+    from osiris_runtime.oml.rule_reuse import reuse_step
+
     sources: dict[str, StepSource | None] = {}
     for step in ctx.doc.steps():
         spec = ctx.spec(step.component)
         if spec is None or not isinstance(step.config, Mapping):
             continue
-        config = resolve_aliases(spec, step.config)
-        catalog = catalog_for_step(step, spec, ctx.connections, catalogs) if spec.family in ("mysql", "supabase") else None
-        checker = _StepChecker(ctx, step, spec, config, catalog, sources)
-        sources[step.id or f"#{step.index}"] = checker.run()
+
+        def check(ctx: "RuleContext", step: "StepView" = step, spec: "ComponentSpec" = spec) -> StepSource | None:
+            config = resolve_aliases(spec, step.config or {})
+            catalog = catalog_for_step(step, spec, ctx.connections, catalogs) if spec.family in ("mysql", "supabase") else None
+            return _StepChecker(ctx, step, spec, config, catalog, sources).run()
+
+        # A step reads what the caches say of its upstream steps (`sources`) besides its own text.
+        upstream = tuple((name, sources.get(name)) for name in step.depends_on)
+        key = (id(catalogs), catalogs, step.depends_on, upstream) if ctx.reuse is not None else None
+        sources[step.id or f"#{step.index}"] = reuse_step(ctx, "check_discovery", step, key, check)
 
 
 class _StepChecker:

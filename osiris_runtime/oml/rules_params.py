@@ -11,7 +11,7 @@ from typing import Any
 
 from osiris_runtime.errors import Position, Range
 from osiris_runtime.friendly import did_you_mean
-from osiris_runtime.oml.rules import RuleContext
+from osiris_runtime.oml.rules import RuleContext, top_level_around_steps
 
 
 def param_values(ctx: RuleContext) -> dict[str, Any]:
@@ -22,22 +22,15 @@ def param_values(ctx: RuleContext) -> dict[str, Any]:
     return dict(resolve_params(decls, data=ctx.doc.data, cli={}, env={}, profile=None).values)
 
 
-def _placeholder_uses(data: dict[str, Any]) -> list[Any]:
-    """Every `${params.x}` outside `params`/`profiles`, in document order; steps without one are skipped cheaply."""
+def _placeholder_uses(value: Any, path: tuple[Any, ...]) -> list[Any]:
+    """Every `${params.x}` in `value` (at `path`), in document order; most values are skipped cheaply."""
     from osiris_runtime.params import mentions_params, substitute_params
 
-    uses: list[Any] = []
-    for key, value in data.items():
-        if key in ("params", "profiles"):
-            continue
-        parts = list(enumerate(value)) if key == "steps" and isinstance(value, list) else [(None, value)]
-        for index, part in parts:
-            if mentions_params(part):
-                uses += substitute_params(part, {}, (key,) if index is None else (key, index))[1]
-    return uses
+    return substitute_params(value, {}, path)[1] if mentions_params(value) else []
 
 
-def check_params(ctx: RuleContext) -> None:
+def check_param_declarations(ctx: RuleContext) -> None:
+    """Declarations, their defaults, and the values profiles give them."""
     from osiris_runtime.params import declared_params, resolve_params
 
     data = ctx.doc.data
@@ -62,15 +55,42 @@ def check_params(ctx: RuleContext) -> None:
                 elif problem.code == "params.invalid-value" and problem.path[:1] == ("profiles",):
                     ctx.report("params.bad-profile-value", problem.message, problem.path, fix=problem.fix,
                                data={"param": problem.name})
-    if ctx.params_resolved:
-        return  # every use was resolved; what looks like one is literal (`$${params.x}`) text
-    for use in _placeholder_uses(data):
+
+
+# Uses of undeclared params outside `params` and `profiles`, in document order: the top-level keys
+# before the steps, each step item, the keys after them. None in a param-resolved document: every
+# use was resolved, and what looks like one is literal (`$${params.x}`) text.
+def check_uses_before_steps(ctx: RuleContext) -> None:
+    before, _after = top_level_around_steps(ctx.doc.data)
+    for key, value in before:
+        _check_uses(ctx, value, (key,), key)
+
+
+def check_uses_in_step(ctx: RuleContext, index: int, raw: Any, step: Any) -> None:
+    _check_uses(ctx, raw, ("steps", index), "steps")
+
+
+def check_uses_after_steps(ctx: RuleContext) -> None:
+    _before, after = top_level_around_steps(ctx.doc.data)
+    for key, value in after:
+        _check_uses(ctx, value, (key,), key)
+
+
+def _check_uses(ctx: RuleContext, value: Any, path: tuple[Any, ...], key: Any) -> None:
+    if ctx.params_resolved or key in ("params", "profiles") or not isinstance(ctx.doc.data, dict):
+        return
+    decls = ctx.once("param_declarations", lambda: _declared(ctx))
+    for use in _placeholder_uses(value, path):
         if use.name in decls:
             continue
         guess = did_you_mean(use.name, decls)
-        ctx.add(
-            _placeholder_diagnostic(ctx, use.path, use.name, guess)
-        )
+        ctx.add(_placeholder_diagnostic(ctx, use.path, use.name, guess))
+
+
+def _declared(ctx: RuleContext) -> Any:
+    from osiris_runtime.params import declared_params
+
+    return declared_params(ctx.doc.data)[0]
 
 
 def _replacement(name: str, decls: Any) -> dict[str, Any]:

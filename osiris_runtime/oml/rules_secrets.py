@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit
 
 from osiris_runtime.errors import Severity
 from osiris_runtime.oml.connections import CONNECTIONS_FILENAME, ENV_REFERENCE
-from osiris_runtime.oml.rules import RuleContext
+from osiris_runtime.oml.rules import RuleContext, top_level_around_steps
 from osiris_runtime.oml.rules_config import config_path
 from osiris_runtime.registry import pointer_tokens
 from osiris_runtime.secret_keys import FALLBACK_SECRET_KEYS
+
+if TYPE_CHECKING:
+    from osiris_runtime.oml.document import StepView
 
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 SECRET_PAIR = re.compile(
@@ -91,38 +94,72 @@ def _report_outbound(ctx: RuleContext, path: tuple[Any, ...], field: str, flagge
     ctx.report("secret.inline", message, path, fix=fix, data={"path": list(path), "field": field})
 
 
-def check_secrets(ctx: RuleContext) -> None:
-    flagged: set[tuple[Any, ...]] = set()
+def _flagged(ctx: RuleContext) -> set[tuple[Any, ...]]:
+    """Paths already reported as `secret.inline` (not reported again as suspicious)."""
+    return ctx.scratch.setdefault("secrets.flagged", set())
+
+
+def check_metadata_secrets(ctx: RuleContext) -> None:
     data = ctx.doc.data
     if isinstance(data, dict):
         for path, field in secret_named_literals("metadata", data.get("metadata"), ("metadata",)):
-            _report_outbound(ctx, path, field, flagged)
-    for step in ctx.doc.steps():
-        spec = ctx.spec(step.component)
-        if spec is None or step.config is None:
+            _report_outbound(ctx, path, field, _flagged(ctx))
+
+
+def check_step_secrets(ctx: RuleContext, index: int, raw: Any, step: "StepView | None") -> None:
+    """Literal values in a step's secret fields, and secret-named keys its spec does not declare."""
+    spec = ctx.spec(step.component) if step is not None else None
+    if step is None or spec is None or step.config is None:
+        return
+    flagged = _flagged(ctx)
+    for key, value in step.config.items():
+        if key != "connection" and key not in spec.properties:  # undeclared: nothing says it is no secret
+            for path, field in secret_named_literals(key, value, config_path(step) + (key,)):
+                _report_outbound(ctx, path, field, flagged)
+    for pointer in spec.secrets:
+        if pointer.startswith("/resolved_connection"):
             continue
-        for key, value in step.config.items():
-            if key != "connection" and key not in spec.properties:  # undeclared: nothing says it is no secret
-                for path, field in secret_named_literals(key, value, config_path(step) + (key,)):
-                    _report_outbound(ctx, path, field, flagged)
-        for pointer in spec.secrets:
-            if pointer.startswith("/resolved_connection"):
-                continue
-            found, value, rel = _pointer_value(step.config, pointer)
-            if not found or not _is_literal(value):
-                continue
-            path = config_path(step) + rel
-            flagged.add(path)
-            field = "/".join(str(p) for p in rel)
-            ctx.report(
-                "secret.inline",
-                f"`{field}` is a secret and must not be written in the pipeline",
-                path,
-                fix=f"move it to {CONNECTIONS_FILENAME} under `connections.{spec.family}.<alias>` "
-                f"(as `${{ENV_VAR}}`) and set `connection: \"@{spec.family}.<alias>\"`",
-                data={"field": field, "family": spec.family, "component": spec.name},
-            )
-    for path, key, value in _strings(ctx.doc.data):
+        found, value, rel = _pointer_value(step.config, pointer)
+        if not found or not _is_literal(value):
+            continue
+        path = config_path(step) + rel
+        flagged.add(path)
+        field = "/".join(str(p) for p in rel)
+        ctx.report(
+            "secret.inline",
+            f"`{field}` is a secret and must not be written in the pipeline",
+            path,
+            fix=f"move it to {CONNECTIONS_FILENAME} under `connections.{spec.family}.<alias>` "
+            f"(as `${{ENV_VAR}}`) and set `connection: \"@{spec.family}.<alias>\"`",
+            data={"field": field, "family": spec.family, "component": spec.name},
+        )
+
+
+# Values that look like secrets, anywhere in the document, in document order: the top-level keys
+# before the steps, each step item, the keys after them.
+def check_suspicious_before_steps(ctx: RuleContext) -> None:
+    data = ctx.doc.data
+    if not isinstance(data, dict):
+        _report_suspicious(ctx, _strings(data))
+        return
+    before, _after = top_level_around_steps(data)
+    for key, value in before:
+        _report_suspicious(ctx, _strings(value, (key,), key))
+
+
+def check_suspicious_in_step(ctx: RuleContext, index: int, raw: Any, step: "StepView | None") -> None:
+    _report_suspicious(ctx, _strings(raw, ("steps", index), "steps"))
+
+
+def check_suspicious_after_steps(ctx: RuleContext) -> None:
+    _before, after = top_level_around_steps(ctx.doc.data)
+    for key, value in after:
+        _report_suspicious(ctx, _strings(value, (key,), key))
+
+
+def _report_suspicious(ctx: RuleContext, found: Iterator[tuple[tuple[Any, ...], Any, Any]]) -> None:
+    flagged = _flagged(ctx)
+    for path, key, value in found:
         if path in flagged:
             continue
         reason = _suspicion(key, value)
@@ -137,9 +174,9 @@ def check_secrets(ctx: RuleContext) -> None:
             )
 
 
-def _strings(data: Any) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
+def _strings(data: Any, path: tuple[Any, ...] = (), key: Any = None) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
     """(path, key, value) of every scalar under a mapping key or in a list, iteratively."""
-    stack: list[tuple[tuple[Any, ...], Any, Any]] = [((), None, data)]
+    stack: list[tuple[tuple[Any, ...], Any, Any]] = [(path, key, data)]
     while stack:
         path, key, node = stack.pop()
         if isinstance(node, dict):

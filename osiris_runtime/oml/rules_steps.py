@@ -42,22 +42,23 @@ SINGLE_INPUT_NAME = "input_df"
 COMPONENT_MODE_TO_OML = {"extract": "read", "write": "write", "load": "write", "transform": "transform"}
 
 
-def check_steps_shape(ctx: RuleContext) -> None:
-    steps = ctx.doc.get(("steps",))
-    if not isinstance(steps, list):
+def check_step_shape(ctx: RuleContext, index: int, raw: Any, step: StepView | None) -> None:
+    """A step item is a mapping of known keys."""
+    path = ("steps", index)
+    if not isinstance(raw, dict):
+        ctx.report(
+            "oml.invalid-type",
+            f"step {index + 1} must be a mapping with `id`, `component` and `mode`, not {type_name(raw)}",
+            path,
+            fix="write the step as `- id: ...` with `component:` and `mode:` below it",
+            data={"expected": "a mapping"},
+        )
         return
-    for index, raw in enumerate(steps):
-        path = ("steps", index)
-        if not isinstance(raw, dict):
-            ctx.report(
-                "oml.invalid-type",
-                f"step {index + 1} must be a mapping with `id`, `component` and `mode`, not {type_name(raw)}",
-                path,
-                fix="write the step as `- id: ...` with `component:` and `mode:` below it",
-                data={"expected": "a mapping"},
-            )
-            continue
-        _check_step_keys(ctx, path, raw)
+    _check_step_keys(ctx, path, raw)
+
+
+def check_step_ids(ctx: RuleContext) -> None:
+    """Ids are strings, unique (also ignoring case) and kebab-case."""
     seen: dict[str, int] = {}
     seen_folded: dict[str, int] = {}
     for step in ctx.doc.steps():
@@ -167,45 +168,50 @@ def _check_step_id(ctx: RuleContext, step: StepView, seen: dict[str, int], seen_
         )
 
 
-def check_components(ctx: RuleContext) -> None:
-    for step in ctx.doc.steps():
-        component_path = step.path + ((step.component_key or "component"),)
-        if step.component_key is not None and step.component is None:
-            ctx.report(
-                "oml.invalid-type",
-                f"`{step.component_key}` must be a component name such as `mysql.extractor`, not {type_name(step.raw[step.component_key])}",
-                component_path,
-                fix="write the component's name, e.g. `mysql.extractor`",
-                data={"expected": "a string"},
-            )
-        if "mode" in step.raw:
-            _check_mode_value(ctx, step)
-        if step.component is None:
-            continue
-        spec = ctx.spec(step.component)
-        if spec is None:
-            suggestions = ctx.suggest(step.component)
-            ctx.report(
-                "oml.unknown-component",
-                f"unknown component `{step.component}`",
-                component_path,
-                fix=f"did you mean `{suggestions[0]}`?" if suggestions else f"use one of: {', '.join(ctx.component_names())}",
-                data={"replacement": suggestions[0], "suggestions": suggestions} if suggestions else {"suggestions": []},
-            )
-            continue
-        component_mode = step.component_mode
-        if component_mode is None or component_mode in spec.modes:
-            continue
-        if component_mode == "write" and "load" in spec.modes:
-            continue  # `load` is the deprecated spelling of `write` in older specs
-        offered = sorted({COMPONENT_MODE_TO_OML[m] for m in spec.modes if m in COMPONENT_MODE_TO_OML})
+def check_component(ctx: RuleContext, index: int, raw: Any, step: StepView | None) -> None:
+    """The component exists and runs in the step's mode."""
+    if step is not None:
+        _check_component(ctx, step)
+
+
+def _check_component(ctx: RuleContext, step: StepView) -> None:
+    component_path = step.path + ((step.component_key or "component"),)
+    if step.component_key is not None and step.component is None:
         ctx.report(
-            "oml.incompatible-mode",
-            f"`{spec.name}` cannot run in mode `{step.mode}` (it offers: {', '.join(offered) or 'no runnable mode'})",
-            step.path + ("mode",),
-            fix=f"use `mode: {offered[0]}`" if len(offered) == 1 else f"use one of: {', '.join(offered)}",
-            data={"replacement": offered[0], "allowed": offered} if len(offered) == 1 else {"allowed": offered},
+            "oml.invalid-type",
+            f"`{step.component_key}` must be a component name such as `mysql.extractor`, not {type_name(step.raw[step.component_key])}",
+            component_path,
+            fix="write the component's name, e.g. `mysql.extractor`",
+            data={"expected": "a string"},
         )
+    if "mode" in step.raw:
+        _check_mode_value(ctx, step)
+    if step.component is None:
+        return
+    spec = ctx.spec(step.component)
+    if spec is None:
+        suggestions = ctx.suggest(step.component)
+        ctx.report(
+            "oml.unknown-component",
+            f"unknown component `{step.component}`",
+            component_path,
+            fix=f"did you mean `{suggestions[0]}`?" if suggestions else f"use one of: {', '.join(ctx.component_names())}",
+            data={"replacement": suggestions[0], "suggestions": suggestions} if suggestions else {"suggestions": []},
+        )
+        return
+    component_mode = step.component_mode
+    if component_mode is None or component_mode in spec.modes:
+        return
+    if component_mode == "write" and "load" in spec.modes:
+        return  # `load` is the deprecated spelling of `write` in older specs
+    offered = sorted({COMPONENT_MODE_TO_OML[m] for m in spec.modes if m in COMPONENT_MODE_TO_OML})
+    ctx.report(
+        "oml.incompatible-mode",
+        f"`{spec.name}` cannot run in mode `{step.mode}` (it offers: {', '.join(offered) or 'no runnable mode'})",
+        step.path + ("mode",),
+        fix=f"use `mode: {offered[0]}`" if len(offered) == 1 else f"use one of: {', '.join(offered)}",
+        data={"replacement": offered[0], "allowed": offered} if len(offered) == 1 else {"allowed": offered},
+    )
 
 
 def _check_mode_value(ctx: RuleContext, step: StepView) -> None:
@@ -226,6 +232,33 @@ def _check_mode_value(ctx: RuleContext, step: StepView) -> None:
 
 
 def check_dependencies(ctx: RuleContext) -> None:
+    """`needs` names other steps of the pipeline, and no dependencies go round in a cycle."""
+    from osiris_runtime.oml.rule_reuse import reuse_document
+
+    reuse_document(ctx, "check_dependencies", _dependency_facts(ctx) if ctx.reuse is not None else None,
+                   _check_dependencies)
+
+
+def _dependency_facts(ctx: RuleContext) -> tuple[Any, ...]:
+    """All `check_dependencies` reads: each step's id, `needs` as written, and where they are."""
+    doc = ctx.doc
+    facts = []
+    for step in doc.steps():
+        needs = step.raw.get("needs", _ABSENT)
+        if isinstance(needs, list):
+            written: Any = tuple(item if isinstance(item, str) else type(item) for item in needs)
+            spans: Any = tuple(doc.span_of(step.path + ("needs", i)) for i in range(len(needs)))
+        else:
+            written, spans = needs if needs is None or isinstance(needs, str) or needs is _ABSENT else type(needs), ()
+        facts.append((step.index, step.id, step.depends_on, written, spans, doc.span_of(step.path + ("needs",)),
+                      doc.span_of(step.path + ("needs",), key=True), doc.span_of(step.path + ("id",))))
+    return tuple(facts)
+
+
+_ABSENT = object()
+
+
+def _check_dependencies(ctx: RuleContext) -> None:
     steps = ctx.doc.steps()
     ids = {s.id for s in steps if s.id}
     for step in steps:

@@ -1,0 +1,159 @@
+"""Re-using what validating the previous version of a document found, for the unchanged steps.
+
+An edit in a large pipeline changes one step; checking the thousands of others again is most of
+the cost of re-validating. The incremental parse (`incremental.parse_oml_reusing`) gives every
+unchanged step item the very data object it had before, so a step check's findings can be kept
+by item: they are taken again while the item is the same object at the same index and every
+document-level fact a step check may read is unchanged (`document_facts`); ranges are moved
+when the item moved up or down. Checks that read other steps keep their own entries, keyed by
+exactly what they read (`reuse_step`, `reuse_document`).
+
+Nothing here changes what is found: validating with a `StepRuleResults` gives the same list as
+validating from scratch (tests/oml/test_rule_reuse.py checks it on random edits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+
+from osiris_runtime.errors import Diagnostic, Position, Range
+
+if TYPE_CHECKING:
+    from osiris_runtime.oml.document import StepView
+    from osiris_runtime.oml.rules import Phase, RuleContext, StepFindings
+
+T = TypeVar("T")
+_ITEMS = "steps"  # the table of `findings_reusing` (its results hold diagnostics)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    raw: Any  # the step item the findings are of (held, so identity stays meaningful)
+    key: Any  # what else the check read
+    first_line: int  # where the item started then
+    diagnostics: tuple[Diagnostic, ...]
+    result: Any
+
+
+@dataclass
+class StepRuleResults:
+    """Findings of the last validation of one document, owned by its caller (one per document)."""
+
+    facts: Any = None
+    _previous: dict[str, dict[Any, _Entry]] = field(default_factory=dict)
+    _current: dict[str, dict[Any, _Entry]] = field(default_factory=dict)
+
+    def begin(self, facts: Any) -> None:
+        """Start a validation: keep the last one's entries to look in (none when `facts` changed)."""
+        self._previous = self._current if facts == self.facts else {}
+        self._current = {}
+        self.facts = facts
+
+    def _take(self, table: str, slot: Any, raw: Any, key: Any, first_line: int) -> _Entry | None:
+        entry = self._previous.get(table, {}).get(slot)
+        if entry is None or entry.raw is not raw or entry.key != key:
+            return None
+        if entry.first_line != first_line:
+            delta = first_line - entry.first_line
+            moved = lambda found: tuple(_moved(d, delta) for d in found)  # noqa: E731
+            result = entry.result
+            if table == _ITEMS:
+                result = tuple((position, moved(found), failed) for position, found, failed in result)
+            entry = _Entry(entry.raw, key, first_line, moved(entry.diagnostics), result)
+        self._current.setdefault(table, {})[slot] = entry
+        return entry
+
+    def _keep(self, table: str, slot: Any, entry: _Entry) -> None:
+        self._current.setdefault(table, {})[slot] = entry
+
+
+def document_facts(ctx: "RuleContext") -> tuple[Any, ...]:
+    """Everything outside a step item that a step check may read: the registry's specs, the
+    connections file, the top-level keys other than `steps` (params, profiles, metadata...), the
+    source, and whether params are resolved."""
+    data = ctx.doc.data
+    header = repr([(k, v) for k, v in data.items() if k != "steps"]) if isinstance(data, dict) else repr(data)
+    specs = tuple((spec.name, spec.fingerprint, str(spec.path)) for spec in ctx.registry.specs())
+    return (specs, ctx.connections, header, ctx.doc.source, ctx.params_resolved)
+
+
+def findings_reusing(ctx: "RuleContext", phases: "list[Phase]", items: Iterable[tuple[int, Any, "StepView | None"]],
+                     reuse: StepRuleResults) -> "list[StepFindings]":
+    """Each item's findings of the step `phases`: kept ones for unchanged items, found for the others."""
+    from osiris_runtime.oml.rules import find_in_step
+
+    key = tuple(phase.rule for phase in phases)
+    child = ctx.for_step()
+    out = []
+    for index, raw, view in items:
+        lines = ctx.doc.lines_of(("steps", index))
+        if not isinstance(raw, dict) or lines is None:  # scalars have no identity worth keeping
+            out.append(find_in_step(child, phases, index, raw, view))
+            continue
+        entry = reuse._take(_ITEMS, index, raw, key, lines[0])
+        if entry is not None:
+            out.append(entry.result)
+            continue
+        findings = find_in_step(child, phases, index, raw, view)
+        if _inside(lines, (d for _, diagnostics, _ in findings for d in diagnostics)):
+            reuse._keep(_ITEMS, index, _Entry(raw, key, lines[0], (), findings))
+        out.append(findings)
+    return out
+
+
+def reuse_step(ctx: "RuleContext", table: str, step: "StepView", key: Any, check: Callable[["RuleContext"], T]) -> T:
+    """`check(context)` of one step of a check that reads other steps too (`key`: all it reads
+    besides the item and the document facts), or its result for the same item and key last time;
+    its diagnostics are added to `ctx` either way."""
+    reuse = ctx.reuse
+    if reuse is None:
+        return check(ctx)
+    lines = ctx.doc.lines_of(step.path)
+    if lines is not None:
+        entry = reuse._take(table, step.index, step.raw, key, lines[0])
+        if entry is not None:
+            for diagnostic in entry.diagnostics:
+                ctx.add(diagnostic)
+            return entry.result  # type: ignore[no-any-return]
+    child = ctx.for_step()
+    try:
+        result = check(child)
+    finally:
+        for diagnostic in child.diagnostics:
+            ctx.add(diagnostic)
+    if lines is not None and _inside(lines, child.diagnostics):
+        reuse._keep(table, step.index, _Entry(step.raw, key, lines[0], tuple(child.diagnostics), result))
+    return result
+
+
+def reuse_document(ctx: "RuleContext", table: str, key: Any, check: Callable[["RuleContext"], None]) -> None:
+    """`check(context)` over the whole document, or its diagnostics of last time when `key` (all
+    that it reads, positions included) is unchanged."""
+    reuse = ctx.reuse
+    if reuse is None:
+        check(ctx)
+        return
+    entry = reuse._take(table, None, None, key, 0)
+    if entry is not None:
+        for diagnostic in entry.diagnostics:
+            ctx.add(diagnostic)
+        return
+    child = ctx.for_step()
+    try:
+        check(child)
+    finally:
+        for diagnostic in child.diagnostics:
+            ctx.add(diagnostic)
+    reuse._keep(table, None, _Entry(None, key, 0, tuple(child.diagnostics), None))
+
+
+def _inside(lines: tuple[int, int], diagnostics: Iterable[Diagnostic]) -> bool:
+    """Every range lies on the item's lines (so it moves with the item)."""
+    first, last = lines
+    return all(first <= d.range.start.line and d.range.end.line <= last for d in diagnostics)
+
+
+def _moved(diagnostic: Diagnostic, lines: int) -> Diagnostic:
+    start, end = diagnostic.range.start, diagnostic.range.end
+    return replace(diagnostic, range=Range(Position(start.line + lines, start.column), Position(end.line + lines, end.column)))
