@@ -219,6 +219,7 @@ def _read_steps(doc: OmlDocument) -> list[StepView]:
     if not isinstance(steps, list):
         return []
     views: list[StepView] = []
+    new_view = object.__new__
     previous_id: str | None = None
     for index, raw in enumerate(steps):
         if not isinstance(raw, dict):
@@ -242,21 +243,23 @@ def _read_steps(doc: OmlDocument) -> list[StepView]:
             else:
                 needs = ()
         depends_on = needs if needs is not None else ((previous_id,) if previous_id else ())
-        views.append(
-            StepView(
-                index=index,
-                path=path,
-                id=step_id,
-                component=component if isinstance(component, str) else None,
-                component_key=component_key,
-                mode=mode if isinstance(mode, str) else None,
-                config=config if isinstance(config, dict) else None,
-                config_key=config_key,
-                needs=needs,
-                depends_on=depends_on,
-                raw=raw,
-                doc=doc,
-            )
+        # The generated __init__ of a frozen dataclass sets each field through object.__setattr__:
+        # for a 2,000-step document that was half the time of reading its steps. Same object.
+        view = new_view(StepView)
+        view.__dict__.update(
+            index=index,
+            path=path,
+            id=step_id,
+            component=component if isinstance(component, str) else None,
+            component_key=component_key,
+            mode=mode if isinstance(mode, str) else None,
+            config=config if isinstance(config, dict) else None,
+            config_key=config_key,
+            needs=needs,
+            depends_on=depends_on,
+            raw=raw,
+            doc=doc,
         )
+        views.append(view)
         previous_id = step_id
     return views

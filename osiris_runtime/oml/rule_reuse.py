@@ -67,6 +67,15 @@ class StepRuleResults:
     def _keep(self, table: str, slot: Any, entry: _Entry) -> None:
         self._current.setdefault(table, {})[slot] = entry
 
+    def of_item(self, table: str, index: int, raw: Any, compute: Callable[[], T]) -> T:
+        """`compute()`, a fact of one step item that does not depend on where the item is, kept
+        while the item is the same object at the same index."""
+        entry = self._previous.get(table, {}).get(index)
+        if entry is None or entry.raw is not raw:
+            entry = _Entry(raw, None, 0, (), compute())
+        self._current.setdefault(table, {})[index] = entry
+        return entry.result  # type: ignore[no-any-return]
+
 
 def document_facts(ctx: "RuleContext") -> tuple[Any, ...]:
     """Everything outside a step item that a step check may read: the registry's specs, the

@@ -71,7 +71,7 @@ def check_discovery(ctx: "RuleContext", catalogs: Catalogs) -> None:
     sources: dict[str, StepSource | None] = {}
     for step in ctx.doc.steps():
         spec = ctx.spec(step.component)
-        if spec is None or not isinstance(step.config, Mapping):
+        if spec is None or step.config is None:  # a view's config is a mapping or None
             continue
 
         def check(ctx: "RuleContext", step: "StepView" = step, spec: "ComponentSpec" = spec) -> StepSource | None:

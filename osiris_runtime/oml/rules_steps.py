@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -122,6 +123,12 @@ def _check_step_keys(ctx: RuleContext, path: tuple[Any, ...], raw: dict[Any, Any
         check_type(ctx, path + (config_key,), raw[config_key], dict, f"`{config_key}`")
 
 
+@functools.lru_cache(maxsize=65536)  # pure; an editor asks about the same ids on every keystroke
+def _id_verdict(raw_id: str) -> tuple[str | None, bool]:
+    """Why the id cannot be one (`unsafe_step_id`), and whether it is kebab-case."""
+    return unsafe_step_id(raw_id), STEP_ID_FORMAT.match(raw_id) is not None
+
+
 def _check_step_id(ctx: RuleContext, step: StepView, seen: dict[str, int], seen_folded: dict[str, int]) -> None:
     raw_id = step.raw["id"]
     id_path = step.path + ("id",)
@@ -154,8 +161,8 @@ def _check_step_id(ctx: RuleContext, step: StepView, seen: dict[str, int], seen_
     else:
         seen[raw_id] = step.index
     seen_folded.setdefault(raw_id.lower(), step.index)
-    unsafe = unsafe_step_id(raw_id)
-    if unsafe or not STEP_ID_FORMAT.match(raw_id):
+    unsafe, kebab = _id_verdict(raw_id)
+    if unsafe or not kebab:
         suggestion = kebab_case(raw_id)[:MAX_STEP_ID_BYTES].strip("-")
         shown = raw_id if len(raw_id) <= 60 else raw_id[:57] + "..."
         ctx.report(
@@ -240,19 +247,33 @@ def check_dependencies(ctx: RuleContext) -> None:
 
 
 def _dependency_facts(ctx: RuleContext) -> tuple[Any, ...]:
-    """All `check_dependencies` reads: each step's id, `needs` as written, and where they are."""
-    doc = ctx.doc
+    """All `check_dependencies` reads: each step's id, what it depends on, `needs` as written, and
+    where they are (each step's own part kept while the step is unchanged)."""
+    doc, reuse = ctx.doc, ctx.reuse
+    assert reuse is not None
     facts = []
     for step in doc.steps():
-        needs = step.raw.get("needs", _ABSENT)
-        if isinstance(needs, list):
-            written: Any = tuple(item if isinstance(item, str) else type(item) for item in needs)
-            spans: Any = tuple(doc.span_of(step.path + ("needs", i)) for i in range(len(needs)))
-        else:
-            written, spans = needs if needs is None or isinstance(needs, str) or needs is _ABSENT else type(needs), ()
-        facts.append((step.index, step.id, step.depends_on, written, spans, doc.span_of(step.path + ("needs",)),
-                      doc.span_of(step.path + ("needs",), key=True), doc.span_of(step.path + ("id",))))
+        lines = doc.lines_of(step.path)
+        first = lines[0] if lines is not None else -1
+        own = reuse.of_item("dependency_facts", step.index, step.raw, lambda: _own_dependency_facts(doc, step, first))
+        facts.append((own, first, step.depends_on))
     return tuple(facts)
+
+
+def _own_dependency_facts(doc: Any, step: StepView, first: int) -> tuple[Any, ...]:
+    """The step's id, `needs` as written, and their ranges relative to the step's first line."""
+    def where(path: tuple[Any, ...], key: bool = False) -> Any:
+        span = doc.span_of(path, key=key)
+        return (span[0] - first, *span[1:]) if span is not None else None
+
+    needs = step.raw.get("needs", _ABSENT)
+    needs_path = step.path + ("needs",)
+    if isinstance(needs, list):
+        written: Any = tuple(item if isinstance(item, str) else type(item) for item in needs)
+        spans: Any = tuple(where(needs_path + (i,)) for i in range(len(needs)))
+    else:
+        written, spans = needs if needs is None or isinstance(needs, str) or needs is _ABSENT else type(needs), ()
+    return (step.id, written, spans, where(needs_path), where(needs_path, key=True), where(step.path + ("id",)))
 
 
 _ABSENT = object()
