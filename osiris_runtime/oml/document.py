@@ -8,6 +8,7 @@ with the legacy v0.1.0 spellings (`type`/`uses` for `component`, `with` for `con
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -172,11 +173,33 @@ class OmlDocument:
                 best, on_key = path, False
         return best, on_key
 
+    def step(self, index: int) -> StepView | None:
+        """The view of step item `index` (None unless it is a mapping), without reading the others."""
+        steps = self.get(("steps",))
+        if not isinstance(steps, list) or not 0 <= index < len(steps) or not isinstance(steps[index], dict):
+            return None
+        before = next((raw for raw in reversed(steps[:index]) if isinstance(raw, dict)), None)
+        previous_id = before.get("id") if before is not None and isinstance(before.get("id"), str) else None
+        return _view(self, index, steps[index], previous_id)
+
+    def step_first_lines(self) -> list[int]:
+        """The first line of each step item (-1 where there is none), in a quick pass."""
+        steps = self.get(("steps",))
+        if not isinstance(steps, list):
+            return []
+        get = self._values.get
+        return [span[0] if span is not None else -1 for span in map(get, _step_paths(len(steps)))]
+
     def steps(self) -> list[StepView]:
         """The steps that are mappings, in order (cached: documents are immutable)."""
         if self._steps is None:
             self._steps = _read_steps(self)
         return list(self._steps)
+
+
+@functools.lru_cache(maxsize=4)
+def _step_paths(count: int) -> tuple[Path, ...]:
+    return tuple(("steps", index) for index in range(count))
 
 
 def value_at(data: Any, path: Path, default: Any = None) -> Any:
@@ -219,47 +242,50 @@ def _read_steps(doc: OmlDocument) -> list[StepView]:
     if not isinstance(steps, list):
         return []
     views: list[StepView] = []
-    new_view = object.__new__
     previous_id: str | None = None
     for index, raw in enumerate(steps):
-        if not isinstance(raw, dict):
-            continue
-        path: Path = ("steps", index)
-        component_key = first_present(raw, COMPONENT_KEYS)
-        config_key = first_present(raw, CONFIG_KEYS)
-        step_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-        component = raw.get(component_key) if component_key else None
-        config = raw.get(config_key) if config_key else None
-        mode = raw.get("mode")
-        needs: tuple[str, ...] | None = None
-        if "needs" in raw:
-            value = raw["needs"]
-            if value is None:
-                needs = ()
-            elif isinstance(value, str):
-                needs = (value,)
-            elif isinstance(value, list):
-                needs = tuple(item for item in value if isinstance(item, str))
-            else:
-                needs = ()
-        depends_on = needs if needs is not None else ((previous_id,) if previous_id else ())
-        # The generated __init__ of a frozen dataclass sets each field through object.__setattr__:
-        # for a 2,000-step document that was half the time of reading its steps. Same object.
-        view = new_view(StepView)
-        view.__dict__.update(
-            index=index,
-            path=path,
-            id=step_id,
-            component=component if isinstance(component, str) else None,
-            component_key=component_key,
-            mode=mode if isinstance(mode, str) else None,
-            config=config if isinstance(config, dict) else None,
-            config_key=config_key,
-            needs=needs,
-            depends_on=depends_on,
-            raw=raw,
-            doc=doc,
-        )
-        views.append(view)
-        previous_id = step_id
+        if isinstance(raw, dict):
+            view = _view(doc, index, raw, previous_id)
+            views.append(view)
+            previous_id = view.id
     return views
+
+
+def _view(doc: OmlDocument, index: int, raw: dict[Any, Any], previous_id: str | None) -> StepView:
+    """The view of one mapping step item; `previous_id`: the id of the mapping item before it."""
+    component_key = first_present(raw, COMPONENT_KEYS)
+    config_key = first_present(raw, CONFIG_KEYS)
+    step_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    component = raw.get(component_key) if component_key else None
+    config = raw.get(config_key) if config_key else None
+    mode = raw.get("mode")
+    needs: tuple[str, ...] | None = None
+    if "needs" in raw:
+        value = raw["needs"]
+        if value is None:
+            needs = ()
+        elif isinstance(value, str):
+            needs = (value,)
+        elif isinstance(value, list):
+            needs = tuple(item for item in value if isinstance(item, str))
+        else:
+            needs = ()
+    depends_on = needs if needs is not None else ((previous_id,) if previous_id else ())
+    # The generated __init__ of a frozen dataclass sets each field through object.__setattr__:
+    # for a 2,000-step document that was half the time of reading its steps. Same object.
+    view = object.__new__(StepView)
+    view.__dict__.update(
+        index=index,
+        path=("steps", index),
+        id=step_id,
+        component=component if isinstance(component, str) else None,
+        component_key=component_key,
+        mode=mode if isinstance(mode, str) else None,
+        config=config if isinstance(config, dict) else None,
+        config_key=config_key,
+        needs=needs,
+        depends_on=depends_on,
+        raw=raw,
+        doc=doc,
+    )
+    return view

@@ -6,7 +6,7 @@ unchanged step item the very data object it had before, so a step check's findin
 by item: they are taken again while the item is the same object at the same index and every
 document-level fact a step check may read is unchanged (`document_facts`); ranges are moved
 when the item moved up or down. Checks that read other steps keep their own entries, keyed by
-exactly what they read (`reuse_step`, `reuse_document`).
+exactly what they read (`reuse_step`, `reuse_unless_read`).
 
 Nothing here changes what is found: validating with a `StepRuleResults` gives the same list as
 validating from scratch (tests/oml/test_rule_reuse.py checks it on random edits).
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 from osiris_runtime.errors import Diagnostic, Position, Range
 
 if TYPE_CHECKING:
-    from osiris_runtime.oml.document import StepView
+    from osiris_runtime.oml.document import OmlDocument, StepView
     from osiris_runtime.oml.rules import Phase, RuleContext, StepFindings
 
 T = TypeVar("T")
@@ -41,14 +41,42 @@ class StepRuleResults:
     """Findings of the last validation of one document, owned by its caller (one per document)."""
 
     facts: Any = None
+    # Indices of the step items that are not the objects they were last time, when nothing else
+    # changed (the same facts, as many items, each on its line): checks then look at these only.
+    delta: list[int] | None = None
+    previous_doc: "OmlDocument | None" = None
+    _doc: "OmlDocument | None" = None
+    _items: list[Any] = field(default_factory=list)
+    _first_lines: list[int] = field(default_factory=list)
     _previous: dict[str, dict[Any, _Entry]] = field(default_factory=dict)
     _current: dict[str, dict[Any, _Entry]] = field(default_factory=dict)
+    _findings: "list[StepFindings] | None" = None  # of every item, by `findings_reusing`
+    facts_of_phases: Any = None  # the step phases `_findings` are of
+    last_findings: "list[StepFindings] | None" = None
+    # What checks keep of the whole document (`reuse_unless_read`) or for themselves (`scratch`).
+    _documents: dict[str, tuple[Diagnostic, ...]] = field(default_factory=dict)
+    last_documents: dict[str, tuple[Diagnostic, ...]] = field(default_factory=dict)
+    scratch: dict[str, Any] = field(default_factory=dict)
+    last_scratch: dict[str, Any] = field(default_factory=dict)
 
-    def begin(self, facts: Any) -> None:
+    def begin(self, facts: Any, doc: "OmlDocument") -> None:
         """Start a validation: keep the last one's entries to look in (none when `facts` changed)."""
-        self._previous = self._current if facts == self.facts else {}
-        self._current = {}
-        self.facts = facts
+        items = doc.get(("steps",))
+        items = list(items) if isinstance(items, list) else []
+        first_lines = doc.step_first_lines()
+        same = facts == self.facts
+        if same and self._doc is not None and len(items) == len(self._items) and first_lines == self._first_lines:
+            self.delta = [index for index, (old, new) in enumerate(zip(self._items, items)) if old is not new]
+        else:
+            self.delta = None
+        self._previous = self._current if same else {}
+        # With a delta every entry of an unchanged item stands: start from all of them.
+        self._current = {table: dict(entries) for table, entries in self._previous.items()} if self.delta is not None else {}
+        # What the last validation found as a whole (never older: a check it skipped starts over).
+        self.last_findings, self._findings = (self._findings if self.delta is not None else None), None
+        self.last_scratch, self.scratch = (self.scratch if self.delta is not None else {}), {}
+        self.last_documents, self._documents = (self._documents if self.delta is not None else {}), {}
+        self.facts, self.previous_doc, self._doc, self._items, self._first_lines = facts, self._doc, doc, items, first_lines
 
     def _take(self, table: str, slot: Any, raw: Any, key: Any, first_line: int) -> _Entry | None:
         entry = self._previous.get(table, {}).get(slot)
@@ -67,14 +95,13 @@ class StepRuleResults:
     def _keep(self, table: str, slot: Any, entry: _Entry) -> None:
         self._current.setdefault(table, {})[slot] = entry
 
-    def of_item(self, table: str, index: int, raw: Any, compute: Callable[[], T]) -> T:
-        """`compute()`, a fact of one step item that does not depend on where the item is, kept
-        while the item is the same object at the same index."""
-        entry = self._previous.get(table, {}).get(index)
-        if entry is None or entry.raw is not raw:
-            entry = _Entry(raw, None, 0, (), compute())
-        self._current.setdefault(table, {})[index] = entry
-        return entry.result  # type: ignore[no-any-return]
+    def unchanged_for(self, doc: "OmlDocument", reads: Callable[["OmlDocument", int], Any]) -> bool:
+        """Whether nothing a check reads of each step item (`reads(doc, index)`) changed since the
+        last validation: only the delta's items are looked at."""
+        before = self.previous_doc
+        if self.delta is None or before is None:
+            return False
+        return all(reads(before, index) == reads(doc, index) for index in self.delta)
 
 
 def document_facts(ctx: "RuleContext") -> tuple[Any, ...]:
@@ -87,15 +114,26 @@ def document_facts(ctx: "RuleContext") -> tuple[Any, ...]:
     return (specs, ctx.connections, header, ctx.doc.source, ctx.params_resolved)
 
 
-def findings_reusing(ctx: "RuleContext", phases: "list[Phase]", items: Iterable[tuple[int, Any, "StepView | None"]],
+def findings_reusing(ctx: "RuleContext", phases: "list[Phase]", items: Callable[[], list[tuple[int, Any, "StepView | None"]]],
                      reuse: StepRuleResults) -> "list[StepFindings]":
     """Each item's findings of the step `phases`: kept ones for unchanged items, found for the others."""
     from osiris_runtime.oml.rules import find_in_step
 
     key = tuple(phase.rule for phase in phases)
     child = ctx.for_step()
+    if reuse.delta is not None and reuse.last_findings is not None and reuse.facts_of_phases == key:
+        out = list(reuse.last_findings)
+        steps = ctx.doc.get(("steps",))
+        for index in reuse.delta:
+            raw = steps[index]
+            out[index] = findings = find_in_step(child, phases, index, raw, ctx.doc.step(index))
+            lines = ctx.doc.lines_of(("steps", index))
+            if isinstance(raw, dict) and lines is not None and _inside(lines, (d for _, found, _ in findings for d in found)):
+                reuse._keep(_ITEMS, index, _Entry(raw, key, lines[0], (), findings))
+        reuse._findings = out
+        return out
     out = []
-    for index, raw, view in items:
+    for index, raw, view in items():
         lines = ctx.doc.lines_of(("steps", index))
         if not isinstance(raw, dict) or lines is None:  # scalars have no identity worth keeping
             out.append(find_in_step(child, phases, index, raw, view))
@@ -108,6 +146,7 @@ def findings_reusing(ctx: "RuleContext", phases: "list[Phase]", items: Iterable[
         if _inside(lines, (d for _, diagnostics, _ in findings for d in diagnostics)):
             reuse._keep(_ITEMS, index, _Entry(raw, key, lines[0], (), findings))
         out.append(findings)
+    reuse._findings, reuse.facts_of_phases = out, key
     return out
 
 
@@ -136,17 +175,19 @@ def reuse_step(ctx: "RuleContext", table: str, step: "StepView", key: Any, check
     return result
 
 
-def reuse_document(ctx: "RuleContext", table: str, key: Any, check: Callable[["RuleContext"], None]) -> None:
-    """`check(context)` over the whole document, or its diagnostics of last time when `key` (all
-    that it reads, positions included) is unchanged."""
+def reuse_unless_read(ctx: "RuleContext", table: str, reads: Callable[["OmlDocument", int], Any],
+                      check: Callable[["RuleContext"], None]) -> None:
+    """`check(context)` over the whole document, or its diagnostics of last time when only some
+    step items changed and nothing `reads(doc, index)` gives of them (positions included) did."""
     reuse = ctx.reuse
     if reuse is None:
         check(ctx)
         return
-    entry = reuse._take(table, None, None, key, 0)
-    if entry is not None:
-        for diagnostic in entry.diagnostics:
+    last = reuse.last_documents.get(table)
+    if last is not None and reuse.unchanged_for(ctx.doc, reads):
+        for diagnostic in last:
             ctx.add(diagnostic)
+        reuse._documents[table] = last
         return
     child = ctx.for_step()
     try:
@@ -154,7 +195,7 @@ def reuse_document(ctx: "RuleContext", table: str, key: Any, check: Callable[["R
     finally:
         for diagnostic in child.diagnostics:
             ctx.add(diagnostic)
-    reuse._keep(table, None, _Entry(None, key, 0, tuple(child.diagnostics), None))
+    reuse._documents[table] = tuple(child.diagnostics)
 
 
 def _inside(lines: tuple[int, int], diagnostics: Iterable[Diagnostic]) -> bool:

@@ -232,14 +232,15 @@ def find_in_step(ctx: RuleContext, phases: list[Phase], index: int, raw: Any, vi
 
 def _run_phases(ctx: RuleContext, phases: tuple[Phase, ...], reuse: "StepRuleResults | None") -> None:
     step_phases = [p for p in phases if p.runs_per_step(ctx)]
-    items = step_items(ctx.doc) if step_phases else []
-    if reuse is not None:
+    if reuse is not None and step_phases:
         from osiris_runtime.oml.rule_reuse import findings_reusing
 
-        per_item = findings_reusing(ctx, step_phases, items, reuse)
-    else:
+        per_item = findings_reusing(ctx, step_phases, lambda: step_items(ctx.doc), reuse)
+    elif step_phases:
         child = ctx.for_step()
-        per_item = [find_in_step(child, step_phases, index, raw, view) for index, raw, view in items]
+        per_item = [find_in_step(child, step_phases, index, raw, view) for index, raw, view in step_items(ctx.doc)]
+    else:
+        per_item = []
     by_phase: dict[int, list[tuple[tuple[Diagnostic, ...], str | None]]] = {}
     for findings in per_item:
         for position, diagnostics, failed in findings:
@@ -341,7 +342,7 @@ def validate(
     if reuse is not None:
         from osiris_runtime.oml.rule_reuse import document_facts
 
-        reuse.begin(document_facts(ctx))
+        reuse.begin(document_facts(ctx), doc)
     _run_phases(ctx, phases, reuse)
     result = list(doc.syntax_diagnostics) + capped(ctx.diagnostics, ctx.dropped, doc.source)
     if strict:

@@ -65,10 +65,15 @@ def step_table(step: "StepView", config: Mapping[str, Any], catalog: "Catalog") 
 
 def check_discovery(ctx: "RuleContext", catalogs: Catalogs) -> None:
     from osiris_runtime.friendly import resolve_aliases
-
     from osiris_runtime.oml.rule_reuse import reuse_step
 
+    reuse = ctx.reuse
+    if reuse is not None:
+        if _check_changed_steps(ctx, catalogs):
+            return
+        reuse._current.pop(_TABLE, None)  # only this run's entries: all of them, or the fast path is off
     sources: dict[str, StepSource | None] = {}
+    checked = 0
     for step in ctx.doc.steps():
         spec = ctx.spec(step.component)
         if spec is None or step.config is None:  # a view's config is a mapping or None
@@ -81,8 +86,60 @@ def check_discovery(ctx: "RuleContext", catalogs: Catalogs) -> None:
 
         # A step reads what the caches say of its upstream steps (`sources`) besides its own text.
         upstream = tuple((name, sources.get(name)) for name in step.depends_on)
-        key = (id(catalogs), catalogs, step.depends_on, upstream) if ctx.reuse is not None else None
-        sources[step.id or f"#{step.index}"] = reuse_step(ctx, "check_discovery", step, key, check)
+        key = (id(catalogs), catalogs, step.depends_on, upstream) if reuse is not None else None
+        sources[step.id or f"#{step.index}"] = reuse_step(ctx, _TABLE, step, key, check)
+        checked += 1
+    if reuse is not None and len(reuse._current.get(_TABLE, {})) == checked:
+        reuse.scratch[_TABLE] = (catalogs, sources)
+
+
+_TABLE = "check_discovery"
+
+
+def _check_changed_steps(ctx: "RuleContext", catalogs: Catalogs) -> bool:
+    """When only some steps changed since the last validation (`StepRuleResults.delta`): check
+    those, and if what they tell later steps (their id, their rows) is unchanged, take every other
+    step's findings of last time. False (nothing added) when that cannot be done."""
+    from osiris_runtime.friendly import resolve_aliases
+    from osiris_runtime.oml.rule_reuse import _Entry
+
+    reuse = ctx.reuse
+    assert reuse is not None
+    last = reuse.last_scratch.get(_TABLE)
+    entries = reuse._current.get(_TABLE, {})
+    if reuse.delta is None or last is None or last[0] is not catalogs or reuse.previous_doc is None:
+        return False
+    sources = dict(last[1])
+    found: dict[int, _Entry] = {}
+    for index in reuse.delta:
+        before, step = reuse.previous_doc.step(index), ctx.doc.step(index)
+        if (before is None) != (step is None) or before is not None and step is not None and (
+                before.id != step.id or before.depends_on != step.depends_on):
+            return False
+        if step is None:
+            continue
+        spec = ctx.spec(step.component)
+        old = entries.get(index)
+        if spec is None or step.config is None:
+            if old is not None:
+                return False  # it was checked last time: its rows may have fed another step
+            continue
+        if old is None:
+            return False
+        child = ctx.for_step()
+        config = resolve_aliases(spec, step.config)
+        catalog = catalog_for_step(step, spec, ctx.connections, catalogs) if spec.family in ("mysql", "supabase") else None
+        result = _StepChecker(child, step, spec, config, catalog, sources).run()
+        if result != old.result:
+            return False
+        lines = ctx.doc.lines_of(step.path)
+        found[index] = _Entry(step.raw, old.key, lines[0] if lines else 0, tuple(child.diagnostics), result)
+    entries.update(found)
+    for index in sorted(index for index, entry in entries.items() if entry.diagnostics):
+        for diagnostic in entries[index].diagnostics:
+            ctx.add(diagnostic)
+    reuse.scratch[_TABLE] = last
+    return True
 
 
 class _StepChecker:

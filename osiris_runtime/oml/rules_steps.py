@@ -60,6 +60,19 @@ def check_step_shape(ctx: RuleContext, index: int, raw: Any, step: StepView | No
 
 def check_step_ids(ctx: RuleContext) -> None:
     """Ids are strings, unique (also ignoring case) and kebab-case."""
+    from osiris_runtime.oml.rule_reuse import reuse_unless_read
+
+    reuse_unless_read(ctx, "check_step_ids", _id_reads, _check_step_ids)
+
+
+def _id_reads(doc: Any, index: int) -> Any:
+    raw = doc.get(("steps", index))
+    if not isinstance(raw, dict):
+        return _typed(raw)
+    return ("id" in raw, _typed(raw.get("id")), doc.span_of(("steps", index, "id")))
+
+
+def _check_step_ids(ctx: RuleContext) -> None:
     seen: dict[str, int] = {}
     seen_folded: dict[str, int] = {}
     for step in ctx.doc.steps():
@@ -240,40 +253,30 @@ def _check_mode_value(ctx: RuleContext, step: StepView) -> None:
 
 def check_dependencies(ctx: RuleContext) -> None:
     """`needs` names other steps of the pipeline, and no dependencies go round in a cycle."""
-    from osiris_runtime.oml.rule_reuse import reuse_document
+    from osiris_runtime.oml.rule_reuse import reuse_unless_read
 
-    reuse_document(ctx, "check_dependencies", _dependency_facts(ctx) if ctx.reuse is not None else None,
-                   _check_dependencies)
-
-
-def _dependency_facts(ctx: RuleContext) -> tuple[Any, ...]:
-    """All `check_dependencies` reads: each step's id, what it depends on, `needs` as written, and
-    where they are (each step's own part kept while the step is unchanged)."""
-    doc, reuse = ctx.doc, ctx.reuse
-    assert reuse is not None
-    facts = []
-    for step in doc.steps():
-        lines = doc.lines_of(step.path)
-        first = lines[0] if lines is not None else -1
-        own = reuse.of_item("dependency_facts", step.index, step.raw, lambda: _own_dependency_facts(doc, step, first))
-        facts.append((own, first, step.depends_on))
-    return tuple(facts)
+    reuse_unless_read(ctx, "check_dependencies", _dependency_reads, _check_dependencies)
 
 
-def _own_dependency_facts(doc: Any, step: StepView, first: int) -> tuple[Any, ...]:
-    """The step's id, `needs` as written, and their ranges relative to the step's first line."""
-    def where(path: tuple[Any, ...], key: bool = False) -> Any:
-        span = doc.span_of(path, key=key)
-        return (span[0] - first, *span[1:]) if span is not None else None
+def _typed(value: Any) -> Any:
+    """A scalar with its type (`1`, `1.0` and `True` are equal values, not equal spellings)."""
+    return (type(value), value) if not isinstance(value, (list, dict)) else type(value)
 
+
+def _dependency_reads(doc: Any, index: int) -> Any:
+    """What `check_dependencies` reads of one step item: its id, `needs` as written, and where they are."""
+    step = doc.step(index)
+    if step is None:
+        return _typed(doc.get(("steps", index)))
     needs = step.raw.get("needs", _ABSENT)
     needs_path = step.path + ("needs",)
     if isinstance(needs, list):
         written: Any = tuple(item if isinstance(item, str) else type(item) for item in needs)
-        spans: Any = tuple(where(needs_path + (i,)) for i in range(len(needs)))
+        spans: Any = tuple(doc.span_of(needs_path + (i,)) for i in range(len(needs)))
     else:
         written, spans = needs if needs is None or isinstance(needs, str) or needs is _ABSENT else type(needs), ()
-    return (step.id, written, spans, where(needs_path), where(needs_path, key=True), where(step.path + ("id",)))
+    return (step.id, written, spans, doc.span_of(needs_path), doc.span_of(needs_path, key=True),
+            doc.span_of(step.path + ("id",)), step.depends_on)
 
 
 _ABSENT = object()
@@ -369,6 +372,22 @@ def _report_cycle(ctx: RuleContext, cycle: list[StepView]) -> None:
 
 def check_single_input_name(ctx: RuleContext) -> None:
     """`input_df` in a DuckDB query means "the one input": with none or several it names nothing."""
+    from osiris_runtime.oml.rule_reuse import reuse_unless_read
+
+    reuse_unless_read(ctx, "check_single_input_name", _single_input_reads, _check_single_input_name)
+
+
+def _single_input_reads(doc: Any, index: int) -> Any:
+    step = doc.step(index)
+    if step is None:
+        return _typed(doc.get(("steps", index)))
+    query = step.config.get("query") if step.config is not None else None
+    query_path = step.path + (step.config_key or "config", "query")
+    return (step.id, step.component, step.mode, step.depends_on, step.config_key, _typed(query),
+            doc.span_of(query_path), doc.span_of(query_path, key=True), doc.span_of(step.path))
+
+
+def _check_single_input_name(ctx: RuleContext) -> None:
     steps = ctx.doc.steps()
     by_id = {s.id: s for s in steps if s.id}
     mention = re.compile(rf"\b{SINGLE_INPUT_NAME}\b", re.IGNORECASE)
