@@ -155,3 +155,43 @@ def test_unchanged_steps_are_not_checked_again(registry: Registry, connections: 
     validate(parse_oml_reusing(edited_text, "p.yaml", doc_cache), registry, connections=connections,
              reuse=doc_cache.rule_results)
     assert checked == [2]
+
+
+def test_random_edits_against_discovery_caches() -> None:
+    discovery = _load(HERE.parent / "discovery" / "test_rules.py")
+    registry = Registry()
+    pair = """\
+  - id: pull-{n}
+    component: mysql.extractor
+    mode: read
+    config:
+      table: orders
+      columns: [id, total, status]
+  - id: push-{n}
+    component: supabase.writer
+    mode: write
+    needs: [pull-{n}]
+    config: {{table: orders, write_mode: upsert, primary_key: id}}
+  - id: query-{n}
+    component: mysql.extractor
+    mode: read
+    config:
+      query: "SELECT id, total FROM orders WHERE status = 'x'"
+"""
+    text = 'oml_version: "0.1.0"\nname: t\nsteps:\n' + "".join(pair.format(n=n) for n in range(4))
+    swaps = [("columns: [id, total, status]", "columns: [id, status]"), ("table: orders\n", "table: ordres\n"),
+             ("primary_key: id}", "primary_key: idd}"), ("SELECT id, total", "SELECT id, totl"),
+             ("needs: [pull-", "needs: [query-"), ("FROM orders", "FROM order_items"), ("status = 'x'", "status = 'x"),
+             ("- id: pull-1", "- id: pull-9")]
+    rng = random.Random(1)
+    editor = Editor(registry, connections=discovery.CONNECTIONS, discovery=discovery.CATALOGS)
+    editor.validate(text)
+    for _ in range(80):
+        old, new = rng.choice(swaps)
+        if rng.random() < 0.5:
+            old, new = new, old
+        at = text.find(old, rng.randrange(len(text)))
+        if at >= 0:
+            text = text[:at] + new + text[at + len(old):]
+        editor.validate(text)
+    assert any(d.code.startswith("discovery.") for d in editor.validate(text))
