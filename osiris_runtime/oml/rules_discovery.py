@@ -74,6 +74,10 @@ def check_discovery(ctx: "RuleContext", catalogs: Catalogs) -> None:
         reuse._current.pop(_TABLE, None)  # only this run's entries: all of them, or the fast path is off
     sources: dict[str, StepSource | None] = {}
     checked = 0
+    # For `_check_changed_steps`: the step index of each name, the steps that depend on it.
+    defined: dict[str, int] = {}
+    dependents: dict[str, list[int]] = {}
+    duplicated = False
     for step in ctx.doc.steps():
         spec = ctx.spec(step.component)
         if spec is None or step.config is None:  # a view's config is a mapping or None
@@ -87,10 +91,16 @@ def check_discovery(ctx: "RuleContext", catalogs: Catalogs) -> None:
         # A step reads what the caches say of its upstream steps (`sources`) besides its own text.
         upstream = tuple((name, sources.get(name)) for name in step.depends_on)
         key = (id(catalogs), catalogs, step.depends_on, upstream) if reuse is not None else None
-        sources[step.id or f"#{step.index}"] = reuse_step(ctx, _TABLE, step, key, check)
+        name = step.id or f"#{step.index}"
+        sources[name] = reuse_step(ctx, _TABLE, step, key, check)
         checked += 1
-    if reuse is not None and len(reuse._current.get(_TABLE, {})) == checked:
-        reuse.scratch[_TABLE] = (catalogs, sources)
+        if reuse is not None:
+            duplicated = duplicated or name in defined
+            defined[name] = step.index
+            for upstream_name in step.depends_on:
+                dependents.setdefault(upstream_name, []).append(step.index)
+    if reuse is not None and not duplicated and len(reuse._current.get(_TABLE, {})) == checked:
+        reuse.scratch[_TABLE] = (catalogs, defined, dependents)
 
 
 _TABLE = "check_discovery"
@@ -98,43 +108,68 @@ _TABLE = "check_discovery"
 
 def _check_changed_steps(ctx: "RuleContext", catalogs: Catalogs) -> bool:
     """When only some steps changed since the last validation (`StepRuleResults.delta`): check
-    those, and if what they tell later steps (their id, their rows) is unchanged, take every other
-    step's findings of last time. False (nothing added) when that cannot be done."""
+    those, and the steps downstream of one whose rows now look different; take every other step's
+    findings of last time. False (nothing added) when that cannot be done (an id or a dependency
+    changed, a step started or stopped being checked, ids are not unique)."""
+    import heapq
+
     from osiris_runtime.friendly import resolve_aliases
-    from osiris_runtime.oml.rule_reuse import _Entry
+    from osiris_runtime.oml.rule_reuse import _Entry, _inside
 
     reuse = ctx.reuse
     assert reuse is not None
     last = reuse.last_scratch.get(_TABLE)
-    entries = reuse._current.get(_TABLE, {})
-    if reuse.delta is None or last is None or last[0] is not catalogs or reuse.previous_doc is None:
+    entries = reuse._current.get(_TABLE)
+    if reuse.delta is None or last is None or entries is None or last[0] is not catalogs or reuse.previous_doc is None:
         return False
-    sources = dict(last[1])
-    found: dict[int, _Entry] = {}
+    _catalogs, defined, dependents = last
     for index in reuse.delta:
         before, step = reuse.previous_doc.step(index), ctx.doc.step(index)
-        if (before is None) != (step is None) or before is not None and step is not None and (
-                before.id != step.id or before.depends_on != step.depends_on):
+        if (before is None) != (step is None):
             return False
-        if step is None:
+        if before is None or step is None:
             continue
+        if before.id != step.id or before.depends_on != step.depends_on:
+            return False
+        checked = ctx.spec(step.component) is not None and step.config is not None
+        if checked != (index in entries):
+            return False
+
+    def source(name: str, at: int) -> StepSource | None:
+        """What the full loop's `sources` held for `name` when it reached step `at`."""
+        index = defined.get(name)
+        return entries[index].result if index is not None and index < at else None
+
+    found: dict[int, _Entry] = {}
+    queue = sorted(index for index in reuse.delta if index in entries)
+    heapq.heapify(queue)
+    done: set[int] = set()
+    while queue:
+        index = heapq.heappop(queue)
+        if index in done:
+            continue
+        done.add(index)
+        step = ctx.doc.step(index)
+        assert step is not None
         spec = ctx.spec(step.component)
-        old = entries.get(index)
-        if spec is None or step.config is None:
-            if old is not None:
-                return False  # it was checked last time: its rows may have fed another step
-            continue
-        if old is None:
-            return False
+        assert spec is not None and step.config is not None
+        old = entries[index]
+        upstream = tuple((name, source(name, index)) for name in step.depends_on)
+        key = (id(catalogs), catalogs, step.depends_on, upstream)
+        if step.raw is old.raw and key == old.key:
+            continue  # downstream of a changed step, but what it reads of it is the same
         child = ctx.for_step()
         config = resolve_aliases(spec, step.config)
         catalog = catalog_for_step(step, spec, ctx.connections, catalogs) if spec.family in ("mysql", "supabase") else None
-        result = _StepChecker(child, step, spec, config, catalog, sources).run()
-        if result != old.result:
-            return False
+        result = _StepChecker(child, step, spec, config, catalog, dict(upstream)).run()
         lines = ctx.doc.lines_of(step.path)
-        found[index] = _Entry(step.raw, old.key, lines[0] if lines else 0, tuple(child.diagnostics), result)
-    entries.update(found)
+        if lines is None or not _inside(lines, child.diagnostics):
+            return False  # kept only what moves with its step (the caller starts the table over)
+        entries[index] = found[index] = _Entry(step.raw, key, lines[0], tuple(child.diagnostics), result)
+        if result != old.result:
+            for later in dependents.get(step.id or f"#{index}", ()):
+                if later > index:
+                    heapq.heappush(queue, later)
     for index in sorted(index for index, entry in entries.items() if entry.diagnostics):
         for diagnostic in entries[index].diagnostics:
             ctx.add(diagnostic)

@@ -381,19 +381,23 @@ def _single_input_reads(doc: Any, index: int) -> Any:
     step = doc.step(index)
     if step is None:
         return _typed(doc.get(("steps", index)))
-    query = step.config.get("query") if step.config is not None else None
+    query = step.config.get("query") if step.component == "duckdb.processor" and step.config else None
+    if not isinstance(query, str) or not _MENTION.search(query):
+        return (step.id, step.mode, step.depends_on)  # a query that does not say `input_df`: only its id and mode matter
     query_path = step.path + (step.config_key or "config", "query")
-    return (step.id, step.component, step.mode, step.depends_on, step.config_key, _typed(query),
-            doc.span_of(query_path), doc.span_of(query_path, key=True), doc.span_of(step.path))
+    return (step.id, step.mode, step.depends_on, step.config_key, doc.span_of(query_path),
+            doc.span_of(query_path, key=True), doc.span_of(step.path))
+
+
+_MENTION = re.compile(rf"\b{SINGLE_INPUT_NAME}\b", re.IGNORECASE)
 
 
 def _check_single_input_name(ctx: RuleContext) -> None:
     steps = ctx.doc.steps()
     by_id = {s.id: s for s in steps if s.id}
-    mention = re.compile(rf"\b{SINGLE_INPUT_NAME}\b", re.IGNORECASE)
     for step in steps:
         query = step.config.get("query") if step.component == "duckdb.processor" and step.config else None
-        if not isinstance(query, str) or not mention.search(query) or SINGLE_INPUT_NAME in by_id:
+        if not isinstance(query, str) or not _MENTION.search(query) or SINGLE_INPUT_NAME in by_id:
             continue
         inputs = [n for n in step.depends_on if n in by_id and by_id[n].mode != "write"]
         if len(inputs) == 1:
