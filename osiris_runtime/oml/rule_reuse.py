@@ -28,7 +28,9 @@ _ITEMS = "steps"  # the table of `findings_reusing` (its results hold diagnostic
 
 
 @dataclass(frozen=True)
-class _Entry:
+class Kept:
+    """What one check found for one step item (or the whole document), and what it read."""
+
     raw: Any  # the step item the findings are of (held, so identity stays meaningful)
     key: Any  # what else the check read
     first_line: int  # where the item started then
@@ -48,8 +50,8 @@ class StepRuleResults:
     _doc: "OmlDocument | None" = None
     _items: list[Any] = field(default_factory=list)
     _first_lines: list[int] = field(default_factory=list)
-    _previous: dict[str, dict[Any, _Entry]] = field(default_factory=dict)
-    _current: dict[str, dict[Any, _Entry]] = field(default_factory=dict)
+    _previous: dict[str, dict[Any, Kept]] = field(default_factory=dict)
+    current: dict[str, dict[Any, Kept]] = field(default_factory=dict)
     _findings: "list[StepFindings] | None" = None  # of every item, by `findings_reusing`
     facts_of_phases: Any = None  # the step phases `_findings` are of
     last_findings: "list[StepFindings] | None" = None
@@ -69,16 +71,18 @@ class StepRuleResults:
             self.delta = [index for index, (old, new) in enumerate(zip(self._items, items)) if old is not new]
         else:
             self.delta = None
-        self._previous = self._current if same else {}
+        self._previous = self.current if same else {}
         # With a delta every entry of an unchanged item stands: start from all of them.
-        self._current = {table: dict(entries) for table, entries in self._previous.items()} if self.delta is not None else {}
+        self.current = {table: dict(entries) for table, entries in self._previous.items()} if self.delta is not None else {}
         # What the last validation found as a whole (never older: a check it skipped starts over).
         self.last_findings, self._findings = (self._findings if self.delta is not None else None), None
         self.last_scratch, self.scratch = (self.scratch if self.delta is not None else {}), {}
         self.last_documents, self._documents = (self._documents if self.delta is not None else {}), {}
         self.facts, self.previous_doc, self._doc, self._items, self._first_lines = facts, self._doc, doc, items, first_lines
 
-    def _take(self, table: str, slot: Any, raw: Any, key: Any, first_line: int) -> _Entry | None:
+    def take(self, table: str, slot: Any, raw: Any, key: Any, first_line: int) -> Kept | None:
+        """The last validation's findings of `table` for the item at `slot`, when it is the same
+        object read with the same `key`; moved to `first_line` (kept for the next validation)."""
         entry = self._previous.get(table, {}).get(slot)
         if entry is None or entry.raw is not raw or entry.key != key:
             return None
@@ -88,12 +92,13 @@ class StepRuleResults:
             result = entry.result
             if table == _ITEMS:
                 result = tuple((position, moved(found), failed) for position, found, failed in result)
-            entry = _Entry(entry.raw, key, first_line, moved(entry.diagnostics), result)
-        self._current.setdefault(table, {})[slot] = entry
+            entry = Kept(entry.raw, key, first_line, moved(entry.diagnostics), result)
+        self.current.setdefault(table, {})[slot] = entry
         return entry
 
-    def _keep(self, table: str, slot: Any, entry: _Entry) -> None:
-        self._current.setdefault(table, {})[slot] = entry
+    def keep(self, table: str, slot: Any, entry: Kept) -> None:
+        """Findings for the next validation to take."""
+        self.current.setdefault(table, {})[slot] = entry
 
     def unchanged_for(self, doc: "OmlDocument", reads: Callable[["OmlDocument", int], Any]) -> bool:
         """Whether nothing a check reads of each step item (`reads(doc, index)`) changed since the
@@ -128,8 +133,8 @@ def findings_reusing(ctx: "RuleContext", phases: "list[Phase]", items: Callable[
             raw = steps[index]
             out[index] = findings = find_in_step(child, phases, index, raw, ctx.doc.step(index))
             lines = ctx.doc.lines_of(("steps", index))
-            if isinstance(raw, dict) and lines is not None and _inside(lines, (d for _, found, _ in findings for d in found)):
-                reuse._keep(_ITEMS, index, _Entry(raw, key, lines[0], (), findings))
+            if isinstance(raw, dict) and lines is not None and moves_with_item(lines, (d for _, found, _ in findings for d in found)):
+                reuse.keep(_ITEMS, index, Kept(raw, key, lines[0], (), findings))
         reuse._findings = out
         return out
     out = []
@@ -138,13 +143,13 @@ def findings_reusing(ctx: "RuleContext", phases: "list[Phase]", items: Callable[
         if not isinstance(raw, dict) or lines is None:  # scalars have no identity worth keeping
             out.append(find_in_step(child, phases, index, raw, view))
             continue
-        entry = reuse._take(_ITEMS, index, raw, key, lines[0])
+        entry = reuse.take(_ITEMS, index, raw, key, lines[0])
         if entry is not None:
             out.append(entry.result)
             continue
         findings = find_in_step(child, phases, index, raw, view)
-        if _inside(lines, (d for _, diagnostics, _ in findings for d in diagnostics)):
-            reuse._keep(_ITEMS, index, _Entry(raw, key, lines[0], (), findings))
+        if moves_with_item(lines, (d for _, diagnostics, _ in findings for d in diagnostics)):
+            reuse.keep(_ITEMS, index, Kept(raw, key, lines[0], (), findings))
         out.append(findings)
     reuse._findings, reuse.facts_of_phases = out, key
     return out
@@ -159,7 +164,7 @@ def reuse_step(ctx: "RuleContext", table: str, step: "StepView", key: Any, check
         return check(ctx)
     lines = ctx.doc.lines_of(step.path)
     if lines is not None:
-        entry = reuse._take(table, step.index, step.raw, key, lines[0])
+        entry = reuse.take(table, step.index, step.raw, key, lines[0])
         if entry is not None:
             for diagnostic in entry.diagnostics:
                 ctx.add(diagnostic)
@@ -170,8 +175,8 @@ def reuse_step(ctx: "RuleContext", table: str, step: "StepView", key: Any, check
     finally:
         for diagnostic in child.diagnostics:
             ctx.add(diagnostic)
-    if lines is not None and _inside(lines, child.diagnostics):
-        reuse._keep(table, step.index, _Entry(step.raw, key, lines[0], tuple(child.diagnostics), result))
+    if lines is not None and moves_with_item(lines, child.diagnostics):
+        reuse.keep(table, step.index, Kept(step.raw, key, lines[0], tuple(child.diagnostics), result))
     return result
 
 
@@ -198,7 +203,7 @@ def reuse_unless_read(ctx: "RuleContext", table: str, reads: Callable[["OmlDocum
     reuse._documents[table] = tuple(child.diagnostics)
 
 
-def _inside(lines: tuple[int, int], diagnostics: Iterable[Diagnostic]) -> bool:
+def moves_with_item(lines: tuple[int, int], diagnostics: Iterable[Diagnostic]) -> bool:
     """Every range lies on the item's lines (so it moves with the item)."""
     first, last = lines
     return all(first <= d.range.start.line and d.range.end.line <= last for d in diagnostics)

@@ -69,9 +69,13 @@ def check_discovery(ctx: "RuleContext", catalogs: Catalogs) -> None:
 
     reuse = ctx.reuse
     if reuse is not None:
-        if _check_changed_steps(ctx, catalogs):
+        try:
+            quick = _check_changed_steps(ctx, catalogs)
+        except Exception:  # noqa: BLE001 - the loop below fails the same way, after the steps before it
+            quick = False
+        if quick:
             return
-        reuse._current.pop(_TABLE, None)  # only this run's entries: all of them, or the fast path is off
+        reuse.current.pop(_TABLE, None)  # only this run's entries: all of them, or the fast path is off
     sources: dict[str, StepSource | None] = {}
     checked = 0
     # For `_check_changed_steps`: the step index of each name, the steps that depend on it.
@@ -99,7 +103,7 @@ def check_discovery(ctx: "RuleContext", catalogs: Catalogs) -> None:
             defined[name] = step.index
             for upstream_name in step.depends_on:
                 dependents.setdefault(upstream_name, []).append(step.index)
-    if reuse is not None and not duplicated and len(reuse._current.get(_TABLE, {})) == checked:
+    if reuse is not None and not duplicated and len(reuse.current.get(_TABLE, {})) == checked:
         reuse.scratch[_TABLE] = (catalogs, defined, dependents)
 
 
@@ -114,12 +118,12 @@ def _check_changed_steps(ctx: "RuleContext", catalogs: Catalogs) -> bool:
     import heapq
 
     from osiris_runtime.friendly import resolve_aliases
-    from osiris_runtime.oml.rule_reuse import _Entry, _inside
+    from osiris_runtime.oml.rule_reuse import Kept, moves_with_item
 
     reuse = ctx.reuse
     assert reuse is not None
     last = reuse.last_scratch.get(_TABLE)
-    entries = reuse._current.get(_TABLE)
+    entries = reuse.current.get(_TABLE)
     if reuse.delta is None or last is None or entries is None or last[0] is not catalogs or reuse.previous_doc is None:
         return False
     _catalogs, defined, dependents = last
@@ -140,7 +144,7 @@ def _check_changed_steps(ctx: "RuleContext", catalogs: Catalogs) -> bool:
         index = defined.get(name)
         return entries[index].result if index is not None and index < at else None
 
-    found: dict[int, _Entry] = {}
+    found: dict[int, Kept] = {}
     queue = sorted(index for index in reuse.delta if index in entries)
     heapq.heapify(queue)
     done: set[int] = set()
@@ -163,9 +167,9 @@ def _check_changed_steps(ctx: "RuleContext", catalogs: Catalogs) -> bool:
         catalog = catalog_for_step(step, spec, ctx.connections, catalogs) if spec.family in ("mysql", "supabase") else None
         result = _StepChecker(child, step, spec, config, catalog, dict(upstream)).run()
         lines = ctx.doc.lines_of(step.path)
-        if lines is None or not _inside(lines, child.diagnostics):
+        if lines is None or not moves_with_item(lines, child.diagnostics):
             return False  # kept only what moves with its step (the caller starts the table over)
-        entries[index] = found[index] = _Entry(step.raw, key, lines[0], tuple(child.diagnostics), result)
+        entries[index] = found[index] = Kept(step.raw, key, lines[0], tuple(child.diagnostics), result)
         if result != old.result:
             for later in dependents.get(step.id or f"#{index}", ()):
                 if later > index:
