@@ -13,6 +13,7 @@ every parsed document, it is read-only.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass, field
@@ -57,6 +58,19 @@ class _Placed:
     keys: dict[Path, Span]
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where the last document's step items are: its text, each item's offset, their indent."""
+
+    text: str
+    offsets: list[int]
+    indent: int
+
+
+# (header, placed step items, parses by text, layout)
+_LaidOut = tuple[YamlTree, list[_Placed], dict[str, _Placed], _Layout]
+
+
 @dataclass
 class StepChunkCache:
     """Parsed step chunks by text, owned by one caller (the LSP worker keeps one per document),
@@ -65,6 +79,9 @@ class StepChunkCache:
     chunks: dict[str, _Placed] = field(default_factory=dict)
     # The last assembled document's (header values, header keys, placements, values, keys).
     assembled: tuple[Any, ...] | None = None
+    layout: _Layout | None = None
+    header: YamlTree | None = None  # its header's parse, and that parse's ranges without `steps`
+    header_ranges: tuple[dict[Path, Span], dict[Path, Span]] = ({}, {})
     rule_results: StepRuleResults = field(default_factory=StepRuleResults)
 
 
@@ -84,36 +101,12 @@ def _assemble(text: str, cache: StepChunkCache) -> YamlTree | None:
         return None
     if text.startswith(_MARKERS) or _DOCUMENT_MARKER.search(text) or _has_token(text):
         return None
-    steps = _STEPS_LINE.search(text)  # the first `steps:` line (no split of the whole text: it is large)
-    if steps is None:
+    laid_out = _edited_in_one_step(text, cache) or _lay_out(text, cache)
+    if laid_out is None:
         return None
-    steps_line = text.count("\n", 0, steps.start())
-    bounds = _item_bounds(text, steps.end() + 1, steps_line + 1)
-    if not bounds:
-        return None
-    header = parse_yaml(text[: steps.end()])
-    if header.diagnostics or not isinstance(header.data, dict) or list(header.data)[-1:] != ["steps"]:
-        return None
-    if header.data["steps"] is not None or () not in header.value_ranges:
-        return None
-
-    header_values = {p: s for p, s in header.value_ranges.items() if p not in ((), ("steps",))}
-    header_keys = {p: s for p, s in header.key_ranges.items() if p != ("steps",)}
-    placements: list[_Placed] = []
-    fresh: dict[str, _Placed] = {}
-    for index, (start, chunk_text) in enumerate(bounds):
-        # The same text twice in one document gets its own parse: a full parse never shares data.
-        placed = None if chunk_text in fresh else cache.chunks.get(chunk_text)
-        if placed is None:
-            chunk = _parse_chunk(chunk_text)
-            if chunk is None:
-                return None
-            placed = _place(chunk, index, start)
-        elif placed.index != index or placed.start != start:
-            placed = _place(placed.chunk, index, start)
-        fresh.setdefault(chunk_text, placed)
-        placements.append(placed)
-    cache.chunks = fresh
+    header, placements, fresh, layout = laid_out
+    cache.chunks, cache.layout = fresh, layout
+    header_values, header_keys = cache.header_ranges if laid_out[0] is cache.header else _header_ranges(header, cache)
 
     first, last = placements[0], placements[-1]
     first_sequence = _shift(first.chunk.sequence, first.start)
@@ -127,6 +120,113 @@ def _assemble(text: str, cache: StepChunkCache) -> YamlTree | None:
     values[()] = (root[0], root[1], *last_end)
     cache.assembled = (header_values, header_keys, placements, values, keys)
     return YamlTree(data, values, keys, (), text.count("\n") + 1)
+
+
+def _lay_out(text: str, cache: StepChunkCache) -> _LaidOut | None:
+    """The header and every step item, found and placed (parses taken from `cache` by text)."""
+    steps = _STEPS_LINE.search(text)  # the first `steps:` line (no split of the whole text: it is large)
+    if steps is None:
+        return None
+    steps_line = text.count("\n", 0, steps.start())
+    found = _item_bounds(text, steps.end() + 1, steps_line + 1)
+    if not found:
+        return None
+    indent, bounds = found
+    header = parse_yaml(text[: steps.end()])
+    if header.diagnostics or not isinstance(header.data, dict) or list(header.data)[-1:] != ["steps"]:
+        return None
+    if header.data["steps"] is not None or () not in header.value_ranges:
+        return None
+    placements: list[_Placed] = []
+    fresh: dict[str, _Placed] = {}
+    for index, (start, _offset, chunk_text) in enumerate(bounds):
+        # The same text twice in one document gets its own parse: a full parse never shares data.
+        placed = None if chunk_text in fresh else cache.chunks.get(chunk_text)
+        if placed is None:
+            chunk = _parse_chunk(chunk_text)
+            if chunk is None:
+                return None
+            placed = _place(chunk, index, start)
+        elif placed.index != index or placed.start != start:
+            placed = _place(placed.chunk, index, start)
+        fresh.setdefault(chunk_text, placed)
+        placements.append(placed)
+    return header, placements, fresh, _Layout(text, [offset for _, offset, _ in bounds], indent)
+
+
+def _edited_in_one_step(text: str, cache: StepChunkCache) -> _LaidOut | None:
+    """The last document laid out again when `text` differs from its text inside one step item
+    only, on as many lines (typing in a value): that item is parsed, nothing else is looked at.
+    None whenever the edit could mean more (then everything is laid out again)."""
+    layout = cache.layout
+    if layout is None or cache.header is None or cache.assembled is None:
+        return None
+    before, offsets, indent = layout.text, layout.offsets, layout.indent
+    placements: list[_Placed] = cache.assembled[2]
+    if len(offsets) != len(placements):
+        return None
+    start = _common_prefix(before, text)
+    if start == len(before) == len(text):
+        return cache.header, placements, cache.chunks, layout  # the same text
+    common_end = _common_suffix(before, text, min(len(before), len(text)) - start)
+    old_end, new_end = len(before) - common_end, len(text) - common_end
+    k = bisect.bisect_right(offsets, start) - 1
+    if k < 0 or start < offsets[k] + indent + 2:
+        return None  # in the header, or at an item's `- `
+    chunk_end = offsets[k + 1] - 1 if k + 1 < len(offsets) else len(before)
+    if old_end > chunk_end or before.count("\n", start, old_end) != text.count("\n", start, new_end):
+        return None  # past the item, or lines added or removed
+    shift = len(text) - len(before)
+    chunk_text = text[offsets[k]: chunk_end + shift]
+    for match in _shallow_lines(indent).finditer(chunk_text):
+        if chunk_text[match.end()] != "#":
+            return None  # a line of the item now starts a new item, or something after the steps
+    chunk = _parse_chunk(chunk_text)
+    if chunk is None:
+        return None
+    old = placements[k]
+    placed = _place(chunk, k, old.start)
+    fresh = dict(cache.chunks)
+    old_text = before[offsets[k]: chunk_end]
+    if fresh.get(old_text) is old:
+        del fresh[old_text]
+    fresh.setdefault(chunk_text, placed)
+    moved = [*placements[:k], placed, *placements[k + 1:]]
+    return cache.header, moved, fresh, _Layout(text, [*offsets[: k + 1], *(o + shift for o in offsets[k + 1:])], indent)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """How many leading characters `a` and `b` share (compared in blocks: they are large)."""
+    size, at, limit = 4096, 0, min(len(a), len(b))
+    while at < limit and a[at: at + size] == b[at: at + size]:
+        at += size
+    if at >= limit:
+        return limit
+    while at < limit and a[at] == b[at]:
+        at += 1
+    return at
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """How many trailing characters `a` and `b` share, at most `limit`."""
+    size, count = 4096, 0
+    while count < limit:
+        step = min(size, limit - count)
+        if a[len(a) - count - step: len(a) - count] != b[len(b) - count - step: len(b) - count]:
+            break
+        count += step
+    else:
+        return limit
+    while count < limit and a[len(a) - count - 1] == b[len(b) - count - 1]:
+        count += 1
+    return count
+
+
+def _header_ranges(header: YamlTree, cache: StepChunkCache) -> tuple[dict[Path, Span], dict[Path, Span]]:
+    ranges = ({p: s for p, s in header.value_ranges.items() if p not in ((), ("steps",))},
+              {p: s for p, s in header.key_ranges.items() if p != ("steps",)})
+    cache.header, cache.header_ranges = header, ranges
+    return ranges
 
 
 def _ranges(header_values: dict[Path, Span], header_keys: dict[Path, Span], placements: list[_Placed],
@@ -173,9 +273,9 @@ def _occurrences(text: str, chars: str) -> Iterator[int]:
             at = text.find(char, at + 1)
 
 
-def _item_bounds(text: str, offset: int, line: int) -> list[tuple[int, str]] | None:
-    """(first line, text) of each step item of the `steps` list starting at `offset` (line `line`);
-    None when anything follows the steps.
+def _item_bounds(text: str, offset: int, line: int) -> tuple[int, list[tuple[int, int, str]]] | None:
+    """The items' indent, and (first line, offset, text) of each step item of the `steps` list
+    starting at `offset` (line `line`); None when anything follows the steps.
 
     Only lines indented no deeper than the items matter, so a regular expression finds them (a
     2,000-step file has 2,000 of those among 17,000 lines).
@@ -197,7 +297,7 @@ def _item_bounds(text: str, offset: int, line: int) -> list[tuple[int, str]] | N
         counted = begin
         starts.append((begin, line))
     ends = [start - 1 for start, _ in starts[1:]] + [len(text)]  # each item ends before the next one's line
-    return [(number, text[start:end]) for (start, number), end in zip(starts, ends)]
+    return indent, [(number, start, text[start:end]) for (start, number), end in zip(starts, ends)]
 
 
 def _is_item(text: str, at: int) -> bool:

@@ -144,3 +144,18 @@ def test_the_same_step_twice_gets_two_parses() -> None:
 def test_fallbacks_equal_a_full_parse(text: str, registry: Registry, connections: ConnectionsFile) -> None:
     assert _assemble(text, StepChunkCache()) is None
     _assert_same(text, StepChunkCache(), registry, connections)
+
+
+def test_an_edit_inside_one_step_on_the_same_lines_reuses_every_other_step(valid_pipeline: str) -> None:
+    cache = StepChunkCache()
+    first = parse_oml_reusing(valid_pipeline, None, cache)
+    for edited in (valid_pipeline.replace("table: orders", "table: orders_x"),  # typing in a value
+                   valid_pipeline.replace("    mode: write\n", "  - mode: write\n"),  # now a new item
+                   valid_pipeline.replace("    mode: write\n", "mode: write\n"),  # now after the steps
+                   valid_pipeline.replace("      table: orders\n", "  # table: orders\n"),  # a comment
+                   valid_pipeline.replace("  - id: push-orders", "  -id: push-orders")):  # no longer an item
+        second = parse_oml_reusing(edited, None, cache)
+        assert _state(second) == _state(parse_oml(edited))
+        parse_oml_reusing(valid_pipeline, None, cache)
+    typed = parse_oml_reusing(valid_pipeline.replace("table: orders", "table: orders_y"), None, cache)
+    assert typed.data["steps"][0] is first.data["steps"][0]
