@@ -8,7 +8,9 @@ chunk's first line) and takes unchanged chunks from a cache the caller owns. The
 and ranges are those of a full parse; whenever the two could differ (a syntax problem, anchors,
 tags, tabs, flow-style steps, document markers, anything after the steps) it falls back to the
 full `parse_oml`. Unchanged steps share their data with the previous version's document: like
-every parsed document, it is read-only.
+every parsed document, it is read-only. An edit inside one step that keeps the number of lines
+(typing in a value) is found by comparing the text with the last one: only that step is parsed,
+and the other steps' places and ranges are taken as they were.
 """
 
 from __future__ import annotations
