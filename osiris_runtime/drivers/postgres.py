@@ -39,6 +39,7 @@ from psycopg.conninfo import make_conninfo
 
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.postgres_stages import PartitionStages
+from osiris_runtime.drivers.postgres_swap import Swap, begin_swap, commit_swap
 from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
 from osiris_runtime.drivers.sql_types import (
     create_table_ddl,
@@ -601,7 +602,8 @@ def _write_in_transaction(
     incoming = first.schema.names if first is not None else []
     check_target(ctx.step_id, options, None if existing is None else [c.name for c in existing], incoming,
                  will_create=options.create_if_missing and first is not None)
-    if existing is None and first is not None:
+    created = existing is None and first is not None
+    if created:
         conn.execute(create_table_sql(table_sql, first.schema, options.primary_key))
         ctx.emit("write.created", table=options.table)
         existing = target_columns(conn, table_sql) or []
@@ -622,12 +624,21 @@ def _write_in_transaction(
         stages_out.append(stages)
         batches = (b for b in batches if not stages.take(b))
 
-    if options.write_mode == "append":
-        written = _copy_all(ctx, conn, table_sql, columns, raw, batches)
+    swap: Swap | None = None
+    if options.write_mode == "replace":
+        # A table made by this run is empty and new in this transaction: load it like append.
+        swap, reason = (None, "created by this run") if created else begin_swap(conn, table_sql)
+        ctx.emit("write.replace", table=options.table, strategy="swap" if swap else "rewrite",
+                 **({} if swap else {"reason": reason}))
+    if options.write_mode == "append" or (options.write_mode == "replace" and (created or swap is not None)):
+        into = swap.new_sql if swap is not None else table_sql
+        written = _copy_all(ctx, conn, into, columns, raw, batches)
         for stage_sql, rows in _finished(stages):
-            inserted = conn.execute(f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {stage_sql}").rowcount
-            _check_count(ctx, "append of a partition", inserted, rows)
+            inserted = conn.execute(f"INSERT INTO {into} ({names}) SELECT {names} FROM {stage_sql}").rowcount
+            _check_count(ctx, f"{options.write_mode} of a partition", inserted, rows)
             written += rows
+        if swap is not None:
+            commit_swap(ctx, conn, swap)
         return written
 
     stage = quote_pg("osiris_stage")
