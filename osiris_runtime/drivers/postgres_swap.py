@@ -75,10 +75,12 @@ SELECT c.relkind, c.relpersistence, c.reloptions, ts.spcname, am.amname, c.relre
 FROM pg_class c LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace LEFT JOIN pg_am am ON am.oid = c.relam
 WHERE c.oid = %(t)s
 """
+# attoptions less `pg_attver`, a per-column version some server builds keep there (not a setting).
 _COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid),
        a.attidentity, a.attgenerated, co.collname, a.attstorage, a.attcompression, a.attstattarget,
-       a.attoptions, col_description(a.attrelid, a.attnum), a.attacl IS NOT NULL
+       ARRAY(SELECT o FROM unnest(a.attoptions) AS o WHERE o NOT LIKE 'pg\\_attver=%%' ORDER BY o),
+       col_description(a.attrelid, a.attnum), a.attacl IS NOT NULL
 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
 WHERE a.attrelid = %(t)s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
@@ -237,6 +239,11 @@ def begin_swap(conn: psycopg.Connection, table_sql: str) -> tuple[Swap | None, s
     with conn.transaction() as savepoint:  # undone alone when the new table does not match
         conn.execute(create)
         made = table_definition(conn, _oid(conn, schema, new_name))
+        old_types = {col: opts[0] for col, _, opts in before.identity}
+        for column, seq, opts in made.identity:  # LIKE may widen an identity sequence to bigint
+            if opts[0] != old_types.get(column, opts[0]):
+                conn.execute(sql.SQL("ALTER SEQUENCE {} AS {}").format(sql.Identifier(schema, seq), sql.SQL(old_types[column])))
+        made = table_definition(conn, _oid(conn, schema, new_name))
         if made.shape() != before.shape():
             mismatch = _first_difference(before.shape(), made.shape())
             raise psycopg.Rollback(savepoint)
@@ -280,7 +287,7 @@ def commit_swap(ctx: StepContext, conn: psycopg.Connection, swap: Swap) -> None:
     if now.comment is not None:
         conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(new, sql.Literal(now.comment)))
     old_identity = dict((col, seq) for col, seq, _ in now.identity)
-    for column, seq in made.identity:  # the new sequence goes on from where the old one was
+    for column, seq, _ in made.identity:  # the new sequence goes on from where the old one was
         old = sql.Identifier(swap.schema, old_identity[column])
         last, called = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(old)).fetchone()
         conn.execute("SELECT setval(%s::regclass, %s, %s)", (sql.Identifier(swap.schema, seq).as_string(conn), last, called))
@@ -294,7 +301,7 @@ def commit_swap(ctx: StepContext, conn: psycopg.Connection, swap: Swap) -> None:
     for (shape, name, _), (_, new_index, _) in zip(now.indexes, made.indexes):
         if name != new_index:
             conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(sql.Identifier(swap.schema, new_index), sql.Identifier(name)))
-    for column, seq in made.identity:
+    for column, seq, _ in made.identity:
         if old_identity[column] != seq:
             conn.execute(sql.SQL("ALTER SEQUENCE {} RENAME TO {}").format(
                 sql.Identifier(swap.schema, seq), sql.Identifier(old_identity[column])))
