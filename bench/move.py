@@ -18,6 +18,10 @@ Scenarios, all in the same run so that ratios compare like with like (the machin
 - sling:           Sling 1.4.11 full-refresh, when its binary is found: $SLING_BINARY, or PyPI
                    `sling-linux-amd64==1.4.11` installed in a venv under /tmp (not a project dependency):
                    python3 -m venv /tmp/sling-venv && /tmp/sling-venv/bin/pip install sling-linux-amd64==1.4.11
+- osiris-replace:  the same 1M rows replacing the populated table's: a plain table, so the rows are
+                   loaded once into a new table that is swapped in (`write.replace` strategy swap)
+- osiris-replace-rewrite: the same with a view on the table, which keeps it in place: staging, then
+                   TRUNCATE + INSERT ... SELECT (every row written twice; the path before the swap)
 - osiris-upsert:   the same 1M rows upserted into the populated table (nothing changed: 0 tuples written)
 - pg-copy-pipe:    psycopg binary `COPY TO` blocks written into `COPY FROM` (Postgres -> Postgres baseline)
 - osiris-pg2pg:    supabase.extractor -> supabase.writer, direct path (binary COPY pass-through)
@@ -131,7 +135,7 @@ def setup(rows: int) -> None:
     admin.close()
     with pg(DB) as t:
         for name in ("customers", "customers_pg2"):
-            t.execute(f"DROP TABLE IF EXISTS {name}")
+            t.execute(f"DROP TABLE IF EXISTS {name} CASCADE")  # and the view of osiris-replace-rewrite
             t.execute(PG_DDL.format(name=name))
 
 
@@ -170,7 +174,8 @@ def child_drivers(scenario: str) -> None:
     else:
         my_conn = {**MY, "database": DB}
         source = MySQLExtractor(StepContext("pull", "mysql.extractor", "extract", {"table": "customers", "batch_size": 10000}, lambda: dict(my_conn)))
-        target_cfg = {"table": "customers", "write_mode": "upsert" if scenario == "upsert" else "append", "primary_key": "id"}
+        mode = scenario if scenario in ("upsert", "replace") else "append"
+        target_cfg = {"table": "customers", "write_mode": mode, "primary_key": "id"}
     writer_ctx = StepContext("push", "supabase.writer", "write", target_cfg, lambda: dict(pg_conn))
     channel: queue.Queue[Any] = queue.Queue(maxsize=4)
     done = object()
@@ -202,6 +207,7 @@ PIPELINES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any]]] = {
     "append": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "append"}, {}),
     "append-part": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "append"}, {"partitions": "auto"}),
     "upsert": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "upsert", "primary_key": "id"}, {}),
+    "replace": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "replace"}, {}),
     "upsert-part": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "upsert", "primary_key": "id"},
                     {"partitions": "auto"}),
     "pg2pg": ("supabase.extractor", "@supabase.bench", "customers_pg2", {"write_mode": "append"}, {}),
@@ -363,6 +369,10 @@ def main() -> None:
         ("osiris-append-part", "TRUNCATE customers", osiris("append-part"), "customers"),
         ("source-read", "", ["bash", "-c", source_read], ""),
         ("target-load", "TRUNCATE customers", ["bash", "-c", target_load], "customers"),
+        # Both replace a populated table (target-load just filled it); the view keeps the second in place.
+        ("osiris-replace", "DROP VIEW IF EXISTS customers_dep", osiris("replace"), "customers"),
+        ("osiris-replace-rewrite", "CREATE OR REPLACE VIEW customers_dep AS SELECT id FROM customers", osiris("replace"),
+         "customers"),
     ]
     if sling:
         scenarios.append(
@@ -386,6 +396,9 @@ def main() -> None:
                 prepare("TRUNCATE customers")
                 timed(["bash", "-c", f"set -o pipefail; {pipe}"])  # populate the target first
                 prepare("VACUUM customers")
+            if name.startswith("osiris-replace") and check("customers").split("/")[0] != str(args.rows):
+                prepare("TRUNCATE customers")
+                timed(["bash", "-c", f"set -o pipefail; {pipe}"])  # replace a populated table
             prepare(prep)
             before = tuples_written(table) if table else 0
             t = timed(command, cwd=work)
@@ -420,6 +433,9 @@ def main() -> None:
         ("source-read alone vs pipe (rows/s: the source bound)", "source-read", "pipe"),
         ("target-load alone vs pipe (rows/s: the target bound)", "target-load", "pipe"),
         ("osiris-append vs sling (rows/s)", "osiris-append", "sling"),
+        ("osiris-replace vs osiris-append (rows/s)", "osiris-replace", "osiris-append"),
+        ("osiris-replace-rewrite vs osiris-append (rows/s)", "osiris-replace-rewrite", "osiris-append"),
+        ("osiris-replace (swap) vs osiris-replace-rewrite (rows/s)", "osiris-replace", "osiris-replace-rewrite"),
         ("osiris-upsert vs osiris-append (rows/s, goal >= 0.8)", "osiris-upsert", "osiris-append"),
         ("osiris-upsert-part vs osiris-append-part (rows/s, goal >= 0.8)", "osiris-upsert-part", "osiris-append-part"),
         ("osiris-pg2pg vs pg-copy-pipe (rows/s, goal >= 1.0)", "osiris-pg2pg", "pg-copy-pipe"),

@@ -14,11 +14,13 @@ cancellation, a failing upstream step) leaves the target exactly as it was:
 - upsert: `COPY` into a temporary staging table, then one `INSERT ... SELECT` that anti-joins the
   target to drop unchanged rows, `ON CONFLICT (key) DO UPDATE ... WHERE ROW(cols) IS DISTINCT FROM
   ROW(EXCLUDED cols)`: nothing is written for rows that did not change;
-- replace: `COPY` into staging while readers still see the old rows, then `TRUNCATE` + one
-  `INSERT ... SELECT` at the end. The contents are swapped rather than the table renamed so that
-  grants, RLS policies, triggers, views and foreign keys on the target (common on Supabase) stay.
-  A table other tables reference keeps the rows of the keys that come back (updated in place) and
-  loses only the others, so the children of kept keys stay valid.
+- replace of a plain table (nothing a swap could hurt, see postgres_swap): `COPY` into a new table
+  made LIKE the target, which takes the target's name at the end (each row written once);
+- replace of any other table: `COPY` into staging while readers still see the old rows, then
+  `TRUNCATE` + one `INSERT ... SELECT` at the end. The contents are swapped rather than the table
+  renamed so that grants, RLS policies, triggers, views and foreign keys on the target (common on
+  Supabase) stay. A table other tables reference keeps the rows of the keys that come back
+  (updated in place) and loses only the others, so the children of kept keys stay valid.
 `create_if_missing` creates the table in the same transaction, with types from docs/types.md.
 """
 from __future__ import annotations

@@ -11,10 +11,11 @@ SELECT` for append, the upsert / replace statement over staging and stages for t
 commits; the stages are dropped whatever happened. A failure of any loader, of the stream or of
 the final statement rolls the writer's transaction back: the target is as it was.
 
-What it costs: append moves the rows of partitions 1..N-1 twice (COPY into a stage, then INSERT
-... SELECT), so it gains only where the servers have cores to spare for the parallel COPYs (see
-docs/data-movement.md#speed); upsert and replace stage every row anyway, so their stages cost
-nothing extra. Stages are named `osiris_stage_<target hash>_<pid>_<partition>` in the target's
+What it costs: append and a swapping replace move the rows of partitions 1..N-1 twice (COPY into
+a stage, then INSERT ... SELECT into the target or the new table, which only the writer's
+transaction can see), so they gain only where the servers have cores to spare for the parallel
+COPYs (see docs/data-movement.md#speed); upsert and a rewriting replace stage every row anyway, so
+their stages cost nothing extra. Stages are named `osiris_stage_<target hash>_<pid>_<partition>` in the target's
 schema (the loaders need CREATE there); only a process killed outright leaves one behind, and it
 holds nothing the target depends on.
 """

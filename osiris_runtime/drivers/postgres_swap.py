@@ -71,7 +71,8 @@ class TableDefinition:
 
 _TABLE = """
 SELECT c.relkind, c.relpersistence, c.reloptions, ts.spcname, am.amname, c.relreplident,
-       c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner), obj_description(c.oid, 'pg_class')
+       c.relrowsecurity, c.relforcerowsecurity, (SELECT reloptions FROM pg_class WHERE oid = c.reltoastrelid),
+       pg_get_userbyid(c.relowner), obj_description(c.oid, 'pg_class')
 FROM pg_class c LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace LEFT JOIN pg_am am ON am.oid = c.relam
 WHERE c.oid = %(t)s
 """
@@ -129,15 +130,15 @@ def table_definition(conn: psycopg.Connection, oid: int) -> TableDefinition:
     indexes = sorted(((r[:18], r[18], r[19:]) for r in rows(_INDEXES)), key=repr)
     sequences = rows(_SEQUENCES)
     return TableDefinition(
-        table=table[:8],
+        table=table[:9],
         columns=tuple(rows(_COLUMNS)),
         constraints=tuple(rows(_CONSTRAINTS)),
         indexes=tuple(indexes),
         identity=tuple((r[0], r[1], r[3:]) for r in sequences if r[2]),
         serial=tuple((r[0], r[1]) for r in sequences if not r[2]),
-        owner=table[8],
+        owner=table[9],
         acl=tuple(rows(_ACL)),
-        comment=table[9],
+        comment=table[10],
     )
 
 
@@ -220,7 +221,8 @@ def begin_swap(conn: psycopg.Connection, table_sql: str) -> tuple[Swap | None, s
     Runs inside the writer's transaction: a savepoint undoes a new table that does not match.
     """
     oid, schema, name, persistence, options, tablespace, method = conn.execute(
-        "SELECT c.oid::int, n.nspname, c.relname, c.relpersistence, c.reloptions, ts.spcname, am.amname "
+        "SELECT c.oid::int, n.nspname, c.relname, c.relpersistence, coalesce(c.reloptions, '{}') || ARRAY("
+        "SELECT 'toast.' || o FROM pg_class t, unnest(t.reloptions) AS o WHERE t.oid = c.reltoastrelid), ts.spcname, am.amname "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace "
         "LEFT JOIN pg_am am ON am.oid = c.relam WHERE c.oid = to_regclass(%s)", (table_sql,)).fetchone()
     reason = why_not_swappable(conn, oid)

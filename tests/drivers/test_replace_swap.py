@@ -62,7 +62,7 @@ def _plain(pg: Any, schema: str, table: str) -> None:
         serial_no serial,
         note text COLLATE "C" DEFAULT 'n',
         doubled bigint GENERATED ALWAYS AS (id * 2) STORED,
-        UNIQUE (val, serial_no)) WITH (fillfactor = 80)""")
+        UNIQUE (val, serial_no)) WITH (fillfactor = 80, toast.autovacuum_enabled = false)""")
     pg.execute(f"CREATE INDEX {table}_note ON {table} (lower(note)) WHERE id > 0")
     pg.execute(f"ALTER TABLE {table} ALTER COLUMN note SET STORAGE EXTERNAL")
     pg.execute(f"COMMENT ON TABLE {table} IS 'the table'")
@@ -97,7 +97,8 @@ def test_replace_of_a_plain_table_swaps_it_and_keeps_the_definition(pg, pg_conne
     pg.execute("INSERT INTO swap_plain (val) VALUES ('after')")
     new_id, new_serial = pg.execute("SELECT id, serial_no FROM swap_plain WHERE val = 'after'").fetchone()
     assert new_id == identity_at + 3 and new_serial > serial_at + 250 - 1
-    assert pg.execute("SELECT reloptions FROM pg_class WHERE oid = 'swap_plain'::regclass").fetchone()[0] == ["fillfactor=80"]
+    assert pg.execute("SELECT c.reloptions, t.reloptions FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid "
+                      "WHERE c.oid = 'swap_plain'::regclass").fetchone() == (["fillfactor=80"], ["autovacuum_enabled=false"])
     assert leftovers(pg, pg_schema) == []
 
 
