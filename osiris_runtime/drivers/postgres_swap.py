@@ -175,8 +175,9 @@ SELECT
                        'pg_publication_rel'::regclass, 'pg_statistic_ext'::regclass))),
   EXISTS (SELECT FROM pg_attribute WHERE attrelid = c.oid AND attacl IS NOT NULL)
     OR EXISTS (SELECT FROM aclexplode(c.relacl) x WHERE x.grantor <> c.relowner)
+    -- an identity sequence is made anew (a serial's is kept, grants and all)
     OR EXISTS (SELECT FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
-               WHERE d.classid = 'pg_class'::regclass AND d.refobjid = c.oid AND s.relacl IS NOT NULL),
+               WHERE d.classid = 'pg_class'::regclass AND d.refobjid = c.oid AND d.deptype = 'i' AND s.relacl IS NOT NULL),
   NOT (has_schema_privilege(c.relnamespace, 'CREATE') AND (
       c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
       OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
@@ -188,7 +189,8 @@ _REASONS = (
     "partitioned or a partition", "inherited", "foreign keys", "triggers", "row level security",
     "views or rules depend on it", "in a publication", "extended statistics",
     "security label or extension member", "its row type is used elsewhere", "other objects depend on it",
-    "column grants, or grants given by another role than the owner", "this role cannot give the new table the owner",
+    "column grants, grants on its identity sequence, or grants given by another role than the owner",
+    "this role cannot give the new table the owner",
 )
 
 

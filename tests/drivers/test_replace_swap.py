@@ -72,6 +72,7 @@ def _plain(pg: Any, schema: str, table: str) -> None:
     pg.execute(f"ALTER TABLE {table} OWNER TO {OWNER}")
     pg.execute(f"GRANT SELECT, UPDATE ON {table} TO {READER}")
     pg.execute(f"GRANT INSERT ON {table} TO {READER} WITH GRANT OPTION")
+    pg.execute(f"GRANT USAGE ON SEQUENCE {table}_serial_no_seq TO {READER}")
 
 
 def test_replace_of_a_plain_table_swaps_it_and_keeps_the_definition(pg, pg_connection, pg_schema):
@@ -90,7 +91,8 @@ def test_replace_of_a_plain_table_swaps_it_and_keeps_the_definition(pg, pg_conne
                       "FROM pg_class WHERE oid = 'swap_plain'::regclass").fetchone() == ("the table", OWNER)
     assert pg.execute(f"SELECT has_table_privilege('{READER}', 'swap_plain', 'SELECT'), "
                       f"has_table_privilege('{READER}', 'swap_plain', 'INSERT WITH GRANT OPTION'), "
-                      f"has_table_privilege('{READER}', 'swap_plain', 'DELETE')").fetchone() == (True, True, False)
+                      f"has_table_privilege('{READER}', 'swap_plain', 'DELETE'), "
+                      f"has_sequence_privilege('{READER}', 'swap_plain_serial_no_seq', 'USAGE')").fetchone() == (True, True, False, True)
     # Both sequences go on from where they were (the serial's is the same sequence, now owned by the new table).
     assert pg.execute("SELECT pg_get_serial_sequence('swap_plain', 'id'), pg_get_serial_sequence('swap_plain', 'serial_no')"
                       ).fetchone() == (f"{pg_schema}.swap_plain_id_seq", f"{pg_schema}.swap_plain_serial_no_seq")
@@ -221,3 +223,33 @@ def test_a_busy_target_fails_the_swap_clearly_rather_than_waiting(pg, pg_connect
     assert failure.value.code == "run.target-busy" and "unchanged" in failure.value.message
     assert _snapshot(pg, "swap_busy") == before
     assert leftovers(pg, pg_schema) == []
+
+
+WRITER = "pgswap_writer"
+
+
+def _as_writer(pg: Any, pg_connection: dict[str, Any], schema: str) -> dict[str, Any]:
+    """A login role without superuser that may write the test schema's tables."""
+    pg.execute(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{WRITER}') THEN CREATE ROLE {WRITER} LOGIN; END IF; END $$")
+    pg.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO {WRITER}')
+    return {**pg_connection, "user": WRITER}
+
+
+def test_a_non_superuser_owner_swaps_its_own_table(pg, pg_connection, pg_schema):
+    writer = _as_writer(pg, pg_connection, pg_schema)
+    _plain(pg, pg_schema, "swap_own")
+    pg.execute(f"ALTER TABLE swap_own OWNER TO {WRITER}")
+    before = table_definition(pg, oid(pg, "swap_own"))
+    assert replace(writer, pg_schema, "swap_own", rows(range(1, 120), "new"))["strategy"] == "swap"
+    assert table_definition(pg, oid(pg, "swap_own")) == before
+    assert pg.execute("SELECT count(*) FROM swap_own").fetchone()[0] == 119
+
+
+def test_a_role_that_cannot_give_the_owner_rewrites(pg, pg_connection, pg_schema):
+    writer = _as_writer(pg, pg_connection, pg_schema)
+    _plain(pg, pg_schema, "swap_other")  # owned by OWNER, of which WRITER is no member
+    pg.execute(f"GRANT SELECT, INSERT, TRUNCATE ON swap_other TO {WRITER}")
+    pg.execute(f"GRANT USAGE ON SEQUENCE swap_other_serial_no_seq TO {WRITER}")  # the serial's default
+    event = replace(writer, pg_schema, "swap_other", rows(range(1, 120), "new"))
+    assert event == {"table": "swap_other", "strategy": "rewrite", "reason": "this role cannot give the new table the owner"}
+    assert pg.execute("SELECT count(*) FROM swap_other").fetchone()[0] == 119
