@@ -202,7 +202,7 @@ def why_not_swappable(conn: psycopg.Connection, oid: int) -> str | None:
     return next((reason for reason, flag in zip(_REASONS, flags) if flag), None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Swap:
     """A new table made LIKE the target, loaded in the writer's transaction, swapped in by `commit_swap`."""
 
@@ -210,11 +210,8 @@ class Swap:
     schema: str
     target_name: str
     new_name: str
+    new_sql: str  # schema-qualified and quoted, for the writer's COPY and INSERT
     before: TableDefinition
-
-    @property
-    def new_sql(self) -> str:
-        return sql.Identifier(self.schema, self.new_name).as_string(None)
 
 
 def begin_swap(conn: psycopg.Connection, table_sql: str) -> tuple[Swap | None, str | None]:
@@ -253,7 +250,7 @@ def begin_swap(conn: psycopg.Connection, table_sql: str) -> tuple[Swap | None, s
             raise psycopg.Rollback(savepoint)
     if mismatch:
         return None, f"LIKE does not reproduce its definition ({mismatch})"
-    return Swap(oid, schema, name, new_name, before), None
+    return Swap(oid, schema, name, new_name, sql.Identifier(schema, new_name).as_string(conn), before), None
 
 
 def _oid(conn: psycopg.Connection, schema: str, name: str) -> int:
