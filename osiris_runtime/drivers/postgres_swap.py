@@ -219,6 +219,8 @@ def begin_swap(conn: psycopg.Connection, table_sql: str) -> tuple[Swap | None, s
 
     Runs inside the writer's transaction: a savepoint undoes a new table that does not match.
     """
+    if conn.info.server_version < 150000:  # the catalog queries here read columns of 15 and later
+        return None, "server older than PostgreSQL 15"
     oid, schema, name, persistence, options, tablespace, method = conn.execute(
         "SELECT c.oid::int, n.nspname, c.relname, c.relpersistence, coalesce(c.reloptions, '{}') || ARRAY("
         "SELECT 'toast.' || o FROM pg_class t, unnest(t.reloptions) AS o WHERE t.oid = c.reltoastrelid), ts.spcname, am.amname "
