@@ -28,7 +28,7 @@ import logging
 import re
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from osiris_lsp.capabilities import initialize_result, pulls_diagnostics
 from osiris_lsp.transport import BoundedStdin
@@ -184,6 +184,7 @@ class Front:
         self._handed_over = False  # pygls reads the relay now
         self._pending: tuple[str, int | None] | None = None  # (uri, version) the front will publish
         self._claimed: tuple[str, int | None] | None = None  # the didOpen the server leaves to the front
+        self._claimed_future: "Future[list[Diagnostic]] | None" = None  # its early validation
         self._pygls_wanted = threading.Event()  # pygls should load now (see wait_until_pygls_is_wanted)
 
     def first_message(self) -> bytes | None:
@@ -225,12 +226,18 @@ class Front:
         with self._lock:
             self._handed_over = True
 
-    def opened_early(self, uri: str, version: int | None) -> bool:
+    def opened_early(self, uri: str, version: int | None, on_failure: Callable[[], None]) -> bool:
         """Asked by the server on each didOpen: True (once) for the one whose diagnostics the
-        front publishes, so the worker does not validate it twice."""
+        front publishes, so the worker does not validate it twice. If that early validation fails
+        (now or later: the worker died), `on_failure` is called, from any thread, so the server
+        validates the document itself."""
         with self._lock:
             claimed, self._claimed = self._claimed, None
-            return claimed == (uri, version)
+            future = self._claimed_future
+        if claimed != (uri, version) or future is None:
+            return False
+        future.add_done_callback(lambda done: on_failure() if done.cancelled() or done.exception() is not None else None)
+        return True
 
     def _read_all(self) -> None:
         while (body := read_body(self._stdin)) is not None:
@@ -277,6 +284,7 @@ class Front:
             log.warning("early validation unavailable", exc_info=True)
             return
         self._pending = self._claimed = (snap.uri, version)
+        self._claimed_future = future
         future.add_done_callback(lambda done: self._publish(snap, folder, done))
 
     def _publish(self, snap: "DocumentSnapshot", folder: "FolderContext", done: "Future[list[Diagnostic]]") -> None:

@@ -114,7 +114,7 @@ class AnsweredCancel(threading.Event):
 
 class OsirisLanguageServer(LanguageServer):
     def __init__(self, validator: Validator | None = None,
-                 opened_early: Callable[[str, int | None], bool] | None = None) -> None:
+                 opened_early: Callable[[str, int | None, Callable[[], None]], bool] | None = None) -> None:
         super().__init__(SERVER_NAME, SERVER_VERSION, protocol_cls=OsirisProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.oml = OmlWorkspace()
@@ -124,7 +124,8 @@ class OsirisLanguageServer(LanguageServer):
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._pull_cache: dict[str, tuple[str, list[types.Diagnostic]]] = {}
         self.validator = validator or Validator()  # the front's, already started (front.py)
-        # True for the didOpen whose diagnostics the front publishes (front.py): not validated twice.
+        # True for the didOpen whose diagnostics the front publishes (front.py): not validated twice
+        # (the front calls back if its validation fails).
         self.opened_early = opened_early
 
     # --- documents ---------------------------------------------------------------------------
@@ -354,7 +355,7 @@ class OsirisLanguageServer(LanguageServer):
 
 
 def build_server(validator: Validator | None = None,
-                 opened_early: Callable[[str, int | None], bool] | None = None) -> OsirisLanguageServer:
+                 opened_early: Callable[[str, int | None, Callable[[], None]], bool] | None = None) -> OsirisLanguageServer:
     server = OsirisLanguageServer(validator, opened_early)
 
     @server.feature(types.INITIALIZE)
@@ -425,7 +426,9 @@ def build_server(validator: Validator | None = None,
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: OsirisLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         document = params.text_document
-        if ls.opened_early is not None and ls.opened_early(document.uri, document.version):
+        loop = asyncio.get_running_loop()
+        if ls.opened_early is not None and ls.opened_early(
+                document.uri, document.version, lambda: loop.call_soon_threadsafe(ls.schedule_diagnostics, document.uri, 0)):
             return
         ls.schedule_diagnostics(document.uri, delay=0)
 

@@ -302,8 +302,10 @@ def test_the_first_documents_diagnostics_are_published_once_and_the_server_leave
         [published] = under_test.published()
         assert published["params"] == {"uri": under_test.uri, "version": 1,
                                        "diagnostics": [diagnostic_json(snap.lines, found[0])]}
-        assert under_test.front.opened_early(under_test.uri, 1)  # the server does not validate it again
-        assert not under_test.front.opened_early(under_test.uri, 1)  # a later open of the same version: the server's
+        failures: list[str] = []
+        assert under_test.front.opened_early(under_test.uri, 1, lambda: failures.append("once"))  # not validated again
+        assert not under_test.front.opened_early(under_test.uri, 1, lambda: failures.append("later"))  # a later open: the server's
+        assert failures == []
     finally:
         under_test.close()
 
@@ -316,6 +318,28 @@ def test_diagnostics_outdated_by_an_edit_are_not_published(tmp_path):
                          "params": {"textDocument": {"uri": under_test.uri, "version": 2}, "contentChanges": [{"text": ""}]}})
         under_test.relayed(3)  # the edit went through the front
         under_test.validator.jobs[0][1].set_result([])
+        assert under_test.published() == []
+    finally:
+        under_test.close()
+
+
+@pytest.mark.parametrize("fails", ["before the server asks", "after the server asked"])
+def test_a_failed_early_validation_is_left_to_the_server(tmp_path, fails):
+    """The worker died under the first document: nothing is published for it, and the server is
+    told to validate it itself, whichever comes first (its didOpen or the failure)."""
+    under_test = _FrontUnderTest(tmp_path)
+    try:
+        under_test.open()
+        under_test.relayed(2)
+        future = under_test.validator.jobs[0][1]
+        failures: list[str] = []
+        if fails == "before the server asks":
+            future.set_exception(RuntimeError("worker died"))
+        assert under_test.front.opened_early(under_test.uri, 1, lambda: failures.append(under_test.uri))
+        assert failures == ([under_test.uri] if fails == "before the server asks" else [])
+        if fails == "after the server asked":
+            future.set_exception(RuntimeError("worker died"))
+        assert failures == [under_test.uri]
         assert under_test.published() == []
     finally:
         under_test.close()
