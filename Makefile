@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[fast]' || echo "mysqlclient not installed: MySQL drivers use pymysql"
 	# The built-in specs, checked once: a CLI's first run and the language server skip re-checking them.
 	$(BIN)/python -m osiris_runtime.registry
+	# Bytecode now, as a wheel install writes it: an editable install has none, and where
+	# PYTHONDONTWRITEBYTECODE is set every start would compile the sources again.
+	$(BIN)/python -m compileall -q osiris_runtime osiris_lsp
 	touch $(STAMP)
 
 install: $(STAMP)
