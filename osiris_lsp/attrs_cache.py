@@ -13,7 +13,6 @@ cannot be read or written just means compiling.
 from __future__ import annotations
 
 import marshal
-import os
 import sys
 import types
 from contextlib import contextmanager
@@ -90,13 +89,10 @@ def _load(path: Path) -> dict[tuple[str, str], types.CodeType]:
 
 
 def _store(path: Path, used: dict[tuple[str, str], types.CodeType]) -> None:
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    from osiris_runtime.atomic_files import write_atomically
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(marshal.dumps(used))
-        os.replace(temporary, path)  # atomic: another server reading it sees the old file or the new one
+        write_atomically(path, marshal.dumps(used))  # another server reading it sees the old file or the new one
     except (OSError, ValueError):
-        try:
-            temporary.unlink()
-        except OSError:
-            pass
+        pass

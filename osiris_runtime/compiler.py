@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import re
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from osiris_runtime.atomic_files import write_atomically
 from osiris_runtime.bounded_read import read_limited
 from osiris_runtime.canonical import CanonicalError, canonical_json, canonical_yaml, fingerprint, normalize
 from osiris_runtime.errors import CompileFailed, ConfigError, Diagnostic, ExitCode, Range, Severity
@@ -544,12 +543,4 @@ def _write_if_changed(path: Path, data: bytes) -> None:
             return
     except FileNotFoundError:
         pass
-    # Write beside the target, then rename: readers see the old file or the new one, never half.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, data)

@@ -477,12 +477,12 @@ class SpecCache:
     def put(self, digest: str, raw: Any, fingerprint: str) -> None:
         if self.directory is None:
             return
-        target = self.directory / f"{digest}.json"
+        from osiris_runtime.atomic_files import write_atomically
+
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps({"spec": raw, "fingerprint": fingerprint}, default=str), encoding="utf-8")
-            os.replace(tmp, target)  # atomic: concurrent processes never see half a file
+            write_atomically(self.directory / f"{digest}.json",
+                             json.dumps({"spec": raw, "fingerprint": fingerprint}, default=str))
         except OSError:
             pass
 

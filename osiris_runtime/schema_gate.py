@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -132,12 +130,11 @@ class GateStore:
             return
         import marshal
 
-        target = self.directory / f"{key}.gate"
+        from osiris_runtime.atomic_files import write_atomically
+
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_bytes(marshal.dumps(code))
-            os.replace(tmp, target)  # atomic: concurrent processes never see half a file
+            write_atomically(self.directory / f"{key}.gate", marshal.dumps(code))
         except (OSError, ValueError):
             pass
 

@@ -15,12 +15,12 @@ stale file from a fresh one without comparing bytes.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from osiris_runtime.atomic_files import write_atomically
 from osiris_runtime.canonical import fingerprint, normalize
 from osiris_runtime.oml.document import MODE_TO_COMPONENT_MODE
 from osiris_runtime.registry import CONTEXT_EXAMPLES
@@ -207,9 +207,7 @@ def read_context_file(path: Path) -> LlmContext | None:
 def write_context_file(context: LlmContext, path: Path) -> None:
     """Write atomically (a reader never sees half a file), canonical text plus a final newline."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(context.text + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, context.text + "\n")
 
 
 def is_stale(path: Path, registry: "Registry", connections: "ConnectionsFile | None" = None) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from osiris_runtime.ai.llm import ChatModel, Conversation, LlmEndpoint, LlmSetti
 from osiris_runtime.ai.loop import DEFAULT_ATTEMPTS, Attempt, GenerationLoop, GenerationResult
 from osiris_runtime.ai.prompt import load_template, render_system_prompt
 from osiris_runtime.ai.workspace import AiWorkspace
+from osiris_runtime.atomic_files import write_atomically
 from osiris_runtime.errors import ValidationFailed
 from osiris_runtime.secrets import Redactor
 
@@ -67,9 +67,7 @@ def save_pipeline(attempt: Attempt, path: Path) -> Path:
         raise ValidationFailed(f"not writing {path}: {reason}", code="ai.invalid-pipeline",
                                diagnostics=[d for d in attempt.errors], fix="ask again, or fix the problems above")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(attempt.oml, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, attempt.oml)
     return path
 
 

@@ -14,11 +14,11 @@ import datetime as dt
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from osiris_runtime.atomic_files import write_atomically
 from osiris_runtime.canonical import fingerprint
 from osiris_runtime.discovery.model import Catalog, catalog_from_json
 
@@ -69,14 +69,7 @@ def write_catalog(root: Path, catalog: Catalog) -> Path:
     path = cache_path(root, family, alias)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(catalog.to_json(), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text)
     return path
 
 

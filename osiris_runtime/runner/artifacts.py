@@ -9,10 +9,10 @@ different pipeline (`WHERE key = 'b'` is not a password).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from osiris_runtime.atomic_files import write_atomically
 from osiris_runtime.errors import ConfigError
 from osiris_runtime.output_dir import check_output_dir
 from osiris_runtime.runner.scheduler import StepError, StepOutcome, counters
@@ -35,9 +35,7 @@ def make_run_dir(run_dir: Path) -> None:
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write atomically (a reader never sees half a file); the folder must exist."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomically(path, data)
 
 
 def write_text(path: Path, text: str, redactor: Redactor) -> None:
