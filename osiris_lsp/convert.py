@@ -6,7 +6,7 @@ diagnostics are built there as JSON and structured here, so both forms come from
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
@@ -14,7 +14,8 @@ from lsprotocol.converters import get_converter
 from osiris_lsp.lsp_json import SOURCE, diagnostic_json, from_utf16, to_utf16
 from osiris_runtime.errors import Diagnostic, Position, Range
 
-__all__ = ["SOURCE", "line_range", "lsp_diagnostic", "lsp_position", "lsp_range", "runtime_position", "runtime_range"]
+__all__ = ["SOURCE", "line_range", "lsp_diagnostic", "lsp_position", "lsp_range", "runtime_position", "runtime_range",
+           "structured_diagnostic"]
 
 _CONVERTER = get_converter()
 
@@ -41,4 +42,9 @@ def runtime_range(lines: Sequence[str], rng: types.Range) -> Range:
 
 def lsp_diagnostic(lines: Sequence[str], diag: Diagnostic, docs_base_url: str | None = None) -> types.Diagnostic:
     """`lsp_json.diagnostic_json` as an lsprotocol `Diagnostic`."""
-    return _CONVERTER.structure(diagnostic_json(lines, diag, docs_base_url), types.Diagnostic)
+    return structured_diagnostic(diagnostic_json(lines, diag, docs_base_url))
+
+
+def structured_diagnostic(item: dict[str, Any]) -> types.Diagnostic:
+    """An LSP diagnostic in JSON (`lsp_json.diagnostic_json`) as an lsprotocol `Diagnostic`."""
+    return _CONVERTER.structure(item, types.Diagnostic)

@@ -10,6 +10,11 @@ front, which imports neither, reads the client from the first byte:
 - it starts the validation worker at once, and in push mode sends the diagnostics of the first
   opened document as soon as the worker has them, unless the client changed or closed that
   document (or is shutting down) before they are ready;
+- in pull mode it answers the first `textDocument/diagnostic` request for that document itself
+  (a full report, its `resultId` named by `lsp_json.pull_result_id` as the server names its own),
+  under the same conditions; that request is not relayed, so pygls never answers it. If the
+  validation fails, or an edit comes first, the request goes on to pygls, in the client's order;
+  a `$/cancelRequest` of it is answered with RequestCancelled, as pygls would;
 - it imports pygls only when that is done, or when the client asks for anything (a request), or
   when no document is opened soon after `initialize`: on a busy machine the import (CPU-bound, in
   this process) would otherwise take the worker's CPU and delay those first diagnostics;
@@ -25,6 +30,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -44,6 +50,7 @@ log = logging.getLogger("osiris_lsp.front")
 
 _CONTENT_LENGTH = re.compile(rb"^Content-Length: (\d+)\r\n$")
 _HEADERS = b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n"
+REQUEST_CANCELLED = -32800  # the LSP error code of a request the client cancelled
 # Messages after which the front's diagnostics of an opened document would be out of date.
 _OUTDATING = frozenset({"textDocument/didChange", "textDocument/didClose", "shutdown", "exit"})
 # pygls loads this long after `initialize` at the latest when no document was opened meanwhile, and
@@ -170,8 +177,8 @@ class ClientOutput:
 
 
 class Front:
-    """Reads every client message (on its own thread), relays it to pygls, and publishes the
-    first opened document's diagnostics before pygls can."""
+    """Reads every client message (on its own thread), relays it to pygls, and publishes (push) or
+    answers the first pull of (pull) the first opened document's diagnostics before pygls can."""
 
     def __init__(self, stdin: BoundedStdin, out: ClientOutput, relay: Relay) -> None:
         self._stdin = stdin
@@ -186,6 +193,11 @@ class Front:
         self._claimed: tuple[str, int | None] | None = None  # the didOpen the server leaves to the front
         self._claimed_future: "Future[list[Diagnostic]] | None" = None  # its early validation
         self._pygls_wanted = threading.Event()  # pygls should load now (see wait_until_pygls_is_wanted)
+        # Pull clients: the front answers the first document's first `textDocument/diagnostic` itself.
+        self._pulls = False
+        self._early: tuple[str, int | None] | None = None  # (uri, version) whose first pull the front answers
+        self._early_report: dict[str, Any] | None = None  # that answer, once the worker had the diagnostics
+        self._held: tuple[Any, bytes] | None = None  # (request id, body) of that pull while it waits for them
 
     def first_message(self) -> bytes | None:
         body = read_body(self._stdin)
@@ -206,7 +218,8 @@ class Front:
         """Start the reader thread (the worker runs already); watch for the first document when
         the client takes pushed diagnostics."""
         self._validator = validator
-        if params is not None and not pulls_diagnostics(params["capabilities"]):
+        if params is not None:
+            self._pulls = pulls_diagnostics(params["capabilities"])
             self._workspace = _workspace_of(params)
         else:
             self._pygls_wanted.set()
@@ -225,6 +238,7 @@ class Front:
         """pygls is loaded: the first document it has not seen yet is its own."""
         with self._lock:
             self._handed_over = True
+        log.info("pygls serves from here")
 
     def opened_early(self, uri: str, version: int | None, on_failure: Callable[[], None]) -> bool:
         """Asked by the server on each didOpen: True (once) for the one whose diagnostics the
@@ -241,28 +255,64 @@ class Front:
 
     def _read_all(self) -> None:
         while (body := read_body(self._stdin)) is not None:
-            self._look_at(body)
-            self._relay.feed(body)
+            if self._look_at(body):
+                self._relay.feed(body)
         self._relay.close()
         self._pygls_wanted.set()
 
-    def _look_at(self, body: bytes) -> None:
+    def _look_at(self, body: bytes) -> bool:
+        """Act on a client message; False when the front answers it itself (pygls never sees it)."""
         with self._lock:
-            if self._pending is None and (self._opened or self._handed_over or self._workspace is None):
-                return
+            watching = self._pending is not None or self._early is not None or self._held is not None
+            if not watching and (self._opened or self._handed_over or self._workspace is None):
+                return True
         message = _loads(body)
         method = message.get("method")
-        if "id" in message or method in ("shutdown", "exit"):
-            self._pygls_wanted.set()  # the client waits for an answer
         with self._lock:
-            if self._pending is not None and method in _OUTDATING:
-                self._pending = None
+            if self._answer_pull_early(message, body):
+                return False
+            if "id" in message or method in ("shutdown", "exit"):
+                self._pygls_wanted.set()  # the client waits for an answer
+            if method in _OUTDATING and (self._pending is not None or self._early is not None):
+                self._pending = self._early = None
+                self._hand_held_over()  # before this message: pygls reads them in the client's order
                 self._pygls_wanted.set()
             elif method == "textDocument/didOpen" and not self._opened and not self._handed_over:
                 self._opened = True
                 self._validate_first(message.get("params"))
-                if self._pending is None:
+                if self._pending is None and self._early is None:
                     self._pygls_wanted.set()
+        return True
+
+    def _answer_pull_early(self, message: dict[str, Any], body: bytes) -> bool:
+        """(with the lock) True when `message` is the first document's first pull: the front answers
+        it (now, or when the worker has the diagnostics) and does not relay it. A cancel of that pull
+        is answered here too (RequestCancelled) and relayed like any other message."""
+        method, params = message.get("method"), message.get("params")
+        if method == "$/cancelRequest" and self._held is not None and isinstance(params, dict) and params.get("id") == self._held[0]:
+            request_id, self._held, self._early = self._held[0], None, None
+            # as pygls answers a cancelled request; the cancel itself goes on to pygls, which ignores it
+            self._out.send({"jsonrpc": "2.0", "id": request_id,
+                            "error": {"code": REQUEST_CANCELLED, "message": f'Request with id "{request_id}" is canceled'}})
+            self._pygls_wanted.set()
+            return False
+        document = params.get("textDocument") if isinstance(params, dict) else None
+        if (method != "textDocument/diagnostic" or "id" not in message or self._early is None or self._held is not None
+                or not isinstance(document, dict) or document.get("uri") != self._early[0]):
+            return False
+        if self._early_report is None:
+            self._held = (message["id"], body)  # answered by _publish
+        else:
+            self._out.send({"jsonrpc": "2.0", "id": message["id"], "result": self._early_report})
+            self._early = self._early_report = None
+            log.info("answered the first pull of %s (request %s)", document["uri"], message["id"])
+        return True
+
+    def _hand_held_over(self) -> None:
+        """(with the lock) The pull the front holds is pygls' to answer after all."""
+        if self._held is not None:
+            self._relay.feed(self._held[1])
+            self._held = None
 
     def _validate_first(self, params: Any) -> None:
         """(with the lock) Send the first opened document to the worker."""
@@ -283,25 +333,40 @@ class Front:
         except Exception:  # no worker: pygls validates it when it has loaded
             log.warning("early validation unavailable", exc_info=True)
             return
-        self._pending = self._claimed = (snap.uri, version)
-        self._claimed_future = future
+        if self._pulls:
+            self._early = (snap.uri, version)
+        else:
+            self._pending = self._claimed = (snap.uri, version)
+            self._claimed_future = future
         future.add_done_callback(lambda done: self._publish(snap, folder, done))
 
     def _publish(self, snap: "DocumentSnapshot", folder: "FolderContext", done: "Future[list[Diagnostic]]") -> None:
-        from osiris_lsp.lsp_json import diagnostic_json
+        """The worker has the first document's diagnostics: push them, or answer (or get ready to
+        answer) its first pull."""
+        from osiris_lsp.lsp_json import diagnostic_json, full_report
 
         try:
             found = done.result()
         except Exception:
             log.warning("early validation of %s failed", snap.uri, exc_info=True)
             found = None
+        items = None if found is None else [diagnostic_json(snap.lines, d, folder.settings.docs_base_url) for d in found]
         with self._lock:
             if self._pending == (snap.uri, snap.version):
                 self._pending = None
-                if found is not None:
-                    items = [diagnostic_json(snap.lines, d, folder.settings.docs_base_url) for d in found]
+                if items is not None:
                     self._out.send({"jsonrpc": "2.0", "method": "textDocument/publishDiagnostics",
                                     "params": {"uri": snap.uri, "version": snap.version, "diagnostics": items}})
+            elif self._early == (snap.uri, snap.version):
+                if items is None:
+                    self._early = None
+                    self._hand_held_over()
+                elif self._held is not None:
+                    self._out.send({"jsonrpc": "2.0", "id": self._held[0], "result": full_report(snap.version, items)})
+                    log.info("answered the first pull of %s (request %s)", snap.uri, self._held[0])
+                    self._early, self._held = None, None
+                else:
+                    self._early_report = full_report(snap.version, items)
         self._pygls_wanted.set()
 
 
@@ -331,7 +396,10 @@ def _workspace_of(params: dict[str, Any]) -> "OmlWorkspace":
 
 def serve() -> None:
     """Run the server on stdio until the client exits: the front first, then pygls."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # OSIRIS_LSP_LOG_LEVEL (INFO, DEBUG): what goes to stderr, which editors show as the server's log
+    level = getattr(logging, os.environ.get("OSIRIS_LSP_LOG_LEVEL", "").upper(), None)
+    logging.basicConfig(level=level if isinstance(level, int) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     # The front's reader thread must get the GIL during the imports below (and, later, the event
     # loop between validation's result handling): switch often.
     sys.setswitchinterval(0.001)

@@ -2,7 +2,7 @@
 
 The one place a runtime `Diagnostic` becomes an LSP diagnostic: the front (front.py) sends this
 JSON before lsprotocol has loaded, and `convert.lsp_diagnostic` structures the same JSON into
-lsprotocol objects for the server.
+lsprotocol objects for the server. Likewise the one place a pull report's `resultId` is named.
 
 Runtime positions count code points; LSP clients count UTF-16 units by default. The difference
 only matters on lines with characters outside the BMP, so those lines alone pay for conversion.
@@ -10,7 +10,9 @@ only matters on lines with characters outside the BMP, so those lines alone pay 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import hashlib
+import json
+from typing import Any, Mapping, Sequence
 
 from osiris_runtime.doclinks import resolve_doc_url, troubleshooting_url
 from osiris_runtime.errors import Diagnostic, Position, Range, Severity
@@ -73,3 +75,19 @@ def diagnostic_json(lines: Sequence[str], diag: Diagnostic, docs_base_url: str |
         out["tags"] = [_DEPRECATED]
     out["data"] = data
     return out
+
+
+def pull_result_id(version: int | None, items: Sequence[Mapping[str, Any]]) -> str:
+    """The `resultId` of a full pull report: the document version and a digest of its items (JSON).
+
+    Named by content, not by who computed it, so the front's early report (front.py) and the
+    server's later one agree, and a client's `previousResultId` is "unchanged" exactly when the
+    server would send it the same items again.
+    """
+    text = json.dumps(list(items), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"{version}:{hashlib.blake2b(text.encode('utf-8'), digest_size=8).hexdigest()}"
+
+
+def full_report(version: int | None, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The `textDocument/diagnostic` answer (a full report) with these items, as pygls sends it."""
+    return {"kind": "full", "resultId": pull_result_id(version, items), "items": items}

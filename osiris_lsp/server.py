@@ -30,8 +30,9 @@ from osiris_lsp.capabilities import (
     SERVER_VERSION,
     TRIGGER_CHARACTERS,
 )
-from osiris_lsp.convert import runtime_position
+from osiris_lsp.convert import runtime_position, structured_diagnostic
 from osiris_lsp.features import commands, component_docs, generate
+from osiris_lsp.lsp_json import pull_result_id
 from osiris_lsp.settings import ServerSettings
 from osiris_lsp.validation import Validator
 from osiris_lsp.workspace import (
@@ -122,7 +123,8 @@ class OsirisLanguageServer(LanguageServer):
         self.snippets = True
         self.cancel_flags: dict[Any, threading.Event] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
-        self._pull_cache: dict[str, tuple[str, list[types.Diagnostic]]] = {}
+        # uri -> (the inputs it was validated with, its resultId, its items)
+        self._pull_cache: dict[str, tuple[tuple[Any, ...], str, list[types.Diagnostic]]] = {}
         self.validator = validator or Validator()  # the front's, already started (front.py)
         # True for the didOpen whose diagnostics the front publishes (front.py): not validated twice
         # (the front calls back if its validation fails).
@@ -201,15 +203,17 @@ class OsirisLanguageServer(LanguageServer):
         if found is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         snap, folder = found
-        folder.connections()  # notice a changed connections file before naming the result
-        result_id = f"{snap.version}:{folder.generation}:{id(folder)}"
+        folder.connections()  # notice a changed connections file before looking in the cache
+        inputs = (snap.version, folder.generation, id(folder))
         cached = self._pull_cache.get(uri)
-        if cached is not None and cached[0] == result_id:
-            if params.previous_result_id == result_id:
-                return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
-            return types.RelatedFullDocumentDiagnosticReport(items=cached[1], result_id=result_id)
-        items = await self.validate(snap, folder)
-        self._pull_cache[uri] = (result_id, items)
+        if cached is None or cached[0] != inputs:
+            items_json = await self.validator.diagnostics_json(snap, folder)
+            # The resultId names the items (lsp_json.pull_result_id), as the front's early answer does.
+            cached = (inputs, pull_result_id(snap.version, items_json), [structured_diagnostic(d) for d in items_json])
+            self._pull_cache[uri] = cached
+        _, result_id, items = cached
+        if params.previous_result_id == result_id:
+            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
         return types.RelatedFullDocumentDiagnosticReport(items=items, result_id=result_id)
 
     def revalidate_all(self) -> None:

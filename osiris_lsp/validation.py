@@ -102,7 +102,13 @@ class Validator:
         return (run_feature, feature, snap.uri, snap.version, snap.text, folder.root, folder.settings, *args)
 
     async def diagnostics(self, snap: "DocumentSnapshot", folder: "FolderContext") -> list["types.Diagnostic"]:
-        from osiris_lsp.convert import lsp_diagnostic
+        from osiris_lsp.convert import structured_diagnostic
+
+        return [structured_diagnostic(item) for item in await self.diagnostics_json(snap, folder)]
+
+    async def diagnostics_json(self, snap: "DocumentSnapshot", folder: "FolderContext") -> list[dict[str, Any]]:
+        """The LSP diagnostics of a version, as JSON (`lsp_json.diagnostic_json`)."""
+        from osiris_lsp.lsp_json import diagnostic_json
 
         try:
             found = await self._bounded("diagnostics", snap, folder)
@@ -113,7 +119,7 @@ class Validator:
                                 f"validation took longer than {self.job_timeout:g} s and was stopped; "
                                 "other documents were not held up", Range(), Severity.WARNING,
                                 fix="split the document, or report it as a bug if it is small", source=snap.uri)]
-        return [lsp_diagnostic(snap.lines, d, folder.settings.docs_base_url) for d in found]
+        return [diagnostic_json(snap.lines, d, folder.settings.docs_base_url) for d in found]
 
     async def run(self, feature: str, snap: "DocumentSnapshot", folder: "FolderContext", *args: Any) -> Any:
         """`feature` (a name in `_features`) on the worker; its result or its exception (None

@@ -248,7 +248,7 @@ class _HeldValidator:
 
 
 class _FrontUnderTest:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, capabilities: dict = BENCH) -> None:
         import os
 
         from osiris_lsp.front import Front
@@ -260,7 +260,7 @@ class _FrontUnderTest:
         self.validator = _HeldValidator()
         self.uri = (tmp_path / "a.oml.yaml").as_uri()
         self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                   "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": BENCH}})
+                   "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": capabilities}})
         params = self.front.answer_initialize(self.front.first_message())
         self.front.start(params, self.validator)  # type: ignore[arg-type]
 
@@ -277,6 +277,14 @@ class _FrontUnderTest:
     def relayed(self, count: int) -> list[dict]:
         """The first `count` messages pygls reads (waits for them)."""
         return [json.loads(read_body(self.relay)) for _ in range(count)]  # type: ignore[arg-type]
+
+    def pull(self, request_id: int, uri: str | None = None) -> None:
+        self.send({"jsonrpc": "2.0", "id": request_id, "method": "textDocument/diagnostic",
+                   "params": {"textDocument": {"uri": uri or self.uri}}})
+
+    def answers(self) -> list[dict]:
+        """The answers the front sent (initialize's left out)."""
+        return [m for m in map(json.loads, _bodies(self.stdout.getvalue())) if "method" not in m and m.get("id") != 1]
 
     def published(self) -> list[dict]:
         return [m for m in map(json.loads, _bodies(self.stdout.getvalue())) if m.get("method") == "textDocument/publishDiagnostics"]
@@ -343,3 +351,179 @@ def test_a_failed_early_validation_is_left_to_the_server(tmp_path, fails):
         assert under_test.published() == []
     finally:
         under_test.close()
+
+
+def _pull_session(tmp_path: Path) -> tuple[RawStdioServer, str]:
+    server, _ = _session(tmp_path, VSCODE)
+    uri = (tmp_path / "a.oml.yaml").as_uri()
+    server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+                 "params": {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": OML}}})
+    return server, uri
+
+
+def test_the_front_answers_the_first_pull_as_the_server_would_and_the_server_goes_on_from_its_result_id(tmp_path, monkeypatch):
+    monkeypatch.setenv("OSIRIS_LSP_LOG_LEVEL", "INFO")
+    server, uri = _pull_session(tmp_path)
+    try:
+        def pull(request_id: int, previous: str | None = None) -> dict:
+            params: dict = {"textDocument": {"uri": uri}}
+            if previous is not None:
+                params["previousResultId"] = previous
+            server.send({"jsonrpc": "2.0", "id": request_id, "method": "textDocument/diagnostic", "params": params})
+            return server.response(request_id)["result"]
+
+        early = pull(2)
+        assert early["kind"] == "full" and "oml.unknown-component" in {d["code"] for d in early["items"]}
+        # pygls serves from here on (hover is its alone)
+        server.send({"jsonrpc": "2.0", "id": 3, "method": "textDocument/hover",
+                     "params": {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}})
+        server.response(3)
+        assert pull(4, previous=early["resultId"]) == {"kind": "unchanged", "resultId": early["resultId"]}
+        assert pull(5) == {"kind": "full", "resultId": early["resultId"], "items": early["items"]}  # the server's own
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didChange",
+                     "params": {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": OML.replace("nosuch", "mysql")}]}})
+        edited = pull(6, previous=early["resultId"])
+        assert edited["kind"] == "full" and edited["resultId"] != early["resultId"]
+        assert "oml.unknown-component" not in {d["code"] for d in edited["items"]}
+        server.send({"jsonrpc": "2.0", "id": 7, "method": "shutdown"})
+        server.response(7)
+        server.send({"jsonrpc": "2.0", "method": "exit"})
+        # exactly one answer per request id: pygls never saw the pull the front answered
+        rest = server.proc.stdout.read()
+        assert b'"id": 2' not in rest and b'"id":2' not in rest
+        assert server.proc.wait(timeout=10) == 0
+        log = server.proc.stderr.read().decode()
+        assert f"answered the first pull of {uri} (request 2)" in log, log
+        assert "WARNING" not in log and "ERROR" not in log, log
+    finally:
+        server.kill()
+
+
+def test_each_pull_gets_one_answer(tmp_path):
+    """The first pull, a cancel of it, and pulls of the same and another document: one answer each."""
+    server, uri = _pull_session(tmp_path)
+    try:
+        other = (tmp_path / "b.oml.yaml").as_uri()
+        server.send({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+                     "params": {"textDocument": {"uri": other, "languageId": "yaml", "version": 1, "text": OML}}})
+        for request_id, target in ((2, uri), (3, uri), (4, other)):
+            server.send({"jsonrpc": "2.0", "id": request_id, "method": "textDocument/diagnostic", "params": {"textDocument": {"uri": target}}})
+        server.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 2}})
+        server.send({"jsonrpc": "2.0", "id": 5, "method": "shutdown"})
+        seen = server.receive(lambda m: m.get("id") == 5)
+        answers = [m["id"] for m in seen if "method" not in m and m.get("id") != 1]
+        assert sorted(answers) == [2, 3, 4, 5], seen
+        first = next(m for m in seen if m.get("id") == 2)
+        # answered or cancelled, whichever came first; never both
+        assert "result" in first or first["error"]["code"] == -32800
+    finally:
+        server.kill()
+
+
+def _report(snap, found) -> dict:
+    from osiris_lsp.lsp_json import diagnostic_json, full_report
+
+    return full_report(snap.version, [diagnostic_json(snap.lines, d) for d in found])
+
+
+def _found():
+    from osiris_runtime.errors import Diagnostic, Range
+
+    return [Diagnostic("oml.unknown-component", "no such component", Range.at(4, 15, 4, 31))]
+
+
+@pytest.mark.parametrize("when", ["the pull waits for the worker", "the worker was first"])
+def test_the_first_pull_is_answered_by_the_front_and_not_relayed(tmp_path, when):
+    under_test = _FrontUnderTest(tmp_path, VSCODE)
+    try:
+        under_test.open()
+        snap, future = under_test.validator.jobs[0]
+        if when == "the worker was first":
+            future.set_result(_found())
+        under_test.pull(2)
+        under_test.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        assert [m["method"] for m in under_test.relayed(3)] == ["initialize", "textDocument/didOpen", "initialized"]
+        if when == "the pull waits for the worker":
+            assert under_test.answers() == []
+            future.set_result(_found())
+        assert under_test.answers() == [{"jsonrpc": "2.0", "id": 2, "result": _report(snap, _found())}]
+        under_test.pull(3)  # the next pull is the server's
+        under_test.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 2}})  # too late: pygls ignores it
+        assert [(m.get("id"), m["method"]) for m in under_test.relayed(2)] == [(3, "textDocument/diagnostic"), (None, "$/cancelRequest")]
+        assert len(under_test.answers()) == 1
+        assert under_test.published() == []  # a pull client gets nothing pushed
+        assert not under_test.front.opened_early(under_test.uri, 1, lambda: None)  # nothing for the server to skip
+    finally:
+        under_test.close()
+
+
+def test_a_cancelled_first_pull_is_answered_request_cancelled(tmp_path):
+    under_test = _FrontUnderTest(tmp_path, VSCODE)
+    try:
+        under_test.open()
+        under_test.pull(2)
+        under_test.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 2}})
+        assert [m["method"] for m in under_test.relayed(3)] == ["initialize", "textDocument/didOpen", "$/cancelRequest"]
+        under_test.validator.jobs[0][1].set_result(_found())
+        [answer] = under_test.answers()
+        assert answer["id"] == 2 and answer["error"]["code"] == -32800
+    finally:
+        under_test.close()
+
+
+@pytest.mark.parametrize("what", ["an edit", "a failed validation", "shutdown"])
+def test_the_held_first_pull_goes_to_pygls_in_the_clients_order(tmp_path, what):
+    under_test = _FrontUnderTest(tmp_path, VSCODE)
+    try:
+        under_test.open()
+        under_test.pull(2)
+        future = under_test.validator.jobs[0][1]
+        if what == "a failed validation":
+            future.set_exception(RuntimeError("worker died"))
+            expected = ["initialize", "textDocument/didOpen", "textDocument/diagnostic"]
+        elif what == "an edit":
+            under_test.send({"jsonrpc": "2.0", "method": "textDocument/didChange",
+                             "params": {"textDocument": {"uri": under_test.uri, "version": 2}, "contentChanges": [{"text": ""}]}})
+            expected = ["initialize", "textDocument/didOpen", "textDocument/diagnostic", "textDocument/didChange"]
+        else:
+            under_test.send({"jsonrpc": "2.0", "id": 3, "method": "shutdown"})
+            expected = ["initialize", "textDocument/didOpen", "textDocument/diagnostic", "shutdown"]
+        relayed = under_test.relayed(len(expected))
+        assert [m["method"] for m in relayed] == expected
+        assert relayed[2]["id"] == 2
+        if not future.done():
+            future.set_result(_found())
+        assert under_test.answers() == []  # pygls answers it
+    finally:
+        under_test.close()
+
+
+def test_a_pull_of_another_document_is_pyglss(tmp_path):
+    under_test = _FrontUnderTest(tmp_path, VSCODE)
+    try:
+        under_test.open()
+        under_test.pull(2, uri=(tmp_path / "b.oml.yaml").as_uri())
+        assert [m.get("id") for m in under_test.relayed(3)] == [1, None, 2]
+        under_test.validator.jobs[0][1].set_result(_found())
+        under_test.pull(3)  # the first document's first pull: still the front's
+        under_test.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        assert [m["method"] for m in under_test.relayed(1)] == ["initialized"]
+        assert [m["id"] for m in under_test.answers()] == [3]
+    finally:
+        under_test.close()
+
+
+def test_the_result_id_names_the_items_as_the_server_structures_them():
+    """The server's pull cache holds lsprotocol diagnostics; the resultId is named from the same JSON."""
+    from lsprotocol.converters import get_converter
+
+    from osiris_lsp.convert import structured_diagnostic
+    from osiris_lsp.lsp_json import diagnostic_json, pull_result_id
+    from osiris_runtime.errors import Diagnostic, Range
+
+    lines = ["a: 1", "b: 😀 x"]
+    items = [diagnostic_json(lines, Diagnostic("oml.legacy-key", "old", Range.at(1, 3, 1, 6), fix="rename it")),
+             *[diagnostic_json(lines, d) for d in _found()]]
+    assert [get_converter().unstructure(structured_diagnostic(d)) for d in items] == items
+    assert pull_result_id(1, items) == pull_result_id(1, json.loads(json.dumps(items)))
+    assert pull_result_id(1, items) != pull_result_id(2, items) != pull_result_id(2, items[:1])
