@@ -57,6 +57,11 @@ CLIENT_CAPABILITIES = {
 }
 
 
+# A VS Code-like client: it pulls diagnostics (textDocument/diagnostic) and takes none pushed.
+PULL_CLIENT_CAPABILITIES = {**CLIENT_CAPABILITIES, "textDocument": {
+    **CLIENT_CAPABILITIES["textDocument"], "diagnostic": {"dynamicRegistration": True, "relatedDocumentSupport": False}}}
+
+
 @dataclass(frozen=True)
 class ServerProfile:
     name: str
@@ -207,11 +212,11 @@ def hover_text(result: Any) -> str | None:
     return str(contents)
 
 
-def start(profile: ServerProfile, workdir: Path) -> tuple[LspClient, dict]:
+def start(profile: ServerProfile, workdir: Path, capabilities: dict = CLIENT_CAPABILITIES) -> tuple[LspClient, dict]:
     client = LspClient(profile.command, workdir, profile.configuration)
     params = {"processId": os.getpid(), "rootUri": workdir.as_uri(),
               "workspaceFolders": [{"uri": workdir.as_uri(), "name": "bench"}],
-              "capabilities": CLIENT_CAPABILITIES}
+              "capabilities": capabilities}
     if profile.initialization_options is not None:
         params["initializationOptions"] = profile.initialization_options
     init, seconds = client.request("initialize", params, timeout=120)
@@ -235,6 +240,40 @@ def open_document(client: LspClient, workdir: Path, name: str, text: str) -> tup
                                                             "text": text}})
     diagnostics = doc.wait_diagnostics(timeout=120)
     return doc, time.perf_counter() - started, diagnostics
+
+
+def first_diagnostics(profile: ServerProfile, workdir: Path, steps: int, pull: bool) -> dict[str, Any]:
+    """A fresh server: initialize, then open -> the first diagnostics, pushed or (pull: a VS
+    Code-like client, which sends `textDocument/diagnostic` right after didOpen) pulled."""
+    client, info = start(profile, workdir, PULL_CLIENT_CAPABILITIES if pull else CLIENT_CAPABILITIES)
+    try:
+        text = oml_workload.pipeline_text(steps)
+        path = workdir / f"first{steps}.oml.yaml"
+        path.write_text(text)
+        client.drain()
+        started = time.perf_counter()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": path.as_uri(), "languageId": "yaml", "version": 1,
+                                                                "text": text}})
+        if pull:
+            client.request("textDocument/diagnostic", {"textDocument": {"uri": path.as_uri()}}, timeout=120)
+        else:
+            Document(client, path.as_uri()).wait_diagnostics(timeout=120)
+        info["open_to_first_diagnostics_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    finally:
+        client.close()
+    return info
+
+
+def first_diagnostics_report(profiles: list[ServerProfile], workdir: Path, steps: int, starts: int) -> dict[str, Any]:
+    """osiris as a pull client and as a push client sees it, against yaml-language-server's push;
+    the starts interleaved so that the machine's load falls on all three alike."""
+    kinds = [(p, pull) for p in profiles for pull in ((True, False) if p.name == "osiris-lsp" else (False,))]
+    times: dict[str, list[float]] = {f"{p.name} {'pull' if pull else 'push'}": [] for p, pull in kinds}
+    for _ in range(starts):
+        for profile, pull in kinds:
+            run = first_diagnostics(profile, workdir, steps, pull)
+            times[f"{profile.name} {'pull' if pull else 'push'}"].append(run["open_to_first_diagnostics_ms"] / 1000)
+    return {name: summary(values) for name, values in times.items()}
 
 
 def session(profile: ServerProfile, workdir: Path, steps: int, reps: int, with_errors: bool) -> dict[str, Any]:
@@ -409,6 +448,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "lsp.json")
     parser.add_argument("--from-source", action="store_true",
                         help="do not byte-compile osiris first (each start compiles what has no fresh .pyc)")
+    parser.add_argument("--first-diagnostics", type=int, metavar="STARTS", default=0,
+                        help="only measure open -> first diagnostics over STARTS fresh starts of each server "
+                             "(osiris pulled and pushed, yaml-language-server pushed), at the first of --sizes")
     args = parser.parse_args()
     if not args.from_source:
         byte_compile()
@@ -433,6 +475,22 @@ def main() -> None:
                 "osiris_bytecode": "from source where no fresh .pyc" if args.from_source else "compiled first (as installed)"},
         "sizes": [], "errors": {},
     }
+    if args.first_diagnostics:
+        try:
+            report = first_diagnostics_report(profiles, workdir, args.sizes[0], args.first_diagnostics)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        results["first_diagnostics"] = {"steps": args.sizes[0], "starts": args.first_diagnostics, **report}
+        results["env"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        save(results, args.out)
+        baseline = report.get("yaml-language-server push")
+        print(f"open -> first diagnostics, {args.sizes[0]} steps, {args.first_diagnostics} fresh starts each (ms):")
+        for name, stats in report.items():
+            ratio = f"  yaml-ls push / this: {baseline['p50'] / stats['p50']:.2f}x (p50)" if baseline else ""
+            print(f"  {name:28} p50 {stats['p50']:7.1f}  p95 {stats['p95']:7.1f}{ratio}")
+        print(f"bench: load average {results['env']['load_average_at_start']} at start, "
+              f"{results['env']['load_average_at_end']} at end")
+        return
     try:
         for steps in args.sizes:
             size = {"steps": steps, "lines": oml_workload.pipeline_text(steps).count("\n")}
