@@ -72,10 +72,13 @@ class ServerProfile:
     wait_for_section: str | None = None            # yaml-ls pulls its settings before it works
 
 
-def osiris_profile(workdir: Path) -> ServerProfile:
+def osiris_profile(workdir: Path, tree: Path | None = None) -> ServerProfile:
+    """This checkout's server, or (tree) another checkout's, run by this interpreter."""
     settings = {"connectionsFile": str(workdir / "osiris_connections.yaml")}
+    command = [sys.executable, "-m", "osiris_lsp"]
     return ServerProfile(
-        name="osiris-lsp", command=[sys.executable, "-m", "osiris_lsp"],
+        name="osiris-lsp" if tree is None else "osiris-lsp@baseline",
+        command=command if tree is None else ["env", f"PYTHONPATH={tree}", *command],
         configuration=lambda section: settings if section in ("osiris", None) else None,
         settings={"osiris": settings}, initialization_options=settings)
 
@@ -95,7 +98,7 @@ def yamlls_profile(workdir: Path) -> ServerProfile:
                          configuration=configuration, settings={"yaml": yaml}, wait_for_section="yaml")
 
 
-def byte_compile() -> None:
+def byte_compile(tree: Path = REPO) -> None:
     """Compile osiris' modules to bytecode, as installing the wheel does (pip compiles at install).
     An editable install under PYTHONDONTWRITEBYTECODE (set in some environments, this one
     included) would otherwise compile every module from source at each start of the server and of
@@ -103,7 +106,7 @@ def byte_compile() -> None:
     import compileall
 
     for package in ("osiris_lsp", "osiris_runtime"):
-        compileall.compile_dir(REPO / package, quiet=1)
+        compileall.compile_dir(tree / package, quiet=1)
 
 
 def ensure_yamlls() -> None:
@@ -267,7 +270,7 @@ def first_diagnostics(profile: ServerProfile, workdir: Path, steps: int, pull: b
 def first_diagnostics_report(profiles: list[ServerProfile], workdir: Path, steps: int, starts: int) -> dict[str, Any]:
     """osiris as a pull client and as a push client sees it, against yaml-language-server's push;
     the starts interleaved so that the machine's load falls on all three alike."""
-    kinds = [(p, pull) for p in profiles for pull in ((True, False) if p.name == "osiris-lsp" else (False,))]
+    kinds = [(p, pull) for p in profiles for pull in ((True, False) if p.name.startswith("osiris-lsp") else (False,))]
     times: dict[str, list[float]] = {f"{p.name} {'pull' if pull else 'push'}": [] for p, pull in kinds}
     for _ in range(starts):
         for profile, pull in kinds:
@@ -451,6 +454,9 @@ def main() -> None:
     parser.add_argument("--first-diagnostics", type=int, metavar="STARTS", default=0,
                         help="only measure open -> first diagnostics over STARTS fresh starts of each server "
                              "(osiris pulled and pushed, yaml-language-server pushed), at the first of --sizes")
+    parser.add_argument("--baseline-tree", type=Path, metavar="DIR",
+                        help="with --first-diagnostics: also the osiris-lsp of another source tree (e.g. "
+                             "`git archive main` unpacked), byte-compiled, as osiris-lsp@baseline")
     args = parser.parse_args()
     if not args.from_source:
         byte_compile()
@@ -460,6 +466,9 @@ def main() -> None:
     profiles = []
     if "osiris" in args.servers:
         profiles.append(osiris_profile(workdir))
+        if args.baseline_tree and args.first_diagnostics:
+            byte_compile(args.baseline_tree)
+            profiles.append(osiris_profile(workdir, args.baseline_tree))
     if "yamlls" in args.servers:
         ensure_yamlls()
         schema, schema_source = oml_schema.project_schema(REPO, Path(sys.executable).with_name("osiris"))
