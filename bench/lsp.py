@@ -8,6 +8,7 @@ cannot see. p50/p95 in ms; the ratio column is baseline / osiris (above 1: osiri
 
     .venv/bin/python bench/lsp.py                 # both sizes, 40 reps (about 5 minutes)
     .venv/bin/python bench/lsp.py --reps 15 --sizes 50
+    .venv/bin/python bench/lsp.py --first-diagnostics 10 --sizes 50   # open -> first diagnostics only, pull and push
 osiris' modules are byte-compiled first, as installing the wheel does (`--from-source`: not).
 Writes bench/results/lsp.json. yaml-language-server is installed on first use into
 bench/lsp/node_modules (`npm ci`, pinned in bench/lsp/package-lock.json).

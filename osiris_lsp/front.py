@@ -268,6 +268,7 @@ class Front:
                 return True
         message = _loads(body)
         method = message.get("method")
+        watch: Callable[[], None] | None = None
         with self._lock:
             if self._answer_pull_early(message, body):
                 return False
@@ -279,9 +280,11 @@ class Front:
                 self._pygls_wanted.set()
             elif method == "textDocument/didOpen" and not self._opened and not self._handed_over:
                 self._opened = True
-                self._validate_first(message.get("params"))
+                watch = self._validate_first(message.get("params"))
                 if self._pending is None and self._early is None:
                     self._pygls_wanted.set()
+        if watch is not None:
+            watch()  # without the lock: a future done already runs its callback (_publish) at once
         return True
 
     def _answer_pull_early(self, message: dict[str, Any], body: bytes) -> bool:
@@ -314,31 +317,32 @@ class Front:
             self._relay.feed(self._held[1])
             self._held = None
 
-    def _validate_first(self, params: Any) -> None:
-        """(with the lock) Send the first opened document to the worker."""
+    def _validate_first(self, params: Any) -> Callable[[], None] | None:
+        """(with the lock) Send the first opened document to the worker; what starts watching for
+        its diagnostics (called without the lock)."""
         document = params.get("textDocument") if isinstance(params, dict) else None
         if not isinstance(document, dict) or not isinstance(document.get("text"), str) or not isinstance(document.get("uri"), str):
-            return
+            return None
         from osiris_lsp.lsp_json import diagnostic_json  # noqa: F401 - loaded now, used when the worker answers
         from osiris_lsp.workspace import DocumentSnapshot
 
         version = document.get("version") if isinstance(document.get("version"), int) else None
         snap = DocumentSnapshot(document["uri"], version, document["text"])
         if not (snap.is_oml or snap.is_connections_file):
-            return
+            return None
         assert self._workspace is not None and self._validator is not None
         folder = self._workspace.folder_for(snap.uri)
         try:
             future = self._validator.submit_diagnostics(snap, folder)
         except Exception:  # no worker: pygls validates it when it has loaded
             log.warning("early validation unavailable", exc_info=True)
-            return
+            return None
         if self._pulls:
             self._early = (snap.uri, version)
         else:
             self._pending = self._claimed = (snap.uri, version)
             self._claimed_future = future
-        future.add_done_callback(lambda done: self._publish(snap, folder, done))
+        return lambda: future.add_done_callback(lambda done: self._publish(snap, folder, done))
 
     def _publish(self, snap: "DocumentSnapshot", folder: "FolderContext", done: "Future[list[Diagnostic]]") -> None:
         """The worker has the first document's diagnostics: push them, or answer (or get ready to

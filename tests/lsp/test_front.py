@@ -527,3 +527,31 @@ def test_the_result_id_names_the_items_as_the_server_structures_them():
     assert [get_converter().unstructure(structured_diagnostic(d)) for d in items] == items
     assert pull_result_id(1, items) == pull_result_id(1, json.loads(json.dumps(items)))
     assert pull_result_id(1, items) != pull_result_id(2, items) != pull_result_id(2, items[:1])
+
+
+@pytest.mark.parametrize("profile", ["bench", "vscode"])
+def test_a_validation_done_at_once_is_published_or_answered(tmp_path, profile):
+    """A worker that answers before the front watches its future (the callback runs at once)."""
+    under_test = _FrontUnderTest(tmp_path, PROFILES[profile])
+    submit = under_test.validator.submit_diagnostics
+
+    def done_at_once(snap, folder):
+        future = submit(snap, folder)
+        future.set_result(_found())
+        return future
+
+    under_test.validator.submit_diagnostics = done_at_once  # type: ignore[method-assign]
+    try:
+        under_test.open()
+        under_test.pull(2)
+        under_test.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        relayed = [m["method"] for m in under_test.relayed(3)]
+        snap = under_test.validator.jobs[0][0]
+        if profile == "bench":
+            assert relayed == ["initialize", "textDocument/didOpen", "textDocument/diagnostic"]
+            assert len(under_test.published()) == 1
+        else:
+            assert relayed == ["initialize", "textDocument/didOpen", "initialized"]
+            assert under_test.answers() == [{"jsonrpc": "2.0", "id": 2, "result": _report(snap, _found())}]
+    finally:
+        under_test.close()
