@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping
 from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.query_params import bound_query_params
 from osiris_runtime.errors import ConfigError, RunFailed, ValidationFailed
-from osiris_runtime.oml.rules_steps import SINGLE_INPUT_NAME
+from osiris_runtime.oml.duckdb_names import SINGLE_INPUT_NAME, is_plain_sql_name, legacy_view_name, quote_identifier
 from osiris_runtime.runner.batches import Batch, Column, Schema
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -63,12 +63,6 @@ def logical_type(duckdb_name: str) -> str:
     return _DUCKDB_TO_LOGICAL.get(upper, "string")
 
 
-def legacy_view_name(step_id: str) -> str:
-    """The original Osiris's input name: `df_` + the id with non-alphanumerics as `_`."""
-    name = re.sub(r"[^0-9A-Za-z_]", "_", step_id)
-    return f"df_{name}"
-
-
 def step_references(sql: str, step_id: str) -> list[tuple[int, int, str]]:
     """Where `sql` names the input of step `step_id`: (start, end, kind) of each name.
 
@@ -96,14 +90,6 @@ def step_reference_text(kind: str, new_id: str) -> str:
     if kind == "bare" and not is_plain_sql_name(new_id):
         return quote_identifier(new_id)
     return new_id
-
-
-def is_plain_sql_name(name: str) -> bool:
-    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is not None
-
-
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _json_value(value: Any) -> Any:

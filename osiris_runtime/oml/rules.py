@@ -339,6 +339,10 @@ def validate(
             check_discovery(ctx, discovery)
 
         phases = (*phases, Phase("check_against_discovery", document=check_against_discovery))
+    else:  # with caches, `check_discovery` checks a DuckDB query's tables itself (and their columns)
+        from osiris_runtime.oml.rules_sql import check_duckdb_tables
+
+        phases = (*phases, Phase("check_duckdb_tables", document=check_duckdb_tables))
     if reuse is not None:
         from osiris_runtime.oml.rule_reuse import document_facts
 

@@ -7,6 +7,7 @@ from osiris_runtime.drivers.query_params import STYLE_OF_FAMILY, query_param_pro
 from osiris_runtime.drivers.sql_identifiers import DIALECT_OF_FAMILY, identifier_problems
 from typing import Any, Mapping
 
+from osiris_runtime.errors import Diagnostic, Severity
 from osiris_runtime.oml.rules import RuleContext
 from osiris_runtime.oml.rules_config import config_path
 
@@ -53,3 +54,62 @@ def check_query_params(ctx: RuleContext, index: int, raw: Any, step: Any) -> Non
     _spec, style, base = found
     for problem in query_param_problems(step.config, style):
         ctx.report(problem.code, problem.message, base + problem.path, fix=problem.fix)
+
+
+_DUCKDB_TABLES = "check_duckdb_tables"
+
+
+def check_duckdb_tables(ctx: RuleContext) -> None:
+    """A `duckdb.processor` query reads only tables it has: its inputs under their registered names
+    (`duckdb_names`), its CTEs and what DuckDB itself resolves. Run without discovery caches only:
+    with them `rules_discovery` checks the same names, against the inputs' columns too.
+
+    A step's findings depend on the other steps through its data inputs only (the steps its
+    `needs` name, or the step before it, and whether they are writers): that is their reuse key."""
+    from osiris_runtime.oml.rule_reuse import reuse_step
+
+    steps = ctx.doc.steps()
+    modes: dict[str, str | None] | None = None
+    for step in steps:
+        query = step.config.get("query") if step.component == "duckdb.processor" and step.config else None
+        if not isinstance(query, str):
+            continue
+        if modes is None:
+            modes = {s.id: s.mode for s in steps if s.id}
+        inputs = tuple(name for name in step.depends_on if modes.get(name) != "write")
+
+        def check(child: RuleContext, step: Any = step, query: str = query, inputs: tuple[str, ...] = inputs) -> None:
+            _check_duckdb_query(child, step, query, inputs)
+
+        reuse_step(ctx, _DUCKDB_TABLES, step, inputs, check)
+
+
+def _check_duckdb_query(ctx: RuleContext, step: Any, query: str, inputs: tuple[str, ...]) -> None:
+    from osiris_runtime.oml.duckdb_names import input_spellings, may_read_other_tables, resolvable
+
+    known = resolvable(inputs)
+    if not may_read_other_tables(query, known):
+        return
+    from osiris_runtime.oml.sql_analysis import available, tables_read
+
+    read = tables_read(query, "duckdb") if available() else None
+    unknown = [name for name in read or () if name.name.lower() not in known]
+    if not unknown:
+        return
+    from osiris_runtime.discovery.model import close_names
+    from osiris_runtime.oml.scalar_positions import value_range
+
+    path = config_path(step) + ("query",)
+    scalar, lines = ctx.doc.range_of(path), ctx.doc.lines
+    spellings = input_spellings(inputs)
+    listed = ", ".join(f"`{s}`" for s in spellings)
+    for name in unknown:
+        by_folded = {s.strip('"').lower(): s for s in spellings}
+        suggestions = [by_folded[n] for n in close_names(name.name.lower(), tuple(by_folded))]
+        inputs_said = f"this step's inputs: {listed}" if spellings else "this step has no input: add the step to read to `needs`"
+        ctx.add(Diagnostic(
+            "sql.unknown-table", f"table `{name.name}` is none of the inputs of this step",
+            value_range(lines, scalar, query, name.start, name.end), Severity.WARNING,
+            fix=(f"did you mean `{suggestions[0]}`? ({inputs_said})" if suggestions else inputs_said),
+            data={"replacement": suggestions[0], "suggestions": suggestions} if suggestions else {},
+            source=ctx.doc.source))

@@ -9,6 +9,7 @@ from typing import Any
 from osiris_runtime.errors import Severity
 from osiris_runtime.friendly import did_you_mean
 from osiris_runtime.oml.document import COMPONENT_KEYS, CONFIG_KEYS, MODE_TO_COMPONENT_MODE, StepView
+from osiris_runtime.oml.duckdb_names import SINGLE_INPUT_NAME
 from osiris_runtime.oml.rules import RuleContext
 from osiris_runtime.oml.rules_shape import check_type, kebab_case, type_name
 
@@ -37,8 +38,6 @@ RESERVED_STEP_KEYS = frozenset(
     }
 )
 LEGACY_STEP_KEYS = {"type": "component", "uses": "component", "with": "config"}
-# Osiris up to v0.5.0 showed a DuckDB step's single upstream as `input_df` (the driver does too).
-SINGLE_INPUT_NAME = "input_df"
 # Component modes back to the OML spelling (for messages and did-you-mean).
 COMPONENT_MODE_TO_OML = {"extract": "read", "write": "write", "load": "write", "transform": "transform"}
 

@@ -130,3 +130,39 @@ def _located(text: str, exc: object) -> SqlError:
     start = max(0, end - len(highlight)) if highlight else max(0, end - 1)
     near = f" near `{highlight}`" if highlight else ""
     return SqlError(f"SQL syntax: {description}{near}", start, max(end, start + 1))
+
+
+@functools.lru_cache(maxsize=512)
+def tables_read(sql: str, dialect: str) -> tuple[SqlName, ...] | None:
+    """The unqualified tables a script of one or more statements reads, in order: not its CTEs,
+    table functions or files (`'data.csv'`), nor a name an earlier statement created (`CREATE
+    [TEMP] TABLE|VIEW name`), nor in a `DROP`. None when it cannot be read or a statement changes
+    how names resolve (`USE`, `SET`): nothing is known then."""
+    import sqlglot
+    from sqlglot import exp
+
+    text = _PLACEHOLDER.sub(lambda m: "1" * len(m.group(0)), sql)
+    try:
+        statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+    except Exception:  # noqa: BLE001 - a query sqlglot cannot read is `sql.syntax`'s business, not this one's
+        return None
+    created: set[str] = set()
+    found: list[SqlName] = []
+    for statement in statements:
+        if isinstance(statement, (exp.Use, exp.Set)):
+            return None
+        if isinstance(statement, exp.Drop):
+            continue
+        target = statement.find(exp.Table) if isinstance(statement, exp.Create) else None
+        ctes = {c.alias_or_name.lower() for c in statement.find_all(exp.CTE)}
+        for table in statement.find_all(exp.Table):
+            ident = table.this
+            if table is target or not isinstance(ident, exp.Identifier) or table.db or table.catalog:
+                continue
+            start, end = ident.meta.get("start", 0), ident.meta.get("end", -1) + 1
+            if text[start:start + 1] == "'" or table.name.lower() in ctes | created:
+                continue
+            found.append(SqlName(table.name, start, end))
+        if target is not None:
+            created.add(target.name.lower())
+    return tuple(sorted(found, key=lambda name: name.start))
