@@ -106,6 +106,38 @@ def test_renaming_a_step_updates_the_step_that_needs_it(registry: Registry, conn
     assert not _codes_at(editor.validate(VALID_PIPELINE), VALID_PIPELINE, "needs: [shape]")
 
 
+def test_renaming_the_step_before_a_duckdb_step_updates_the_tables_its_query_may_read(
+        registry: Registry, connections: ConnectionsFile) -> None:
+    """A DuckDB step without `needs` reads the step before it: its query's names follow that id."""
+    text = """\
+oml_version: "0.1.0"
+name: t
+steps:
+  - id: extract-movies
+    component: mysql.extractor
+    mode: read
+    config: {connection: "@mysql.shop", table: movies}
+  - id: stats
+    component: duckdb.processor
+    mode: transform
+    config:
+      query: |
+        SELECT director, COUNT(*) AS n
+        FROM extract_movies GROUP BY director
+"""
+    editor = Editor(registry, connections=connections)
+
+    def fix(found: list[Diagnostic]) -> list[str | None]:
+        return [d.fix for d in found if d.code == "sql.unknown-table"]
+
+    assert fix(editor.validate(text)) == ['did you mean `"extract-movies"`? (this step\'s inputs: `"extract-movies"`, '
+                                          "`df_extract_movies`, `input_df`)"]
+    assert fix(editor.validate(text.replace("id: extract-movies", "id: extract_movies"))) == []
+    renamed = text.replace("id: extract-movies", "id: movies")
+    assert fix(editor.validate(renamed)) == ["did you mean `df_movies`? (this step's inputs: `movies`, `df_movies`, `input_df`)"]
+    assert len(fix(editor.validate(text))) == 1
+
+
 def test_removing_a_param_updates_the_steps_that_use_it(registry: Registry, connections: ConnectionsFile) -> None:
     editor = Editor(registry, connections=connections)
     assert not _codes_at(editor.validate(VALID_PIPELINE), VALID_PIPELINE, "${params.since}")
