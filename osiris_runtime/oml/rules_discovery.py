@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from osiris_runtime.errors import Diagnostic, Severity
 from osiris_runtime.oml.scalar_positions import value_range
-from osiris_runtime.oml.sql_analysis import DIALECT_OF_COMPONENT, SqlAnalysis, analyze_sql, available
+from osiris_runtime.oml.duckdb_names import is_plain_sql_name, quote_identifier
+from osiris_runtime.oml.sql_analysis import DIALECT_OF_COMPONENT, SqlAnalysis, SqlName, analyze_sql, available
 
 if TYPE_CHECKING:
     from osiris_runtime.discovery.model import Catalog, DiscoveredTable
@@ -323,7 +324,7 @@ class _StepChecker:
     def query_tables(self) -> dict[str, tuple[tuple[str, str | None], ...] | None] | None:
         """Table name -> its columns (None: exists, columns unknown); None when nothing is known."""
         if self.spec.name == "duckdb.processor":
-            from osiris_runtime.drivers.duckdb import legacy_view_name
+            from osiris_runtime.oml.duckdb_names import legacy_view_name
 
             out: dict[str, tuple[tuple[str, str | None], ...] | None] = {}
             for upstream in self.step.depends_on:
@@ -336,14 +337,19 @@ class _StepChecker:
 
     def check_query_names(self, analysis: SqlAnalysis, known: Mapping[str, Any], lines: Sequence[str],
                           scalar: Any, query: str) -> None:
+        duckdb = self.spec.name == "duckdb.processor"
         for table in analysis.tables:
             qualified = f"{table.qualifier}.{table.name}" if table.qualifier else table.name
             if qualified in known or table.name in known or (self.catalog and not self.catalog.covers(table.name)):
                 continue
             if self.catalog is not None and self.catalog.table(table.name, table.qualifier) is not None:
                 continue
+            if duckdb and _resolved_by_duckdb(table, query):
+                continue
             rng = value_range(lines, scalar, query, table.start, table.end)
             suggestions = _close(table.name, list(known))
+            if duckdb:  # as SQL text, so the quick fix leaves a query that runs
+                suggestions = [n if is_plain_sql_name(n) else quote_identifier(n) for n in suggestions]
             where = self.catalog.connection if self.spec.name != "duckdb.processor" else "the inputs of this step"
             self.ctx.add(Diagnostic(
                 "discovery.unknown-table", f"table `{qualified}` does not exist in {where}", rng, Severity.WARNING,
@@ -374,6 +380,14 @@ class _StepChecker:
             columns = known.get(analysis.tables[0].name)
             return StepSource(tuple(columns)) if columns else None
         return None
+
+
+def _resolved_by_duckdb(table: "SqlName", query: str) -> bool:
+    """A name DuckDB finds by itself: qualified (an attached database, `information_schema`), a
+    file (`'data.parquet'`), or one of its catalog views (`duckdb_names.SYSTEM_VIEWS`)."""
+    from osiris_runtime.oml.duckdb_names import SYSTEM_VIEWS
+
+    return table.qualifier is not None or query[table.start:table.start + 1] == "'" or table.name.lower() in SYSTEM_VIEWS
 
 
 def _close(name: str, names: Sequence[str]) -> list[str]:

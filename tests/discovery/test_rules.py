@@ -275,3 +275,21 @@ def test_original_osiris_demo_query_of_input_df_is_flagged(registry):
     [d] = found
     assert d.code == "discovery.unknown-table" and at(lines, d) == "input_df"
     assert "extract-movies" in d.fix and "df_extract_movies" in d.fix
+
+
+def test_duckdb_query_names_duckdb_resolves_itself_are_not_flagged_and_fixes_are_sql(registry):
+    found, lines = check(registry, """\
+        - id: pull-orders
+          component: mysql.extractor
+          mode: read
+          config: {table: orders, columns: [id, total]}
+        - id: stats
+          component: duckdb.processor
+          mode: transform
+          needs: [pull-orders]
+          config:
+            query: >-
+              SELECT p.id FROM pull_orders p, 'extra.parquet' e, duckdb_tables, information_schema.tables t
+    """)
+    [d] = [d for d in found if d.code == "discovery.unknown-table"]
+    assert at(lines, d) == "pull_orders" and d.data["replacement"] == '"pull-orders"'
