@@ -46,18 +46,22 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def input_spellings(inputs: tuple[str, ...]) -> tuple[str, ...]:
-    """How a query names the inputs (step ids of the data inputs, in order), as SQL text: the id
-    (quoted when it is not a plain name), its `df_` view, and `input_df` for a single input."""
-    out: list[str] = []
-    for step_id in inputs:
-        out.append(step_id if is_plain_sql_name(step_id) else quote_identifier(step_id))
-        legacy = legacy_view_name(step_id)
-        if legacy != step_id:
-            out.append(legacy)
-    if len(inputs) == 1:
-        out.append(SINGLE_INPUT_NAME)
-    return tuple(dict.fromkeys(out))
+def input_names(inputs: tuple[str, ...]) -> tuple[str, ...]:
+    """The names a query reads its inputs by (step ids of the data inputs, in order): each id, its
+    `df_` view, and `input_df` for a single input."""
+    out = [n for step_id in inputs for n in (step_id, legacy_view_name(step_id))]
+    return tuple(dict.fromkeys(out + ([SINGLE_INPUT_NAME] if len(inputs) == 1 else [])))
+
+
+def sql_text(name: str) -> str:
+    """`name` as a query writes it: bare when plain, else quoted."""
+    return name if is_plain_sql_name(name) else quote_identifier(name)
+
+
+def replacing(name: str, quoted: bool) -> str:
+    """The text that names `name` in place of a name written `quoted` (its range then excludes
+    the quotes, so it stays quoted) or bare (then the name is quoted when it has to be)."""
+    return name.replace('"', '""') if quoted else sql_text(name)
 
 
 def resolvable(inputs: tuple[str, ...]) -> frozenset[str]:

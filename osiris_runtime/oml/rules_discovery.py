@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from osiris_runtime.errors import Diagnostic, Severity
 from osiris_runtime.oml.scalar_positions import value_range
-from osiris_runtime.oml.duckdb_names import is_plain_sql_name, quote_identifier
+from osiris_runtime.oml.duckdb_names import sql_text
 from osiris_runtime.oml.sql_analysis import DIALECT_OF_COMPONENT, SqlAnalysis, SqlName, analyze_sql, available
 
 if TYPE_CHECKING:
@@ -348,8 +348,8 @@ class _StepChecker:
                 continue
             rng = value_range(lines, scalar, query, table.start, table.end)
             suggestions = _close(table.name, list(known))
-            if duckdb:  # as SQL text, so the quick fix leaves a query that runs
-                suggestions = [n if is_plain_sql_name(n) else quote_identifier(n) for n in suggestions]
+            if duckdb and not query[table.start:table.start + 1] == '"':  # SQL text: the quick fix leaves a query that runs
+                suggestions = [sql_text(n) for n in suggestions]
             where = self.catalog.connection if self.spec.name != "duckdb.processor" else "the inputs of this step"
             self.ctx.add(Diagnostic(
                 "discovery.unknown-table", f"table `{qualified}` does not exist in {where}", rng, Severity.WARNING,

@@ -85,7 +85,7 @@ def check_duckdb_tables(ctx: RuleContext) -> None:
 
 
 def _check_duckdb_query(ctx: RuleContext, step: Any, query: str, inputs: tuple[str, ...]) -> None:
-    from osiris_runtime.oml.duckdb_names import input_spellings, may_read_other_tables, resolvable
+    from osiris_runtime.oml.duckdb_names import input_names, may_read_other_tables, replacing, resolvable, sql_text
 
     known = resolvable(inputs)
     if not may_read_other_tables(query, known):
@@ -101,15 +101,17 @@ def _check_duckdb_query(ctx: RuleContext, step: Any, query: str, inputs: tuple[s
 
     path = config_path(step) + ("query",)
     scalar, lines = ctx.doc.range_of(path), ctx.doc.lines
-    spellings = input_spellings(inputs)
-    listed = ", ".join(f"`{s}`" for s in spellings)
+    names = input_names(inputs)
+    said = (f"this step's inputs: {', '.join(f'`{sql_text(n)}`' for n in names)}" if names
+            else "this step has no input: add the step to read to `needs`")
     for name in unknown:
-        by_folded = {s.strip('"').lower(): s for s in spellings}
-        suggestions = [by_folded[n] for n in close_names(name.name.lower(), tuple(by_folded))]
-        inputs_said = f"this step's inputs: {listed}" if spellings else "this step has no input: add the step to read to `needs`"
+        close = close_names(name.name, names)
+        quoted = query[name.start:name.start + 1] == '"'
+        start, end = (name.start + 1, name.end - 1) if quoted else (name.start, name.end)
+        suggestions = [replacing(n, quoted) for n in close]
         ctx.add(Diagnostic(
             "sql.unknown-table", f"table `{name.name}` is none of the inputs of this step",
-            value_range(lines, scalar, query, name.start, name.end), Severity.WARNING,
-            fix=(f"did you mean `{suggestions[0]}`? ({inputs_said})" if suggestions else inputs_said),
+            value_range(lines, scalar, query, start, end), Severity.WARNING,
+            fix=f"did you mean `{sql_text(close[0])}`? ({said})" if close else said,
             data={"replacement": suggestions[0], "suggestions": suggestions} if suggestions else {},
             source=ctx.doc.source))

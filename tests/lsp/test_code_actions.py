@@ -179,3 +179,32 @@ async def test_quick_fix_titles_read_as_english(editor):
     assert rename.title == "Rename `qurey` to `query`"
     replace, _ = await fix(editor, DOC, "config.invalid-enum")
     assert replace.title == "Replace `upsrt` with `upsert`"
+
+
+DUCKDB_DOC = """\
+oml_version: "0.1.0"
+name: movies
+steps:
+  - id: extract-movies
+    component: mysql.extractor
+    mode: read
+    config: {connection: "@mysql.shop", table: movies}
+  - id: stats
+    component: duckdb.processor
+    mode: transform
+    config:
+      query: |
+        SELECT director, COUNT(*) AS n
+        FROM {name} GROUP BY director
+"""
+
+
+@pytest.mark.parametrize("written, fixed", [("extract_movies", '"extract-movies"'), ('"extract-movie"', '"extract-movies"'),
+                                            ("df_extract_movie", "df_extract_movies")])
+async def test_a_duckdb_query_naming_no_input_gets_one_warning_and_a_fix_that_runs(editor, written, fixed):
+    text = DUCKDB_DOC.replace("{name}", written)
+    uri, _ = editor.open(text)
+    [diag] = [d for d in await editor.diagnostics(uri) if d.code.endswith("unknown-table")]  # the validator's or discovery's
+    assert diag.severity == types.DiagnosticSeverity.Warning and diag.range.start.line == 13
+    [action] = await actions_for(editor, uri, diag)
+    assert f"FROM {fixed} GROUP BY" in apply(text, action.edit.changes[uri])

@@ -106,3 +106,9 @@ def test_the_system_views_are_what_duckdb_resolves_unqualified() -> None:
     con = duckdb.connect()
     rows = con.execute("SELECT view_name FROM duckdb_views() WHERE internal AND schema_name IN ('main', 'pg_catalog')")
     assert {name for (name,) in rows.fetchall()} <= SYSTEM_VIEWS
+
+
+def test_a_quoted_name_is_replaced_inside_its_quotes(check: Callable[..., list]) -> None:
+    text = HEAD + EXTRACT + duckdb_step('SELECT * FROM "extract-movie"')
+    [d] = unknown(check(text))
+    assert at(text, d) == "extract-movie" and d.data["replacement"] == "extract-movies"
