@@ -100,7 +100,8 @@ def may_read_other_tables(sql: str, known: frozenset[str]) -> bool:
         return True
     if ("punct", ";") in tokens:
         return True
-    names = set(known) | _cte_names(tokens)
+    names: set[str] | frozenset[str] = known
+    ctes_added = False
     in_from = [False]  # per parenthesis depth: inside a FROM clause
     for at, (kind, text) in enumerate(tokens):
         word = text.lower() if kind == "word" else None
@@ -117,11 +118,15 @@ def may_read_other_tables(sql: str, known: frozenset[str]) -> bool:
         if word in ("from", "join"):
             in_from[-1] = True
         if follows and not _names_known_table(tokens, at + 1, names):
-            return True
+            if ctes_added:
+                return True
+            names, ctes_added = known | _cte_names(tokens), True  # looked for only when needed
+            if not _names_known_table(tokens, at + 1, names):
+                return True
     return False
 
 
-def _names_known_table(tokens: list[tuple[str | None, str]], at: int, names: set[str]) -> bool:
+def _names_known_table(tokens: list[tuple[str | None, str]], at: int, names: set[str] | frozenset[str]) -> bool:
     """Whether the tokens from `at` name no table outside `names`: a subquery, a function call, a
     string (a file), a qualified name (left to DuckDB) or a known name."""
     if at >= len(tokens):
@@ -136,19 +141,26 @@ def _names_known_table(tokens: list[tuple[str | None, str]], at: int, names: set
 
 
 def _cte_names(tokens: list[tuple[str | None, str]]) -> set[str]:
-    """Names defined as `name AS (` or `name(columns) AS (` (a superset of the CTEs)."""
+    """Names defined as `name AS (` or `name(columns) AS (` (a superset of the CTEs); none
+    without a WITH."""
+    if not any(kind == "word" and text.lower() == "with" for kind, text in tokens):
+        return set()
+    closing: dict[int, int] = {}  # index of each `(` -> index of its `)`
+    opened: list[int] = []
+    for at, (_, text) in enumerate(tokens):
+        if text == "(":
+            opened.append(at)
+        elif text == ")" and opened:
+            closing[opened.pop()] = at
     out: set[str] = set()
     for at, (kind, text) in enumerate(tokens):
         if kind not in ("word", "quoted"):
             continue
         after = at + 1
         if after < len(tokens) and tokens[after][1] == "(":
-            depth = 0
-            for close in range(after, len(tokens)):
-                depth += {"(": 1, ")": -1}.get(tokens[close][1], 0)
-                if depth == 0:
-                    break
-            after = close + 1
+            after = closing.get(after, len(tokens)) + 1
+        if after >= len(tokens) or tokens[after][1].lower() != "as":
+            continue
         rest = [t.lower() for _, t in tokens[after:after + 4]]
         if rest[:2] == ["as", "("] or rest[:3] == ["as", "materialized", "("] or rest == ["as", "not", "materialized", "("]:
             out.add(text[1:-1].replace('""', '"').lower() if kind == "quoted" else text.lower())
