@@ -324,12 +324,14 @@ class _StepChecker:
     def query_tables(self) -> dict[str, tuple[tuple[str, str | None], ...] | None] | None:
         """Table name -> its columns (None: exists, columns unknown); None when nothing is known."""
         if self.spec.name == "duckdb.processor":
-            from osiris_runtime.oml.duckdb_names import legacy_view_name
+            from osiris_runtime.oml.duckdb_names import SINGLE_INPUT_NAME, legacy_view_name
 
             out: dict[str, tuple[tuple[str, str | None], ...] | None] = {}
             for upstream in self.step.depends_on:
                 source = self.sources.get(upstream)
                 out[upstream] = out[legacy_view_name(upstream)] = source.columns if source else None
+            if len(self.step.depends_on) == 1:  # the driver shows a single input as `input_df` too
+                out.setdefault(SINGLE_INPUT_NAME, out[self.step.depends_on[0]])
             return out
         if self.catalog is None:
             return None

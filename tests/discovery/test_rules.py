@@ -254,8 +254,9 @@ def test_can_hold_follows_the_type_table():
     assert can_hold("timestamp", "date") and not can_hold("date", "timestamp")
 
 
-def test_original_osiris_demo_query_of_input_df_is_flagged(registry):
-    """The original's examples query `input_df`, which its own 0.5.0 driver no longer registers."""
+def test_original_osiris_demo_query_of_input_df_reads_the_single_input(registry):
+    """The original's examples query `input_df`; its own 0.5.0 driver no longer registered it, ours
+    shows a single input under that name too: not an unknown table (its columns are the input's)."""
     found, lines = check(registry, """\
         - id: "extract-movies"
           component: "mysql.extractor"
@@ -272,8 +273,35 @@ def test_original_osiris_demo_query_of_input_df_is_flagged(registry):
             query: |
               SELECT id, SUM(total) AS revenue FROM input_df GROUP BY id
     """, catalogs={})
-    [d] = found
-    assert d.code == "discovery.unknown-table" and at(lines, d) == "input_df"
+    assert found == []
+
+
+def test_input_df_of_a_step_with_two_inputs_is_flagged(registry):
+    found, lines = check(registry, """\
+        - id: "extract-movies"
+          component: "mysql.extractor"
+          mode: "read"
+          config:
+            connection: "@mysql.shop"
+            query: |
+              SELECT o.id, o.total FROM orders o
+        - id: "extract-people"
+          component: "mysql.extractor"
+          mode: "read"
+          config:
+            connection: "@mysql.shop"
+            query: |
+              SELECT o.id FROM orders o
+        - id: "compute-director-stats"
+          component: "duckdb.processor"
+          mode: "transform"
+          needs: ["extract-movies", "extract-people"]
+          config:
+            query: |
+              SELECT id, SUM(total) AS revenue FROM input_df GROUP BY id
+    """, catalogs={})
+    [d] = [d for d in found if d.code == "discovery.unknown-table"]
+    assert at(lines, d) == "input_df"
     assert "extract-movies" in d.fix and "df_extract_movies" in d.fix
 
 
