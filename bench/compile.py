@@ -45,7 +45,7 @@ def pipeline_text(steps: int) -> str:
     for index in range(1, steps - 1):
         step_id = f"transform-{index:04d}"
         lines += [f"  - id: {step_id}", "    component: duckdb.processor", "    mode: transform", f"    needs: [{previous}]",
-                  "    config:", f"      query: SELECT *, {index} AS n FROM {previous.replace('-', '_')}"]
+                  "    config:", f"      query: SELECT *, {index} AS n FROM df_{previous.replace('-', '_')}"]  # the input's registered name
         previous = step_id
     lines += ["  - id: write", "    component: filesystem.csv_writer", "    mode: write", f"    needs: [{previous}]",
               "    config:", "      path: out/${params.since}.csv"]
