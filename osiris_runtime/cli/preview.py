@@ -44,13 +44,13 @@ def preview_command(pipeline: Path, step_id: str, limit: int, as_json: bool, con
     redactor = Redactor()
     compiled, work_dir = _load_or_compile(pipeline, registry, env, params, profile, connections_path, as_json)
     engine = LocalEngine(registry, redactor)
-    resolver = engine._resolver(RunOptions(connections_file=_connections_file(pipeline, env, connections_path),
+    resolver = engine.connection_resolver(RunOptions(connections_file=_connections_file(pipeline, env, connections_path),
                                            secrets_file=secrets_file), redactor)
 
     def resolve(step):  # noqa: ANN001, ANN202 - a StepPlan
         from osiris_runtime.oml.connections import with_step_overrides
 
-        target = engine._target(step)
+        target = engine.step_target(step)
         spec = registry.get(step.component)
         resolved = resolver.resolve(target) if target is not None else {}
         return with_step_overrides(resolved, step.config, spec) if spec is not None and target is not None else resolved

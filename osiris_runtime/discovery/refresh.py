@@ -43,7 +43,7 @@ def refresh_alias(alias: "ConnectionAlias", resolver: "ConnectionResolver", regi
                   pattern: str | None = None, force: bool = False, max_age_s: float | None = None,
                   timeout: float = 10.0, progress: Progress | None = None) -> RefreshResult:
     """Discover `alias` unless a matching cache (same connection, pattern, young enough) exists."""
-    from osiris_runtime.cli.connections import classify
+    from osiris_runtime.connectivity import classify
     from osiris_runtime.secrets import ConnectionTarget
 
     label = f"@{alias.family}.{alias.alias}"

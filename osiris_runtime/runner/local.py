@@ -86,9 +86,9 @@ class LocalEngine:
                  manifest_fingerprint=(pipeline.manifest.get("fingerprints") or {}).get("manifest"))
         try:
             prepared.steps = steps_from_manifest(pipeline.manifest, pipeline.cfgs)
-            prepared.resolver = self._resolver(options, redactor)
+            prepared.resolver = self.connection_resolver(options, redactor)
             for step in prepared.steps:
-                prepared.targets[step.id] = self._target(step)
+                prepared.targets[step.id] = self.step_target(step)
                 if prepared.targets[step.id] is not None:
                     self._resolve(prepared, step)  # fail fast: an unset variable stops the run before any data moves
             prepared.compiled_files = pipeline.files()
@@ -115,14 +115,15 @@ class LocalEngine:
             keys |= set(self.registry.get_secret_map(spec.name).secret_keys)
         return keys
 
-    def _resolver(self, options: RunOptions, redactor: Redactor) -> ConnectionResolver:
+    def connection_resolver(self, options: RunOptions, redactor: Redactor) -> ConnectionResolver:
+        """Resolves aliases as a run does: the connections file, then the secrets file and environment."""
         from osiris_runtime.secrets import secret_keys_from_registry
 
         keys_for = secret_keys_from_registry(self.registry) if self.registry is not None else (lambda family: ())
         return ConnectionResolver(options.connections_file, SecretSources(options.secrets_file, options.env), redactor,
                                   keys_for)
 
-    def _target(self, step: StepPlan) -> ConnectionTarget | None:
+    def step_target(self, step: StepPlan) -> ConnectionTarget | None:
         """Explicit `@family.alias`, the family default for components that take a connection, or none."""
         if step.connection:
             return parse_target(step.connection, step.family)

@@ -80,7 +80,7 @@ def test_rest_only_supabase_through_openapi(pg_db: str):
 
 
 def test_rest_wrong_key_is_an_auth_failure_without_the_key(pg_db: str):
-    from osiris_runtime.cli.connections import classify
+    from osiris_runtime.connectivity import classify
 
     fake = fake_postgrest
     with fake.FakePostgrest(f"host=127.0.0.1 port=5432 user=postgres dbname={pg_db}", api_key=REST_KEY) as server:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import osiris
 
-from osiris_runtime.cli.connections import classify
+from osiris_runtime.connectivity import classify
 
 CONNECTIONS = """\
 connections:

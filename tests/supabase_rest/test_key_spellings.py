@@ -73,7 +73,7 @@ def test_the_rest_driver_reads_every_spelling(spelling: str):
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
 def test_the_doctor_authenticates_with_every_spelling(spelling: str, server):
-    from osiris_runtime.cli.connections import _check_supabase
+    from osiris_runtime.connectivity import _check_supabase
 
     _check_supabase({"url": server.url, spelling: API_KEY}, 5.0)  # raises PermissionError on a bad key
     with pytest.raises(PermissionError):
