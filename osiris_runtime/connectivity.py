@@ -103,22 +103,29 @@ def _check_supabase(connection: Mapping[str, Any], timeout: float) -> None:
     if has_direct_connection(connection):
         _check_postgres(connection, timeout)
         return
-    import httpx
-
     from osiris_runtime.oml.connections import field_value
 
     url, key = connection.get("url"), field_value(connection, "key")  # or service_role_key / anon_key
     if not url or not key:
         raise ConfigError("the alias needs `url` and `key` (or `service_role_key`/`anon_key`, or `dsn` for a direct connection)",
                           code="connection.missing-field")
+    response = get_rest_root(str(url), str(key), timeout)
+    if response.status_code >= 400:
+        raise RuntimeError(f"HTTP {response.status_code} from the REST endpoint")
+
+
+def get_rest_root(url: str, key: str, timeout: float, headers: Mapping[str, str] | None = None) -> Any:
+    """`GET <url>/rest/v1/` with the key (an httpx.Response). A failure to connect or a timeout
+    raises what `classify` knows; a refused key (401/403) raises PermissionError."""
+    import httpx
+
     try:
-        response = httpx.get(f"{str(url).rstrip('/')}/rest/v1/", headers={"apikey": str(key), "Authorization": f"Bearer {key}"},
-                             timeout=timeout)
+        response = httpx.get(f"{url.rstrip('/')}/rest/v1/", timeout=timeout,
+                             headers={"apikey": key, "Authorization": f"Bearer {key}", **(headers or {})})
     except httpx.ConnectError as exc:
         raise ConnectionError(str(exc)) from None
     except httpx.TimeoutException:
         raise TimeoutError("timed out") from None
     if response.status_code in (401, 403):
         raise PermissionError(f"authentication failed (HTTP {response.status_code})")
-    if response.status_code >= 400:
-        raise RuntimeError(f"HTTP {response.status_code} from the REST endpoint")
+    return response

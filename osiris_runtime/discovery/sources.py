@@ -216,26 +216,18 @@ def discover_postgres(connection: Mapping[str, Any], timeout: float, report: Pro
 
 def discover_postgrest(connection: Mapping[str, Any], timeout: float, report: Progress) -> Discovered:
     """One `GET /rest/v1/`: PostgREST's OpenAPI description of the exposed schema."""
-    import httpx
-
+    from osiris_runtime.connectivity import get_rest_root
     from osiris_runtime.drivers.supabase_rest import describe_table
+    from osiris_runtime.oml.connections import field_value
 
     url = connection.get("url") or (f"https://{connection['project_id']}.supabase.co" if connection.get("project_id") else None)
-    key = connection.get("key") or connection.get("service_role_key") or connection.get("anon_key")
+    key = field_value(connection, "key")  # or service_role_key / anon_key
     if not url or not key:
         raise ConfigError("the Supabase alias needs `url` and `key` (or a direct `dsn`)", code="connection.missing-field")
     schema = str(connection.get("schema") or "public")
     report("connect", 0, 2)
-    try:
-        response = httpx.get(f"{str(url).rstrip('/')}/rest/v1/", timeout=timeout, headers={
-            "apikey": str(key), "Authorization": f"Bearer {key}", "Accept-Profile": schema,
-            "Accept": "application/openapi+json, application/json"})
-    except httpx.ConnectError as exc:
-        raise ConnectionError(str(exc)) from None
-    except httpx.TimeoutException:
-        raise TimeoutError("timed out") from None
-    if response.status_code in (401, 403):
-        raise PermissionError(f"authentication failed (HTTP {response.status_code})")
+    response = get_rest_root(str(url), str(key), timeout, headers={
+        "Accept-Profile": schema, "Accept": "application/openapi+json, application/json"})
     try:
         body = response.json() if response.is_success else None
     except ValueError:
