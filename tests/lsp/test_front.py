@@ -415,7 +415,15 @@ def test_each_pull_gets_one_answer(tmp_path):
             server.send({"jsonrpc": "2.0", "id": request_id, "method": "textDocument/diagnostic", "params": {"textDocument": {"uri": target}}})
         server.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 2}})
         server.send({"jsonrpc": "2.0", "id": 5, "method": "shutdown"})
-        seen = server.receive(lambda m: m.get("id") == 5)
+        # Requests run concurrently: `shutdown` may be answered before a pull still validating.
+        answered: set[int] = set()
+
+        def all_answered(message: dict) -> bool:
+            if "method" not in message:
+                answered.add(message.get("id"))
+            return answered >= {2, 3, 4, 5}
+
+        seen = server.receive(all_answered)
         answers = [m["id"] for m in seen if "method" not in m and m.get("id") != 1]
         assert sorted(answers) == [2, 3, 4, 5], seen
         first = next(m for m in seen if m.get("id") == 2)
