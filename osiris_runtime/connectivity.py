@@ -103,12 +103,12 @@ def _check_supabase(connection: Mapping[str, Any], timeout: float) -> None:
     if has_direct_connection(connection):
         _check_postgres(connection, timeout)
         return
-    from osiris_runtime.oml.connections import field_value
+    from osiris_runtime.oml.connections import field_value, supabase_rest_url
 
-    url, key = connection.get("url"), field_value(connection, "key")  # or service_role_key / anon_key
+    url, key = supabase_rest_url(connection), field_value(connection, "key")  # or service_role_key / anon_key
     if not url or not key:
-        raise ConfigError("the alias needs `url` and `key` (or `service_role_key`/`anon_key`, or `dsn` for a direct connection)",
-                          code="connection.missing-field")
+        raise ConfigError("the alias needs `url` (or `project_id`) and `key` (or `service_role_key`/`anon_key`, "
+                          "or `dsn` for a direct connection)", code="connection.missing-field")
     response = get_rest_root(str(url), str(key), timeout)
     if response.status_code >= 400:
         raise RuntimeError(f"HTTP {response.status_code} from the REST endpoint")

@@ -218,12 +218,13 @@ def discover_postgrest(connection: Mapping[str, Any], timeout: float, report: Pr
     """One `GET /rest/v1/`: PostgREST's OpenAPI description of the exposed schema."""
     from osiris_runtime.connectivity import get_rest_root
     from osiris_runtime.drivers.supabase_rest import describe_table
-    from osiris_runtime.oml.connections import field_value
+    from osiris_runtime.oml.connections import field_value, supabase_rest_url
 
-    url = connection.get("url") or (f"https://{connection['project_id']}.supabase.co" if connection.get("project_id") else None)
+    url = supabase_rest_url(connection)
     key = field_value(connection, "key")  # or service_role_key / anon_key
     if not url or not key:
-        raise ConfigError("the Supabase alias needs `url` and `key` (or a direct `dsn`)", code="connection.missing-field")
+        raise ConfigError("the Supabase alias needs `url` (or `project_id`) and `key` (or a direct `dsn`)",
+                          code="connection.missing-field")
     schema = str(connection.get("schema") or "public")
     report("connect", 0, 2)
     response = get_rest_root(str(url), str(key), timeout, headers={

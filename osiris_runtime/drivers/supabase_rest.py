@@ -51,7 +51,7 @@ from osiris_runtime.drivers.base import StepContext
 from osiris_runtime.drivers.sql_identifiers import split_qualified, validate_identifier
 from osiris_runtime.drivers.step_options import selected_columns
 from osiris_runtime.errors import ConfigError, RunFailed
-from osiris_runtime.oml.connections import field_value
+from osiris_runtime.oml.connections import field_value, supabase_rest_url
 from osiris_runtime.runner.batches import Batch, Column, Schema
 from osiris_runtime.secrets import MASK, Redactor
 
@@ -112,10 +112,7 @@ class RestEndpoint:
     @classmethod
     def resolve(cls, ctx: StepContext) -> "RestEndpoint":
         conn = ctx.connection()
-        url = conn.get("url") or ctx.config.get("url")
-        project_id = conn.get("project_id") or ctx.config.get("project_id")
-        if not url and project_id:
-            url = f"https://{project_id}.supabase.co"
+        url = supabase_rest_url(conn, ctx.config)
         key = field_value(conn, "key")  # `key`, `service_role_key` or `anon_key`
         if not url or not key:
             missing = " and ".join(name for name, value in (("url", url), ("key", key)) if not value)

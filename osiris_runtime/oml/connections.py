@@ -114,6 +114,21 @@ def field_value(fields: Mapping[str, Any], name: str) -> Any:
     return None
 
 
+def supabase_rest_url(*field_sets: Mapping[str, Any]) -> str | None:
+    """The Supabase project url: the first `url` of `field_sets` (in precedence order), else
+    `https://<project_id>.supabase.co` from the first `project_id`; None when neither is given.
+    The one place the url is built from a project reference (driver, discovery, doctor)."""
+    for fields in field_sets:
+        url = field_value(fields, "url")
+        if url is not None:
+            return str(url)
+    for fields in field_sets:
+        project_id = field_value(fields, "project_id")
+        if project_id is not None:
+            return f"https://{str(project_id).strip()}.supabase.co"
+    return None
+
+
 # Fields an alias supplies through another one: the Supabase REST url is built from `project_id`.
 STANDS_IN_FOR: Mapping[str, tuple[str, ...]] = {"url": ("project_id",)}
 
