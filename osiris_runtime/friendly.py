@@ -512,8 +512,10 @@ def _rule_errors(spec: "ComponentSpec", rule: Mapping[str, Any], config: Mapping
     """What one applicable rule finds wrong (as errors; the caller applies the rule's severity)."""
     out: list[FriendlyError] = []
     fix = rule.get("fix")
-    # A missing field sits on the key whose value asked for it (`write_mode: upsert`), else on `config:`.
-    trigger = next((k for k, v in (rule.get("when") or {}).items() if v is not None and k in config), None)
+    # A missing field sits on the key that asked for it (`write_mode: upsert`, a `whenPresent` key the
+    # step sets), else on `config:`.
+    trigger = next((k for k, v in (rule.get("when") or {}).items() if v is not None and k in config),
+                   next((k for k in rule.get("whenPresent", ()) if config.get(k) is not None), None))
     anchor, target = ((trigger,), "key") if trigger else ((), "parent")
     any_of = rule.get("mustAnyOf")
     if any_of and not any(present(f) for f in any_of):

@@ -32,8 +32,27 @@ def _rest_module() -> Any:
         ) from None
 
 
+# Step fields that only shape the direct Postgres connection; PostgREST has no say in them.
+DIRECT_ONLY_FIELDS = ("database", "port", "user", "sslmode")
+
+
 def _is_direct(ctx: StepContext) -> bool:
     return postgres.has_direct_connection(ctx.connection())
+
+
+def _refuse_direct_only_fields(ctx: StepContext) -> None:
+    """A step's `database` (port, user, sslmode) over REST would be ignored: refuse it instead.
+    The validator says the same from the spec's constraints; this holds for a manifest run against
+    a connection that lost its `dsn` since."""
+    named = [name for name in DIRECT_ONLY_FIELDS if ctx.config.get(name) is not None]
+    if named:
+        listed = ", ".join(f"`{name}`" for name in named)
+        raise ConfigError(
+            f"{listed} {'apply' if len(named) > 1 else 'applies'} only to a direct Postgres connection, and this "
+            "connection has none (no `dsn` or `host`): the REST API would ignore it",
+            code="connection.direct-required",
+            fix=f"remove {listed} from the step, or add `dsn` (or `host`) to the connection to use the direct path",
+        )
 
 
 class SupabaseExtractor:
@@ -51,6 +70,7 @@ class SupabaseExtractor:
                 code="connection.direct-required",
                 fix="add `dsn` (or host/database/user/password) to the connection, or read a `table` instead",
             )
+        _refuse_direct_only_fields(self.ctx)
         self.ctx.emit("supabase.path", path="rest")
         return _rest_module().extract_rest(self.ctx)
 
@@ -66,6 +86,7 @@ class SupabaseWriter:
             self.ctx.emit("supabase.path", path="direct")
             postgres.write(self.ctx, options, batches)
             return
+        _refuse_direct_only_fields(self.ctx)
         self.ctx.emit("supabase.path", path="rest")
         _rest_module().write_rest(self.ctx, batches)
         return
