@@ -9,7 +9,8 @@ without touching a value in Python (the Postgres -> Postgres fast path). Other b
 text `COPY`; a `TextBatch` (from MySQL) goes in as the text it already is.
 
 Write: everything happens in one transaction, so a failed run (bad row, lost connection,
-cancellation, a failing upstream step) leaves the target exactly as it was:
+cancellation, a failing upstream step) leaves the target exactly as it was (a connection lost
+during COMMIT itself leaves the outcome unknown, and is reported so: `run.commit-unknown`):
 - append: `COPY` straight into the target;
 - upsert: `COPY` into a temporary staging table, then one `INSERT ... SELECT` that anti-joins the
   target to drop unchanged rows, `ON CONFLICT (key) DO UPDATE ... WHERE ROW(cols) IS DISTINCT FROM
@@ -142,6 +143,19 @@ def database_error(ctx: StepContext, action: str, exc: psycopg.Error) -> RunFail
         f"step {ctx.step_id}: {action}: {what}" + (f" (SQLSTATE {state})" if state else ""),
         code=code,
         fix=_FIX_FOR_SQLSTATE.get(state or ""),
+    )
+
+
+def commit_outcome_unknown(ctx: StepContext, action: str, write_mode: str, exc: BaseException) -> RunFailed:
+    """The connection went while COMMIT was on its way: the server may have committed or not, and
+    nobody on this side can tell. Said as such, never as "unchanged" (a rollback is not known)."""
+    again = ("running it again may write the rows twice" if write_mode == "append"
+             else f"running the {write_mode} again gives the same table")
+    return RunFailed(
+        f"step {ctx.step_id}: {action}: the connection was lost during COMMIT ({_first_line(exc)}); "
+        "the rows may or may not have been committed",
+        code="run.commit-unknown",
+        fix=f"look at the target before running the step again: {again}",
     )
 
 
@@ -570,6 +584,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
     table_sql = pg_table(options.schema, options.table)
     conn = connect(ctx)
     stages: list[PartitionStages] = []  # the loaders of a partitioned stream, once the columns are known
+    committing = False
     try:
         with conn.transaction():
             conn.execute("SET LOCAL statement_timeout = 0")
@@ -579,11 +594,15 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
             # Text without an offset (MySQL TIMESTAMP is read in UTC) means UTC, whatever the server's zone.
             conn.execute("SET LOCAL TimeZone = 'UTC'")
             written = _write_in_transaction(ctx, conn, options, table_sql, first, batches, stages)
+            committing = True  # leaving the block sends COMMIT
         ctx.add_written(written)
         ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=written)
     except OsirisError:
         raise
     except psycopg.Error as exc:
+        if committing and conn.broken:
+            raise commit_outcome_unknown(ctx, f"write to {options.table} ({options.write_mode})", options.write_mode,
+                                         exc) from None
         raise database_error(ctx, f"write to {options.table} ({options.write_mode}); the target is unchanged", exc) from None
     finally:
         conn.close()
