@@ -143,6 +143,9 @@ class DuckDBProcessor:
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
             con.execute(f"SET threads = {self.threads}")
             con.execute(f"SET temp_directory = '{workdir / 'spill'}'")
+            # A relative path in the query is looked for here after the process's directory, as the
+            # e2b engine plans its uploads (runner/sandbox_plan.py): the pipeline's folder by default.
+            con.execute(f"SET file_search_path = {_sql_string(str(Path(self.ctx.work_dir).absolute()))}")
             for input_spool in spooled:
                 self._create_table(con, input_spool)
             if len(inputs) == 1 and SINGLE_INPUT_NAME not in {legacy_view_name(i) for i in inputs} | set(inputs):

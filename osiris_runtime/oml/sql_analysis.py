@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 DIALECT_OF_COMPONENT = {"mysql.extractor": "mysql", "supabase.extractor": "postgres", "duckdb.processor": "duckdb"}
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
@@ -166,3 +167,86 @@ def tables_read(sql: str, dialect: str) -> tuple[SqlName, ...] | None:
         if target is not None:
             created.add(target.name.lower())
     return tuple(sorted(found, key=lambda name: name.start))
+
+
+# DuckDB table functions whose first argument names the file(s) they read; and `read_*` in general
+# (read_csv, read_parquet, read_json_auto, read_ndjson, read_text, read_blob, read_xlsx, ...).
+_FILE_FUNCTIONS = frozenset({"parquet_scan", "parquet_metadata", "parquet_schema", "parquet_file_metadata",
+                             "parquet_kv_metadata", "sniff_csv", "glob"})
+# A `FROM "data.csv"` (an identifier) is read as a file too when no table has that name (a replacement scan).
+_FILE_SUFFIX = re.compile(r"\.(csv|tsv|txt|parquet|json|jsonl|ndjson)(\.gz|\.zst)?$", re.IGNORECASE)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_FILE_CALL = re.compile(r"\b(read_\w+|parquet_\w+|sniff_csv|glob)\s*\(\s*'((?:[^']|'')*)'", re.IGNORECASE)
+_FROM_STRING = re.compile(r"\b(?:from|join)\s+'((?:[^']|'')*)'", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FilesRead:
+    """The files a DuckDB query reads: `paths` as written (globs kept, URLs left out), and the
+    calls whose file argument is not a literal (`read_csv('a' || x)`), which nobody can know
+    before the query runs."""
+
+    paths: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+
+
+def _is_file_function(name: str) -> bool:
+    name = name.lower()
+    return name.startswith("read_") or name in _FILE_FUNCTIONS
+
+
+@functools.lru_cache(maxsize=512)
+def files_read(sql: str, query_params: tuple[tuple[str, object], ...] = ()) -> FilesRead:
+    """What `read_csv('x.csv')`, `read_parquet(['a', 'b'])`, `FROM 'x.parquet'`, `FROM "x.csv"`
+    read in a DuckDB query; `$name` arguments are looked up in `query_params`. A query sqlglot
+    cannot parse is searched for `read_*('...')` and `FROM '...'` literals instead."""
+    import sqlglot
+    from sqlglot import exp
+
+    params = dict(query_params)
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except Exception:  # noqa: BLE001 - DuckDB syntax sqlglot does not know: the literal spellings still show
+        found = [m.group(2) for m in _FILE_CALL.finditer(sql)] + [m.group(1) for m in _FROM_STRING.finditer(sql)]
+        return FilesRead(_local_paths(p.replace("''", "'") for p in found))
+    paths: list[str] = []
+    unknown: list[str] = []
+
+    def literal_paths(arg: object) -> list[str] | None:
+        if isinstance(arg, exp.Literal) and arg.is_string:
+            return [arg.name]
+        if isinstance(arg, exp.Placeholder) and isinstance(params.get(str(arg.name)), str):
+            return [str(params[str(arg.name)])]
+        if isinstance(arg, exp.Array):
+            parts = [literal_paths(item) for item in arg.expressions]
+            return None if any(p is None for p in parts) else [x for p in parts if p for x in p]
+        return None
+
+    for statement in statements:
+        for call in statement.find_all(exp.Func):
+            name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
+            if not _is_file_function(name):
+                continue
+            args = [a for a in (call.args.get("this"), *call.expressions) if a is not None and not isinstance(a, str)]
+            named = [a.expression for a in args if isinstance(a, exp.Kwarg) and a.this.name.lower() == "files"]
+            positional = [a for a in args if not isinstance(a, (exp.EQ, exp.PropertyEQ, exp.Kwarg))]
+            first = (named or positional or [None])[0]
+            found = literal_paths(first) if first is not None else None
+            if found is None:
+                unknown.append(call.sql(dialect="duckdb"))
+            else:
+                paths.extend(found)
+        for table in statement.find_all(exp.Table):
+            ident = table.this
+            if not isinstance(ident, exp.Identifier) or not ident.quoted or table.db:
+                continue
+            start = ident.meta.get("start")
+            written_as_string = start is not None and sql[start:start + 1] == "'"
+            if written_as_string or _FILE_SUFFIX.search(ident.name):
+                paths.append(ident.name)
+    return FilesRead(_local_paths(paths), tuple(dict.fromkeys(unknown)))
+
+
+def _local_paths(paths: Iterable[str]) -> tuple[str, ...]:
+    """Paths in order, once each, without URLs (`https://`, `s3://`: read from where they are)."""
+    return tuple(dict.fromkeys(p for p in paths if p and not _URL.match(p)))

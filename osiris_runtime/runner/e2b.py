@@ -131,10 +131,12 @@ class E2BEngine(LocalEngine):
         box = SandboxRun(options.sandbox_template, options.sandbox_timeout or DEFAULT_TIMEOUT_S)
         prepared.engine_record = box
         layout = SandboxLayout.for_run(prepared.run_id)
-        plan = plan_transfers(prepared.steps, Path(options.work_dir).absolute(), layout)
+        plan = plan_transfers(prepared.steps, Path(options.work_dir).absolute(), layout, Path.cwd())
         mapper = PathMapper({layout.work: str(Path(options.work_dir).absolute()),
                              layout.run_dir: str(prepared.run_dir), layout.root: str(prepared.run_dir)})
         stream = RemoteStream(prepared, mapper)
+        if plan.unknown_reads:  # refused before a sandbox exists: nothing to create, upload or pay for
+            return stream.failure(_unplannable_reads(plan))
         sandbox = None
         try:
             sandbox = self._create(prepared, box)
@@ -219,9 +221,10 @@ class E2BEngine(LocalEngine):
             files.append({"path": layout.connections, "data": connections.read_bytes()})
         seen: set[str] = set()
         for transfer in plan.reads:
-            if transfer.remote not in seen and transfer.local.is_file():
-                seen.add(transfer.remote)
-                files.append({"path": transfer.remote, "data": transfer.local.read_bytes()})
+            for local, remote in transfer.sources():
+                if remote not in seen:
+                    seen.add(remote)
+                    files.append({"path": remote, "data": local.read_bytes()})
         self._write(sandbox, files)
         box.uploaded.extend(f["path"] for f in files)
         box.upload_ms = _ms_since(started)
@@ -369,6 +372,18 @@ class E2BEngine(LocalEngine):
     def _status_extra(self, prepared: PreparedRun, result: ExecResult) -> dict[str, Any]:
         box = prepared.engine_record
         return {"sandbox": box.to_json()} if isinstance(box, SandboxRun) else {}
+
+
+def _unplannable_reads(plan: SandboxPlan) -> StepError:
+    step, call = plan.unknown_reads[0]
+    return StepError(
+        "e2b.query-file-unknown",
+        f"step `{step}`: the query reads a file named by an expression (`{call}`), which the e2b engine "
+        "cannot know before the run, so it cannot upload it; fix: write the path as a literal "
+        "(`read_csv('data/orders.csv')`), pass it as a `query_params` value (`read_csv($file)`), "
+        "or run with --engine local",
+        int(ExitCode.CONFIG),
+    )
 
 
 class RemoteStream:
