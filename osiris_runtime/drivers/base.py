@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Protocol
 
+from osiris_runtime.errors import RunFailed
 from osiris_runtime.runner.batches import Batch
 
 
@@ -58,3 +59,17 @@ class Driver(Protocol):
     def __init__(self, ctx: StepContext) -> None: ...
 
     def run(self, inputs: Mapping[str, Iterator[Batch]]) -> Iterator[Batch] | None: ...
+
+
+def commit_outcome_unknown(ctx: StepContext, action: str, write_mode: str, cause: str) -> RunFailed:
+    """The connection went while COMMIT was on its way: the server may have committed or not, and
+    nobody on this side can tell. Said as such, never as "unchanged" (a rollback is not known).
+    `cause`: the client library's one-line reason."""
+    again = ("running it again may write the rows twice" if write_mode == "append"
+             else f"running the {write_mode} again gives the same table")
+    return RunFailed(
+        f"step {ctx.step_id}: {action}: the connection was lost during COMMIT ({cause}); "
+        "the rows may or may not have been committed",
+        code="run.commit-unknown",
+        fix=f"look at the target before running the step again: {again}",
+    )

@@ -18,7 +18,9 @@ place keeping the table's definition:
   rest inserted or updated in place by primary key, so child rows of kept keys stay valid (and a
   child of a removed key fails the run under `RESTRICT`, changing nothing).
 A table created by `create_if_missing` is dropped again when the run fails, so the database is left
-as it was; a message says "the target is unchanged" only before anything was committed to it.
+as it was; a message says "the target is unchanged" only before anything was committed to it. A
+connection lost during the COMMIT (or the final swap of a replace) leaves the outcome unknown and is
+reported so: `run.commit-unknown`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from osiris_runtime.drivers.base import StepContext
+from osiris_runtime.drivers.base import StepContext, commit_outcome_unknown
 from osiris_runtime.drivers.sql_identifiers import mysql_table, quote_mysql
 from osiris_runtime.drivers.sql_types import (
     create_table_ddl,
@@ -196,10 +198,13 @@ def _message(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def database_error(ctx: StepContext, action: str, exc: BaseException) -> RunFailed:
+def _connection_lost(exc: BaseException) -> bool:
     args = getattr(exc, "args", ())
-    lost = bool(args) and args[0] in (2006, 2013, 2055, 1927)  # server gone / lost / killed
-    code = "run.connection-lost" if lost else "run.database-error"
+    return bool(args) and args[0] in (2006, 2013, 2055, 1927)  # server gone / lost / killed
+
+
+def database_error(ctx: StepContext, action: str, exc: BaseException) -> RunFailed:
+    code = "run.connection-lost" if _connection_lost(exc) else "run.database-error"
     return RunFailed(f"step {ctx.step_id}: {action}: {_message(exc)}", code=code)
 
 
@@ -578,6 +583,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
     created = False
     staged: str | None = None
     total = 0
+    committing = False  # from here on a lost connection leaves the target's state unknown
     try:
         first = next(iter(batches), None)
         rest = batches
@@ -601,6 +607,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
             if options.write_mode == "replace":
                 with conn.cursor() as cur:
                     cur.execute(f"DELETE FROM {target_sql}")
+                committing = True
                 conn.commit()
             return
         by_name = {c.name: c for c in columns or []}
@@ -623,8 +630,10 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
                 for start in range(0, len(rows), options.batch_size):
                     cur.executemany(sql, rows[start : start + options.batch_size])
                 total += len(batch)
+        committing = options.write_mode != "replace"  # a replace commits only its staging table here
         conn.commit()
         if options.write_mode == "replace" and staged:
+            committing = True
             _put_in_place(conn, options, staged, first.schema.names)
             staged = None
         ctx.add_written(total)
@@ -634,6 +643,10 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
         ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=total)
         ctx.emit("write.leftover", table=done.leftover, reason=_message(done.cause))
     except client.error as exc:
+        if committing and _connection_lost(exc):
+            _undo(ctx, conn, client, options, False, staged)  # a target this run created may hold committed rows: kept
+            raise commit_outcome_unknown(ctx, f"write to {options.table} ({options.write_mode})", options.write_mode,
+                                         _message(exc)) from None
         _undo(ctx, conn, client, options, created, staged)
         raise database_error(ctx, f"write to {options.table} ({options.write_mode}); the target is unchanged", exc) from None
     except BaseException:  # our own errors, an upstream step's failure, cancellation
@@ -739,10 +752,13 @@ def _swap(cur: Any, target: str, stage: str, old: str) -> None:
 def _undo(ctx: StepContext, conn: Any, client: MySQLClient, options: WriteOptions, created: bool, staged: str | None) -> None:
     """Roll back and drop what this run created, so the database is as it was.
 
-    When the connection is gone the server has already rolled back; tables this run created are
-    then dropped over a fresh connection (a leftover stage is also dropped by the next run).
+    When the connection went before COMMIT the server has already rolled back; tables this run
+    created are then dropped over a fresh connection (a leftover stage is also dropped by the next
+    run). After a COMMIT whose answer was lost the caller passes `created=False`: that table may
+    hold the committed rows.
     """
-    drops = [mysql_table(options.schema, staged)] if staged else []
+    # `<stage>_old` is the target's old table when a swap's RENAME went through unanswered (`_swap`).
+    drops = [mysql_table(options.schema, staged), mysql_table(options.schema, staged + "_old")] if staged else []
     if created:
         drops.append(mysql_table(options.schema, options.table))
     for attempt in range(2):

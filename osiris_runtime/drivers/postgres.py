@@ -40,7 +40,7 @@ from psycopg import pq
 from psycopg.adapt import Transformer
 from psycopg.conninfo import make_conninfo
 
-from osiris_runtime.drivers.base import StepContext
+from osiris_runtime.drivers.base import StepContext, commit_outcome_unknown
 from osiris_runtime.drivers.postgres_stages import PartitionStages
 from osiris_runtime.drivers.postgres_swap import Swap, begin_swap, commit_swap
 from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
@@ -143,19 +143,6 @@ def database_error(ctx: StepContext, action: str, exc: psycopg.Error) -> RunFail
         f"step {ctx.step_id}: {action}: {what}" + (f" (SQLSTATE {state})" if state else ""),
         code=code,
         fix=_FIX_FOR_SQLSTATE.get(state or ""),
-    )
-
-
-def commit_outcome_unknown(ctx: StepContext, action: str, write_mode: str, exc: BaseException) -> RunFailed:
-    """The connection went while COMMIT was on its way: the server may have committed or not, and
-    nobody on this side can tell. Said as such, never as "unchanged" (a rollback is not known)."""
-    again = ("running it again may write the rows twice" if write_mode == "append"
-             else f"running the {write_mode} again gives the same table")
-    return RunFailed(
-        f"step {ctx.step_id}: {action}: the connection was lost during COMMIT ({_first_line(exc)}); "
-        "the rows may or may not have been committed",
-        code="run.commit-unknown",
-        fix=f"look at the target before running the step again: {again}",
     )
 
 
@@ -602,7 +589,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
     except psycopg.Error as exc:
         if committing and conn.broken:
             raise commit_outcome_unknown(ctx, f"write to {options.table} ({options.write_mode})", options.write_mode,
-                                         exc) from None
+                                         _first_line(exc)) from None
         raise database_error(ctx, f"write to {options.table} ({options.write_mode}); the target is unchanged", exc) from None
     finally:
         conn.close()
