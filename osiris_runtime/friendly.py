@@ -519,10 +519,12 @@ def _rule_errors(spec: "ComponentSpec", rule: Mapping[str, Any], config: Mapping
     anchor, target = ((trigger,), "key") if trigger else ((), "parent")
     any_of = rule.get("mustAnyOf")
     if any_of and not any(present(f) for f in any_of):
+        # A field only the connection may set (`dsn`) is no quick fix in the step: no `missing` then.
+        on_alias = any(getattr(spec.connection_fields.get(f), "override", None) == "forbidden" for f in any_of)
         out.append(FriendlyError("config.constraint", " or ".join(any_of), anchor, target, rule["error"],
                                  fix or "add " + " or ".join(f"`{f}`" for f in any_of),
                                  example_for(spec, any_of[0], spec.properties.get(any_of[0], {})), spec.doc_url,
-                                 {"missing": list(any_of), "any_of": True}))
+                                 {"any_of": True, "connection": True} if on_alias else {"missing": list(any_of), "any_of": True}))
     for name, fragment in (rule.get("must") or {}).items():
         if not isinstance(fragment, Mapping):  # a plain value (Osiris v0.1.0 specs): must equal it
             value = config.get(name, spec.properties.get(name, {}).get("default"))

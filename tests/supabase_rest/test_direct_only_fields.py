@@ -86,3 +86,9 @@ def test_the_extractor_refuses_an_sslmode_over_rest_before_any_request(server: A
         SupabaseExtractor(ctx).run({})
     assert refused.value.code == "connection.direct-required" and "`sslmode`" in refused.value.message
     assert server.requests == []
+
+
+def test_no_quick_fix_data_adds_a_connection_only_field_to_the_step():
+    """`dsn` may not be set in a step (`connection.forbidden-override`): "add dsn" would be a wrong fix."""
+    [error] = constraint_errors(pipeline("supabase.writer", "write", "table: movies", "database: analytics"), REST_ONLY)
+    assert "missing" not in error.data and error.data.get("connection") is True
