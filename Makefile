@@ -20,10 +20,14 @@ $(STAMP): pyproject.toml
 # What the checkout derives, with its own stamp so that pulling a source or spec change redoes this
 # and not the whole install. The built-in specs, checked once: a CLI's first run and the language
 # server skip re-checking them. Bytecode, as a wheel install writes it: an editable install has none,
-# and where PYTHONDONTWRITEBYTECODE is set every start would compile the sources again.
+# and where PYTHONDONTWRITEBYTECODE is set every start would compile the sources again. The code of
+# the runtime's dataclass methods and `osiris --help` at each width: the CLI's start needs neither a
+# compile nor click for them (a changed source simply misses).
 DERIVED := $(VENV)/.derived
 $(DERIVED): $(STAMP) $(wildcard components/*/spec.yaml) components/spec.schema.json $(shell find osiris_runtime osiris_lsp -name '*.py')
 	$(BIN)/python -m osiris_runtime.registry
+	$(BIN)/python -m osiris_runtime.code_cache
+	$(BIN)/python -m osiris_runtime.cli.group_help
 	$(BIN)/python -m compileall -q osiris_runtime osiris_lsp
 	touch $@
 

@@ -506,11 +506,9 @@ def write_shipped_spec_cache() -> list[Diagnostic]:
 
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     """`$OSIRIS_CACHE_DIR`, else `$XDG_CACHE_HOME/osiris`, else `~/.cache/osiris`; specs go in `specs/`."""
-    env = os.environ if env is None else env
-    if env.get("OSIRIS_CACHE_DIR"):
-        return Path(env["OSIRIS_CACHE_DIR"]) / "specs"
-    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "osiris" / "specs"
+    from osiris_runtime.cache_root import cache_root
+
+    return Path(cache_root(env)) / "specs"
 
 
 def registry_for_cli(env: Mapping[str, str] | None = None) -> "Registry":

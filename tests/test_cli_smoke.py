@@ -23,7 +23,8 @@ def test_unknown_option_is_a_usage_error_with_exit_2_and_no_traceback():
 def test_help_summaries_are_the_commands_own_and_help_imports_no_subcommand():
     import click
 
-    from osiris_runtime.cli.main import SUBCOMMANDS, cli
+    from osiris_runtime.cli.app import cli
+    from osiris_runtime.cli.main import SUBCOMMANDS
 
     ctx = click.Context(cli)
     for name, (_, summary) in SUBCOMMANDS.items():

@@ -1,16 +1,11 @@
-"""The `osiris` command: a thin Click group whose subcommands load lazily.
-
-Each subcommand lives in its own module under `osiris_runtime.cli` and is imported only when it
-is invoked (or when help lists it), so `osiris components list` never pays for the runner's
-imports. Cold start matters: editors and CI call the CLI often.
+"""The `osiris` command's entry points: the click group of cli/app.py, or, for the command lines
+cli/fast_path.py knows, the command without importing click. Cold start matters: editors and CI
+call the CLI often.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
-
-import click
 
 # name -> ("module:attribute" of a click.Command, its one-line summary). The summary is listed by
 # `osiris --help` without importing the module; tests/cli check it equals the command's own.
@@ -36,47 +31,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SUBCOMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = SUBCOMMANDS.get(cmd_name)
-        if entry is None:
-            return None
-        module_name, attr = entry[0].split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # not built yet
-                return None
-            raise
-        return getattr(module, attr)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list from SUBCOMMANDS' summaries: `osiris --help` imports no subcommand."""
-        names = self.list_commands(ctx)
-        limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = [(name, _summary_within(SUBCOMMANDS[name][1], limit)) for name in names]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-def _summary_within(summary: str, limit: int) -> str:
-    """Click's own shortening of a summary (its helper for this is deprecated)."""
-    return click.Command("", help=summary).get_short_help_str(limit)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="osiris-oml", prog_name="osiris")
-@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """Osiris: validate, compile and run OML data pipelines."""
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
-
-
 # Commands that only read their inputs and write their own files (closed by `with`), then end. Run
 # as the program, they tune the cyclic GC for a short-lived process (see `run_cli`). Commands that
 # hold connections, threads or sandboxes (run, discover, preview, ...) or talk for long (chat, mcp)
@@ -89,10 +43,30 @@ def main(argv: list[str] | None = None) -> None:
 
     `argv` None: the process's own command line, and the process ends with the command.
     """
-    from osiris_runtime.cli.exits import run_cli
+    import os
 
-    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
-    run_cli(cli, argv, short_lived=argv is None and command in _SHORT_COMMANDS)
+    from osiris_runtime.cli.fast_path import fast_command, help_page
+
+    args = sys.argv[1:] if argv is None else argv
+    page = help_page(args, os.environ)
+    if page is not None:  # `osiris --help`, as click prints it
+        from osiris_runtime.cli.echo import echo
+
+        echo(page)
+        sys.exit(0)
+    from osiris_runtime.cli.exits import run_cli
+    from osiris_runtime.code_cache import compiled_dataclass_methods
+
+    command = next((a for a in args if not a.startswith("-")), None)
+    short_lived = argv is None and command in _SHORT_COMMANDS
+    parsed = fast_command(args, os.environ)  # the common command lines, without importing click
+    with compiled_dataclass_methods():  # the methods of the dataclasses the command defines: compiled once, cached
+        if parsed is not None:
+            run_cli(None, argv, short_lived=short_lived, command=parsed)
+        else:
+            from osiris_runtime.cli.app import cli
+
+            run_cli(cli, argv, short_lived=short_lived)
 
 
 def headless_run(argv: list[str] | None = None) -> None:
@@ -105,6 +79,8 @@ def headless_run(argv: list[str] | None = None) -> None:
 
         print(f"osiris-run, version {installed_version()}")
         sys.exit(0)
+    from osiris_runtime.cli.app import cli
+
     run_cli(cli, ["run", "--headless", *args], prog_name="osiris-run")
 
 

@@ -163,7 +163,7 @@ def _load_or_compile(target: Path, registry: Any, env: dict[str, str], params: d
     if is_manifest_file(target):
         return load_compiled_to_run(target.parent), Path.cwd()
     # Same inputs and same call as `osiris compile`, so a pipeline runs exactly as it compiles.
-    from osiris_runtime.cli.compile import load_pipeline_connections, read_pipeline_text
+    from osiris_runtime.cli.compile_to_dir import load_pipeline_connections, read_pipeline_text
 
     text = read_pipeline_text(target)
     connections = load_pipeline_connections(target, env, connections_path)

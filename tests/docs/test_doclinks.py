@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from osiris_lsp.convert import lsp_diagnostic
 from osiris_lsp.settings import ServerSettings
-from osiris_runtime.cli.main import cli
+from osiris_runtime.cli.app import cli
 from osiris_runtime.doclinks import resolve_doc_url, troubleshooting_url
 from osiris_runtime.errors import Diagnostic
 

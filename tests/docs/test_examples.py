@@ -20,7 +20,7 @@ import click
 import pytest
 from ruamel.yaml import YAML
 
-from osiris_runtime.cli.main import cli
+from osiris_runtime.cli.app import cli
 from osiris_runtime.oml.connections import load_connections, parse_connections, validate_connections
 from osiris_runtime.oml.document import parse_oml
 from osiris_runtime.oml.rules import validate
