@@ -207,6 +207,7 @@ def click_shape(command: Any) -> tuple[Param, ...]:
 
     shapes: list[Param] = []
     for param in command.params:
+        info = param.to_info_dict()  # defaults as click resolves them (not its internal UNSET)
         kind_type: tuple[Any, ...]
         if isinstance(param.type, click.Path):
             t = param.type
@@ -218,9 +219,9 @@ def click_shape(command: Any) -> tuple[Param, ...]:
             if not param.type.case_sensitive:
                 raise ValueError(f"{param.name}: case-insensitive choice")
             kind_type = ("choice", tuple(param.type.choices))
-        elif param.type is click.STRING:
+        elif isinstance(param.type, click.types.StringParamType):
             kind_type = ("text",)
-        elif param.type is click.BOOL:
+        elif isinstance(param.type, click.types.BoolParamType):
             kind_type = ("bool",)
         else:
             raise ValueError(f"{param.name}: type {param.type!r}")
@@ -235,7 +236,7 @@ def click_shape(command: Any) -> tuple[Param, ...]:
                     or param.expose_value is False or any(not o.startswith("--") for o in param.opts)):
                 raise ValueError(f"{param.name}: option shape")
             if param.is_flag:
-                if param.flag_value is not True or param.default is not False or param.multiple or param.envvar:
+                if info["flag_value"] is not True or info["default"] is not False or param.multiple or param.envvar:
                     raise ValueError(f"{param.name}: flag shape")
                 kind = "flag"
             else:
@@ -247,6 +248,8 @@ def click_shape(command: Any) -> tuple[Param, ...]:
         envvar = param.envvar
         if envvar is not None and not isinstance(envvar, str):
             raise ValueError(f"{param.name}: envvar {envvar!r}")
-        default = param.default if not callable(param.default) else ValueError
+        default = info["default"]
+        if callable(default):
+            raise ValueError(f"{param.name}: default computed when parsed")
         shapes.append((param.name, kind, opts, kind_type, param.required, param.multiple, default, envvar, callback))
     return tuple(shapes)
