@@ -15,12 +15,13 @@ dumper whose quoting and wrapping change between releases. The rules, also in do
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from osiris_runtime.sha256 import sha256
 
 __all__ = [
     "CanonicalError",
@@ -132,7 +133,7 @@ def canonical_json(value: Any) -> bytes:
 def fingerprint(value: Any) -> str:
     """`sha256:<hex>` of the compact canonical JSON of a value."""
     text = json.dumps(normalize(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return "sha256:" + sha256(text.encode("utf-8")).hexdigest()
 
 
 def canonical_yaml(value: Any) -> bytes:

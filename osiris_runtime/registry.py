@@ -13,7 +13,6 @@ re-checks the spec files' mtimes, so an edited, added or removed spec is seen on
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence
 
 from osiris_runtime.errors import Diagnostic, Range, Severity, ValidationFailed
+from osiris_runtime.sha256 import sha256
 
 if TYPE_CHECKING:  # jsonschema costs ~70 ms to import; only pay for it when a spec must be checked
     from jsonschema.protocols import Validator
@@ -195,7 +195,7 @@ def _spec_fingerprint(raw: Mapping[str, Any], path: Path) -> str:
     try:
         return fingerprint(raw)
     except CanonicalError:  # e.g. a NaN default: still a stable identity from the file's bytes
-        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        return "sha256:" + sha256(path.read_bytes()).hexdigest()
 
 
 def secret_map_of(spec: ComponentSpec) -> SecretMap:
@@ -419,7 +419,7 @@ _CACHE_ENTRY_FORMAT = "spec+fingerprint/1"
 @functools.lru_cache(maxsize=1)
 def _digest_prefix() -> Any:
     """What every cache key starts with: the supported majors and the spec schema (read once)."""
-    h = hashlib.sha256()
+    h = sha256()
     h.update(f"{_CACHE_ENTRY_FORMAT}\0{sorted(SUPPORTED_SPEC_MAJORS)!r}".encode())
     h.update((BUILTIN_COMPONENTS_DIR / SPEC_SCHEMA_FILENAME).read_bytes())
     h.update(b"\0")

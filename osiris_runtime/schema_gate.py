@@ -100,10 +100,10 @@ class GateStore:
         return f"GateStore({self.directory!r}, {self.shipped!r})"
 
     def key(self, schema_text: str) -> str:
-        import hashlib
+        from osiris_runtime.sha256 import sha256
         from importlib.util import MAGIC_NUMBER
 
-        return hashlib.sha256(f"{MAGIC_NUMBER.hex()}\0{sorted(_OPTIONS.items())}\0{schema_text}".encode()).hexdigest()
+        return sha256(f"{MAGIC_NUMBER.hex()}\0{sorted(_OPTIONS.items())}\0{schema_text}".encode()).hexdigest()
 
     def get(self, key: str) -> Any | None:
         code = self._read(self.directory, key)
