@@ -33,7 +33,7 @@ def test_help_summaries_are_the_commands_own_and_help_imports_no_subcommand():
     probe = ("import sys; from osiris_runtime.cli.main import main\n"
              "try: main(['--help'])\nexcept SystemExit: pass\n"
              f"print(sorted(m for m in sys.modules if m in {subcommand_modules!r}"
-             " or m in ('jsonschema', 'ruamel.yaml', 'rich', 'osiris_runtime.registry', 'osiris_runtime.errors')))")
+             " or m in ('jsonschema', 'ruamel.yaml', 'rich', 'osiris_runtime.registry', 'osiris_runtime.errors', 'click')))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip().splitlines()[-1] == "[]", loaded
 
@@ -46,6 +46,7 @@ _NOT_NEEDED_BY_VALID_INPUT = (
     "httpx", "pandas", "openai", "mcp", "e2b", "dotenv", "yaml", "pygls", "lsprotocol", "osiris_lsp",
     "osiris_runtime.runner", "osiris_runtime.discovery", "osiris_runtime.ai", "osiris_runtime.preview",
     "osiris_runtime.secrets",  # sources, resolver and redactor of a run (validate without --secrets-file)
+    "click", "hashlib",  # the fast path parses these command lines (cli/fast_path.py); SHA-256 is CPython's own
 )
 # Of the drivers package, the validator's SQL rules use these two pure modules only.
 _DRIVER_MODULES_OF_THE_VALIDATOR = {"osiris_runtime.drivers", "osiris_runtime.drivers.query_params",
