@@ -39,6 +39,9 @@ class StepContext:
     rows_read: int = 0
     rows_written: int = 0
     extra_metrics: dict[str, Any] = field(default_factory=dict)
+    # Batch forms every consumer of this step's stream takes as they are (the runner fills it from
+    # the consumers' drivers' `accepts`); an extractor may then produce one of them instead of values.
+    consumers_accept: frozenset[str] = frozenset()
 
     def connection(self) -> dict[str, Any]:
         """The resolved connection for this step (secrets included): call again to reconnect."""

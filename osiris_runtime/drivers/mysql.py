@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from osiris_runtime.drivers.base import StepContext, commit_outcome_unknown
+from osiris_runtime.drivers.copy_text import COPY_TEXT, CopyTextBatch, copy_line_select
 from osiris_runtime.drivers.sql_identifiers import mysql_table, quote_mysql
 from osiris_runtime.drivers.sql_types import (
     create_table_ddl,
@@ -211,11 +212,12 @@ def database_error(ctx: StepContext, action: str, exc: BaseException) -> RunFail
 # --- extract -------------------------------------------------------------------------------------
 
 
-def select_sql(options: ReadOptions) -> str:
+def select_sql(options: ReadOptions, select_list: str | None = None) -> str:
+    """The SELECT of a read; `select_list` replaces the table's columns (the COPY line of copy_text)."""
     if options.query:
         sql = options.query.strip().rstrip(";")
         return f"SELECT * FROM ({sql}) AS q LIMIT {options.limit}" if options.limit is not None else sql
-    columns = ", ".join(quote_mysql(c) for c in options.columns) if options.columns else "*"
+    columns = select_list or _column_list(options)
     sql = f"SELECT {columns} FROM {mysql_table(options.schema, options.table or '')}"
     if options.filter:
         if not isinstance(options.filter, str):
@@ -228,6 +230,10 @@ def select_sql(options: ReadOptions) -> str:
     elif options.offset:
         sql += f" LIMIT 18446744073709551615 OFFSET {options.offset}"
     return sql
+
+
+def _column_list(options: ReadOptions) -> str:
+    return ", ".join(quote_mysql(c) for c in options.columns) if options.columns else "*"
 
 
 _JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.IGNORECASE)
@@ -303,21 +309,27 @@ def extract(ctx: StepContext, options: ReadOptions, partitions: int | str = 1, c
     conn = connect(ctx, client)
     try:
         sql = select_sql(options)
+        line_select: str | None = None
         with conn.cursor() as cur:
             if options.table:
                 schema = describe_table(cur, options.schema, options.table, options.columns)
+                if COPY_TEXT in ctx.consumers_accept:
+                    line_select = copy_line_select(schema, _charsets(cur, options.schema, options.table))
             else:
                 schema = describe_query(cur, sql, options.query_params)
             plan = _partition_plan(cur, options, partitions, consistency)
-        ctx.emit("extract.schema", columns=describe_columns(schema.columns), driver=client.name)
+        ctx.emit("extract.schema", columns=describe_columns(schema.columns), driver=client.name,
+                 batches="postgres copy text" if line_select else "values")
         converters = [_typed_converter(c.type) for c in schema.columns]
+        read = _Read(schema, converters, line_select)
         if plan is not None:
             ctx.emit("extract.plan", **plan.as_event())
         if plan is not None and len(plan.ranges) > 1:
             conn.rollback()
-            yield from _extract_partitions(ctx, client, options, plan, schema, converters)
+            yield from _extract_partitions(ctx, client, options, plan, read)
             return
-        yield from _stream(ctx, client, conn, sql, schema, converters, options.batch_size, params=options.query_params)
+        sql = select_sql(options, line_select)
+        yield from _stream(ctx, client, conn, sql, read, options.batch_size, params=options.query_params)
         conn.rollback()
     except OsirisError:
         raise
@@ -327,8 +339,29 @@ def extract(ctx: StepContext, options: ReadOptions, partitions: int | str = 1, c
         conn.close()
 
 
-def _stream(ctx: StepContext, client: MySQLClient, conn: Any, sql: str, schema: Schema,
-            converters: list[Any], batch_size: int, stop: Any = None, params: Any = None) -> Iterator[Batch]:
+@dataclass(frozen=True)
+class _Read:
+    """What a read's rows are: the schema, the converters of its text, and whether each row comes
+    as its COPY text line (`line_select`, see copy_text.py) instead of value by value."""
+
+    schema: Schema
+    converters: list[Any]
+    line_select: str | None = None
+
+    def batch(self, rows: Sequence[tuple[Any, ...]]) -> TextBatch:
+        if self.line_select:
+            return CopyTextBatch(self.schema, rows, self.converters)
+        return TextBatch(self.schema, rows, self.converters)
+
+
+def _charsets(cur: Any, database: str | None, table: str) -> dict[str, str | None]:
+    where, params = _in_table(database, table)
+    cur.execute(f"SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE {where}", params)
+    return {r[0]: r[1] for r in cur.fetchall()}
+
+
+def _stream(ctx: StepContext, client: MySQLClient, conn: Any, sql: str, read: _Read,
+            batch_size: int, stop: Any = None, params: Any = None) -> Iterator[Batch]:
     """The rows of `sql` on `conn` in batches (at least one batch, maybe empty); a half-read query
     is stopped on the server when the consumer (or `stop`) ends early. A partition's reader
     (`stop` given) leaves counting to the merge: rows read ahead into its queue are not handed on."""
@@ -347,10 +380,10 @@ def _stream(ctx: StepContext, client: MySQLClient, conn: Any, sql: str, schema: 
                 return
             if stop is None:
                 ctx.add_read(len(rows))
-            yield TextBatch(schema, rows, converters)
+            yield read.batch(rows)
             yielded = True
         if not yielded and stop is None:
-            yield TextBatch(schema, [], converters)
+            yield read.batch([])
         finished = True
     finally:
         if finished:
@@ -395,7 +428,7 @@ def _partition_plan(cur: Any, options: ReadOptions, requested: int | str, consis
 
 
 def _extract_partitions(ctx: StepContext, client: MySQLClient, options: ReadOptions, plan: "PartitionPlan",
-                        schema: Schema, converters: list[Any]) -> Iterator[Batch]:
+                        read: _Read) -> Iterator[Batch]:
     """One connection per range, each a consistent snapshot; with `snapshot` consistency all of
     them opened while another session holds a read lock on the table, so they see one state."""
     from osiris_runtime.drivers.partitions import merged, range_condition
@@ -429,10 +462,10 @@ def _extract_partitions(ctx: StepContext, client: MySQLClient, options: ReadOpti
         def read(stop: Any) -> Iterator[Batch]:
             condition = range_condition(quote_mysql(plan.key or ""), part)
             where = " AND ".join(f"({c})" for c in (options.filter, condition) if c)
-            columns = ", ".join(quote_mysql(c) for c in options.columns) if options.columns else "*"
+            columns = read.line_select or _column_list(options)
             sql = f"SELECT {columns} FROM {table}" + (f" WHERE {where}" if where else "")
             try:
-                for batch in _stream(ctx, client, conn, sql, schema, converters, options.batch_size, stop):
+                for batch in _stream(ctx, client, conn, sql, read, options.batch_size, stop):
                     batch.partition = index  # a writer may load each partition on its own connection
                     yield batch
                 conn.rollback()
@@ -447,7 +480,7 @@ def _extract_partitions(ctx: StepContext, client: MySQLClient, options: ReadOpti
             ctx.add_read(len(batch))
             yield batch
         if not yielded:
-            yield TextBatch(schema, [], converters)
+            yield read.batch([])
     finally:
         for conn in readers_conns:
             try:

@@ -41,6 +41,7 @@ from psycopg.adapt import Transformer
 from psycopg.conninfo import make_conninfo
 
 from osiris_runtime.drivers.base import StepContext, commit_outcome_unknown
+from osiris_runtime.drivers.copy_text import COPY_TEXT, CopyTextBatch
 from osiris_runtime.drivers.postgres_stages import PartitionStages
 from osiris_runtime.drivers.postgres_swap import Swap, begin_swap, commit_swap
 from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
@@ -516,6 +517,9 @@ class _CopySink:
         if self.raw and isinstance(batch, CopyBatch):
             self.copy.write(batch.data)
             return
+        if isinstance(batch, CopyTextBatch) and not self.fixups:
+            self.copy.write(batch.copy_text)  # one block; the lines are what write_row would send
+            return
         write_row, fixups = self.copy.write_row, self.fixups
         # A TextBatch's text goes in as is: COPY parses it exactly as it would our typed values' text.
         rows = batch.text_rows if isinstance(batch, TextBatch) else batch.rows
@@ -557,6 +561,7 @@ class PostgresWriter:
     """Writer for a direct Postgres connection: one transaction per target (see module docstring)."""
 
     default_schema: str | None = None
+    accepts = frozenset({COPY_TEXT})  # MySQL's COPY text lines are written as they are
 
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
@@ -622,7 +627,9 @@ def _write_in_transaction(
     by_name = {c.name: c for c in existing}
     columns = [by_name[n] for n in first.schema.names]
     raw = isinstance(first, CopyBatch) and first.type_oids == tuple(c.type_oid for c in columns)
-    ctx.emit("write.copy", table=options.table, format="binary pass-through" if raw else "text")
+    lines = isinstance(first, CopyTextBatch) and not _value_fixups_for_write(columns)
+    ctx.emit("write.copy", table=options.table,
+             format="binary pass-through" if raw else "text lines from the source" if lines else "text")
     names = ", ".join(quote_pg(c.name) for c in columns)
     stages: PartitionStages | None = None
     if first.partition is not None:  # a partitioned read: partitions 1.. load their own stages meanwhile

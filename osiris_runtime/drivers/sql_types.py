@@ -66,6 +66,25 @@ def mysql_logical_type(column_type: str) -> str:
     return _MYSQL_SIMPLE.get(base, "string")
 
 
+_COPY_TEXT_AS_IS = {*_MYSQL_INTS, "decimal", "numeric", "dec", "fixed", "float", "double", "real", "date", "datetime",
+                    "timestamp", "time", "year", "bool", "boolean"}
+
+
+def mysql_copy_text_form(column_type: str) -> str | None:
+    """How MySQL itself can spell a column as Postgres COPY text with the same bytes the text protocol
+    path sends (drivers/copy_text.py): `as-is` (numbers, dates: no TAB/LF/backslash can occur),
+    `escaped` (character data and JSON), `hex` (binary, as bytea's `\\x..`), or None (bit, uuid,
+    spatial and other types: the row-by-row path handles them)."""
+    base = _parse_mysql(column_type)[0]
+    if base in _COPY_TEXT_AS_IS:
+        return "as-is"
+    if base in _MYSQL_TEXT or base == "json":
+        return "escaped"
+    if base in _MYSQL_BYTES:
+        return "hex"
+    return None
+
+
 def _length_of(source_type: str | None) -> int | None:
     m = re.match(r"^\s*(?:varchar|char|character varying|character|nvarchar|nchar)\s*\((\d+)\)", source_type or "", re.IGNORECASE)
     return int(m.group(1)) if m else None

@@ -15,6 +15,7 @@ from typing import Any
 
 from osiris_runtime.drivers import postgres
 from osiris_runtime.drivers.base import StepContext
+from osiris_runtime.drivers.copy_text import COPY_TEXT
 from osiris_runtime.drivers.step_options import ReadOptions, WriteOptions
 from osiris_runtime.errors import ConfigError
 from osiris_runtime.runner.batches import Batch
@@ -76,6 +77,9 @@ class SupabaseExtractor:
 
 
 class SupabaseWriter:
+    # The direct path writes COPY text lines as they are; the REST path decodes them to values.
+    accepts = frozenset({COPY_TEXT})
+
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
 

@@ -79,6 +79,7 @@ class Scheduler:
         self._outputs: dict[str, list[Channel]] = {s.id: [] for s in self.steps}
         self._inputs: dict[str, dict[str, Channel]] = {s.id: {} for s in self.steps}
         consumers = consumers_of(self.steps)
+        self._consumers = consumers
         for upstream, readers in consumers.items():
             for reader in readers:
                 channel = Channel(self.cancel, channel_capacity, spill=needs_spill(self._by_id[reader]))
@@ -147,6 +148,7 @@ class Scheduler:
         try:
             self._wait_for_writers(step)
             ctx = self._make_context(step, self.cancel)
+            ctx.consumers_accept = self._accepted_by_consumers(step)
             self.contexts[step.id] = ctx
             self._bus.emit("step_start", step=step.id, component=step.component, mode=step.mode,
                            needs=list(step.needs))
@@ -178,6 +180,12 @@ class Scheduler:
                 channel.abandon()
         outcome = self._outcome(step, ctx, status, error, started, rows_out, inputs)
         self._finish(step, outcome)
+
+    def _accepted_by_consumers(self, step: StepPlan) -> frozenset[str]:
+        """The batch forms (a driver class's `accepts`) that every consumer of the step's stream takes."""
+        readers = self._consumers.get(step.id, ())
+        forms = [frozenset(getattr(self._drivers[r], "accepts", ())) for r in readers if r in self._drivers]
+        return frozenset.intersection(*forms) if forms and len(forms) == len(readers) else frozenset()
 
     def _wait_for_writers(self, step: StepPlan) -> None:
         for upstream in control_inputs(step, self._by_id):
