@@ -321,15 +321,15 @@ def extract(ctx: StepContext, options: ReadOptions, partitions: int | str = 1, c
         ctx.emit("extract.schema", columns=describe_columns(schema.columns), driver=client.name,
                  batches="postgres copy text" if line_select else "values")
         converters = [_typed_converter(c.type) for c in schema.columns]
-        read = _Read(schema, converters, line_select)
+        shape = _Read(schema, converters, line_select)
         if plan is not None:
             ctx.emit("extract.plan", **plan.as_event())
         if plan is not None and len(plan.ranges) > 1:
             conn.rollback()
-            yield from _extract_partitions(ctx, client, options, plan, read)
+            yield from _extract_partitions(ctx, client, options, plan, shape)
             return
         sql = select_sql(options, line_select)
-        yield from _stream(ctx, client, conn, sql, read, options.batch_size, params=options.query_params)
+        yield from _stream(ctx, client, conn, sql, shape, options.batch_size, params=options.query_params)
         conn.rollback()
     except OsirisError:
         raise
@@ -360,7 +360,7 @@ def _charsets(cur: Any, database: str | None, table: str) -> dict[str, str | Non
     return {r[0]: r[1] for r in cur.fetchall()}
 
 
-def _stream(ctx: StepContext, client: MySQLClient, conn: Any, sql: str, read: _Read,
+def _stream(ctx: StepContext, client: MySQLClient, conn: Any, sql: str, shape: _Read,
             batch_size: int, stop: Any = None, params: Any = None) -> Iterator[Batch]:
     """The rows of `sql` on `conn` in batches (at least one batch, maybe empty); a half-read query
     is stopped on the server when the consumer (or `stop`) ends early. A partition's reader
@@ -380,10 +380,10 @@ def _stream(ctx: StepContext, client: MySQLClient, conn: Any, sql: str, read: _R
                 return
             if stop is None:
                 ctx.add_read(len(rows))
-            yield read.batch(rows)
+            yield shape.batch(rows)
             yielded = True
         if not yielded and stop is None:
-            yield read.batch([])
+            yield shape.batch([])
         finished = True
     finally:
         if finished:
@@ -428,7 +428,7 @@ def _partition_plan(cur: Any, options: ReadOptions, requested: int | str, consis
 
 
 def _extract_partitions(ctx: StepContext, client: MySQLClient, options: ReadOptions, plan: "PartitionPlan",
-                        read: _Read) -> Iterator[Batch]:
+                        shape: _Read) -> Iterator[Batch]:
     """One connection per range, each a consistent snapshot; with `snapshot` consistency all of
     them opened while another session holds a read lock on the table, so they see one state."""
     from osiris_runtime.drivers.partitions import merged, range_condition
@@ -462,10 +462,10 @@ def _extract_partitions(ctx: StepContext, client: MySQLClient, options: ReadOpti
         def read(stop: Any) -> Iterator[Batch]:
             condition = range_condition(quote_mysql(plan.key or ""), part)
             where = " AND ".join(f"({c})" for c in (options.filter, condition) if c)
-            columns = read.line_select or _column_list(options)
+            columns = shape.line_select or _column_list(options)
             sql = f"SELECT {columns} FROM {table}" + (f" WHERE {where}" if where else "")
             try:
-                for batch in _stream(ctx, client, conn, sql, read, options.batch_size, stop):
+                for batch in _stream(ctx, client, conn, sql, shape, options.batch_size, stop):
                     batch.partition = index  # a writer may load each partition on its own connection
                     yield batch
                 conn.rollback()
@@ -480,7 +480,7 @@ def _extract_partitions(ctx: StepContext, client: MySQLClient, options: ReadOpti
             ctx.add_read(len(batch))
             yield batch
         if not yielded:
-            yield read.batch([])
+            yield shape.batch([])
     finally:
         for conn in readers_conns:
             try:

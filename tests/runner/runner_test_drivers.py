@@ -42,6 +42,7 @@ class Numbers:
         try:
             with LOCK:
                 RECORD["reads"][self.ctx.step_id] = RECORD["reads"].get(self.ctx.step_id, 0) + 1
+                RECORD.setdefault("accept", {})[self.ctx.step_id] = self.ctx.consumers_accept
             for start in range(0, rows, size):
                 if sleep:
                     time.sleep(sleep)
@@ -88,6 +89,16 @@ class Sink:
             self.ctx.extra_metrics["output"] = f"memory://{self.ctx.step_id}"
         finally:
             _leave(self.ctx.step_id)
+
+
+class LineSink(Sink):
+    """A Sink that declares it takes a batch form of its own as it is (like the Postgres writer's COPY text)."""
+
+    accepts = frozenset({"lines", "other"})
+
+
+class LineSinkToo(Sink):
+    accepts = frozenset({"lines"})
 
 
 class Boom:

@@ -40,6 +40,21 @@ def test_a_step_feeding_two_consumers_is_read_once(run_pipeline):
     assert fakes.RECORD["sink"]["left"] == fakes.RECORD["sink"]["right"] == (1000, sum(range(1000)))
 
 
+def test_a_source_is_offered_the_batch_forms_that_every_consumer_takes(run_pipeline):
+    summary = run_pipeline(pipeline(
+        step("alone", "Numbers", rows=3),
+        step("lines", "LineSink", mode="write", needs=["alone"]),
+        step("shared", "Numbers", rows=3),
+        step("lines2", "LineSink", mode="write", needs=["shared"]),
+        step("lines3", "LineSinkToo", mode="write", needs=["shared"]),
+        step("mixed", "Numbers", rows=3),
+        step("lines4", "LineSink", mode="write", needs=["mixed"]),
+        step("values", "Sink", mode="write", needs=["mixed"]),
+    ))
+    assert summary.exit_code == 0
+    assert fakes.RECORD["accept"] == {"alone": {"lines", "other"}, "shared": {"lines"}, "mixed": frozenset()}
+
+
 def test_a_diamond_with_more_batches_than_the_channels_hold_does_not_deadlock(run_pipeline):
     summary = run_pipeline(pipeline(
         step("numbers", "Numbers", rows=500, batch=1),
