@@ -11,6 +11,7 @@ database (`osiris_bench`), dropped at the end unless --keep.
 Scenarios, all in the same run so that ratios compare like with like (the machine is shared):
 - pipe:            `mariadb --batch --raw | psql -c "COPY ... FROM STDIN"` (the baseline, SQL-side escaping)
 - osiris-append:   mysql.extractor -> supabase.writer (direct path), append into an empty table
+- baseline-append: the same append by the code of --baseline-tree (e.g. `git worktree add /tmp/main main`)
 - osiris-append-part: the same with `partitions: auto` (or --partitions N): key ranges read on N
                    connections at once, loaded into Postgres on N connections (partitions 1.. via stages)
 - source-read:     the bound on the source side: `mariadb --batch --raw` of the pipe's SELECT into a file
@@ -238,6 +239,12 @@ def osiris_run_command(scenario: str, work: Path, partitions: str) -> list[str]:
     return [osiris, "run", "--headless", str(pipeline)]
 
 
+def baseline_run(tree: Path, command: list[str]) -> list[str]:
+    """`osiris run` with the code of another checkout first on the path (same venv and libraries)."""
+    entry = f"import sys; sys.path.insert(0, {str(tree.resolve())!r}); from osiris_runtime.cli.main import main; sys.exit(main())"
+    return [PYTHON, "-c", entry, *command[1:]]
+
+
 # --- measurement ---------------------------------------------------------------------------------
 
 
@@ -335,6 +342,9 @@ def main() -> None:
     parser.add_argument("--via", choices=["run", "drivers"], default="run", help="`osiris run` (default) or drivers in-process")
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     parser.add_argument("--partitions", default="auto", help="`partitions` of the *-part scenarios (default auto)")
+    parser.add_argument("--baseline-tree", type=Path,
+                        help="a checkout of the code to compare with (e.g. a worktree of main): adds `baseline-append`, "
+                             "its `osiris run` of the same append, interleaved with the others")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--save", type=Path, help="also write the medians and ratios as JSON (e.g. bench/results/move.json)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -366,6 +376,8 @@ def main() -> None:
     scenarios: list[tuple[str, str, list[str], str]] = [
         ("pipe", "TRUNCATE customers", ["bash", "-c", f"set -o pipefail; {pipe}"], "customers"),
         ("osiris-append", "TRUNCATE customers", osiris("append"), "customers"),
+        *([("baseline-append", "TRUNCATE customers", baseline_run(args.baseline_tree, osiris_run_command("append", work, "1")),
+            "customers")] if args.baseline_tree else []),
         ("osiris-append-part", "TRUNCATE customers", osiris("append-part"), "customers"),
         ("source-read", "", ["bash", "-c", source_read], ""),
         ("target-load", "TRUNCATE customers", ["bash", "-c", target_load], "customers"),
@@ -428,6 +440,8 @@ def main() -> None:
               f"cpu s own {own:.2f} mariadbd {my:.2f} postgres {pg_:.2f} (sum {own + my + pg_:.2f})")
     ratios = [
         ("osiris-append vs pipe (rows/s)", "osiris-append", "pipe"),
+        ("baseline-append vs pipe (rows/s)", "baseline-append", "pipe"),
+        ("osiris-append vs baseline-append (rows/s)", "osiris-append", "baseline-append"),
         ("osiris-append-part vs pipe (rows/s, goal >= 1.3)", "osiris-append-part", "pipe"),
         ("osiris-append-part vs osiris-append (rows/s)", "osiris-append-part", "osiris-append"),
         ("source-read alone vs pipe (rows/s: the source bound)", "source-read", "pipe"),
