@@ -3,7 +3,8 @@
 Reads stream through an unbuffered server-side cursor (`SSCursor`) in `batch_size` chunks, so a
 table of any size moves in bounded memory. The C driver `mysqlclient` is used when installed
 (`pymysql` is the fallback). Numbers and dates stay the text MySQL sent, in `TextBatch`es that type
-them on demand (a Postgres writer copies the text as is; see docs/data-movement.md). Sessions run
+them on demand (a Postgres writer copies the text as is; see docs/data-movement.md); a table read
+whose every consumer takes COPY text gets each row from MySQL as its COPY line (copy_text.py). Sessions run
 in UTC so TIMESTAMP columns arrive as instants (timezone-aware datetimes).
 
 Writes are atomic per target: append and upsert run in one InnoDB transaction

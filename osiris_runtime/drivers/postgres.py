@@ -6,7 +6,8 @@ of `batch_size` rows. A `CopyBatch` carries the raw binary tuples plus the schem
 its `rows` are decoded only when a consumer asks for them, so a Postgres writer whose target
 columns have the same types copies the bytes straight into `COPY ... FROM STDIN (FORMAT BINARY)`
 without touching a value in Python (the Postgres -> Postgres fast path). Other batches go in by
-text `COPY`; a `TextBatch` (from MySQL) goes in as the text it already is.
+text `COPY`; a `TextBatch` (from MySQL) goes in as the text it already is, a `CopyTextBatch` as its
+lines, one block per batch.
 
 Write: everything happens in one transaction, so a failed run (bad row, lost connection,
 cancellation, a failing upstream step) leaves the target exactly as it was (a connection lost
