@@ -119,3 +119,13 @@ def test_a_target_column_that_needs_a_conversion_gets_values_decoded_from_the_li
     assert _event(events, "write.copy")["format"] == "text"
     assert pg.execute("SELECT doc, flags::text FROM lines_json ORDER BY id").fetchall() == [
         ({"a": "tab\there"}, "0000000000000101"), (None, None)]
+
+
+def test_an_empty_table_goes_as_one_empty_batch_of_lines(my, pg, my_connection, pg_connection, pg_schema):
+    with my.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS lines_empty")
+        cur.execute("CREATE TABLE lines_empty (id INT PRIMARY KEY, name VARCHAR(5))")
+    pg.execute("DROP TABLE IF EXISTS lines_empty")
+    batches, events = _move(my_connection, pg_connection, pg_schema, "lines_empty", "lines_empty", lines=True)
+    assert [len(b) for b in batches] == [0] and isinstance(batches[0], CopyTextBatch)
+    assert pg.execute("SELECT count(*) FROM lines_empty").fetchone() == (0,)
