@@ -207,9 +207,10 @@ def write_compiled(pipeline: CompiledPipeline, out_dir: Path) -> None:
     from osiris_runtime.output_dir import check_output_dir
 
     out_dir = Path(out_dir)
-    check_output_dir(out_dir, what="compiled directory")
-    (out_dir / CFG_DIR).mkdir(parents=True, exist_ok=True)
     files = pipeline.files()
+    cfg_names = frozenset(relative[len(CFG_DIR) + 1:] for relative in files if relative != MANIFEST_FILE)
+    check_output_dir(out_dir, what="compiled directory", known=(files[MANIFEST_FILE], cfg_names))
+    (out_dir / CFG_DIR).mkdir(parents=True, exist_ok=True)
     for relative, data in files.items():  # cfgs first, manifest last: a reader never sees a
         _write_if_changed(out_dir / relative, data)  # manifest naming cfgs not yet written
     for existing in (out_dir / CFG_DIR).glob("*.json"):

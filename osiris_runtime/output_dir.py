@@ -30,17 +30,28 @@ def _leftover_of(name: str, own: set[str] | frozenset[str]) -> bool:
     return name.startswith(".") and name.endswith(".tmp") and name[1:-4] in own
 
 
-def _cfgs_named_by_manifest(out_dir: Path) -> set[str]:
+# A manifest's exact bytes and the cfg names they give: what a caller about to write that very
+# manifest already knows, so the common re-compile of an unchanged pipeline skips the parse.
+KnownManifest = tuple[bytes, frozenset[str]]
+
+
+def _cfgs_named_by_manifest(out_dir: Path, known: KnownManifest | None = None) -> set[str]:
     # The parser that reads pipelines (already loaded by a compile; a ruamel `YAML()` loader costs
     # several ms more per call). A manifest it cannot read whole names nothing.
-    from osiris_runtime.oml.yaml_tree import parse_yaml
-
     path = out_dir / MANIFEST_FILE
     if path.is_symlink() or not path.is_file():
         return set()
     try:
-        text = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        data = path.read_bytes()
+    except OSError:
+        return set()
+    if known is not None and data == known[0]:
+        return set(known[1])  # byte for byte the manifest they name: parsing it would give the same
+    from osiris_runtime.oml.yaml_tree import parse_yaml
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
         return set()
     tree = parse_yaml(text, max_chars=len(text))  # our own output: no size limit beyond the file's
     if any(d.is_error for d in tree.diagnostics):
@@ -55,11 +66,12 @@ def _cfgs_named_by_manifest(out_dir: Path) -> set[str]:
     return names
 
 
-def foreign_entries(out_dir: Path) -> tuple[list[str], list[str]]:
-    """(links, foreign entries) among the paths Osiris would write in `out_dir`, relative to it."""
+def foreign_entries(out_dir: Path, known: KnownManifest | None = None) -> tuple[list[str], list[str]]:
+    """(links, foreign entries) among the paths Osiris would write in `out_dir`, relative to it;
+    `known`: a manifest's bytes and the cfgs it names, trusted when the directory's is those bytes."""
     links: list[str] = []
     unknown: list[str] = []
-    own_cfgs = _cfgs_named_by_manifest(out_dir)
+    own_cfgs = _cfgs_named_by_manifest(out_dir, known)
     with os.scandir(out_dir) as entries:
         for entry in entries:
             ours = entry.name == CFG_DIR or entry.name in OSIRIS_FILES or _leftover_of(entry.name, OSIRIS_FILES)
@@ -83,10 +95,11 @@ def foreign_entries(out_dir: Path) -> tuple[list[str], list[str]]:
     return sorted(links), sorted(unknown)
 
 
-def check_output_dir(out_dir: Path, *, what: str) -> None:
+def check_output_dir(out_dir: Path, *, what: str, known: KnownManifest | None = None) -> None:
     """`ConfigError` (exit 5) unless what Osiris writes in `out_dir` is new or its own earlier output.
 
-    `what` is "compiled directory" or "run directory" (it picks the codes, see `CODES`)."""
+    `what` is "compiled directory" or "run directory" (it picks the codes, see `CODES`); `known`
+    as for `foreign_entries`."""
     links_code, foreign_code, unusable_code = CODES[what]
     if not out_dir.exists():
         return
@@ -94,7 +107,7 @@ def check_output_dir(out_dir: Path, *, what: str) -> None:
         raise ConfigError(f"cannot use {out_dir} as the {what}: it exists and is not a directory",
                           code=unusable_code, fix="pass a new or empty directory")
     try:
-        links, unknown = foreign_entries(out_dir)
+        links, unknown = foreign_entries(out_dir, known)
     except OSError as exc:
         raise ConfigError(f"cannot use {out_dir} as the {what}: {exc.strerror or exc}", code=unusable_code,
                           fix="pass a new or empty directory") from None

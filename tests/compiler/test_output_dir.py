@@ -80,3 +80,24 @@ def test_whatever_the_folder_holds_nothing_outside_changes(compile_text, tmp_pat
             assert path.exists() and path.read_bytes() == data, relative
     assert (outside / "f.json").read_text() == "outside"
     assert sorted(p.name for p in outside.rglob("*")) == ["d", "f.json"]
+
+
+def test_recompiling_over_the_same_manifest_trusts_it_without_parsing(compile_text, tmp_path: Path, monkeypatch) -> None:
+    """The manifest about to be written, byte for byte already there: its cfgs are known without a
+    parse (a CLI re-compile of an unchanged pipeline); a manifest that differs by a byte is parsed."""
+    from osiris_runtime.oml import yaml_tree
+
+    pipeline = _ok(compile_text(BASIC))
+    write_compiled(pipeline, tmp_path)
+    parsed: list[int] = []
+    real_parse = yaml_tree.parse_yaml
+    monkeypatch.setattr(yaml_tree, "parse_yaml", lambda text, **kw: parsed.append(1) or real_parse(text, **kw))
+    write_compiled(pipeline, tmp_path)
+    assert parsed == []
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_bytes(manifest.read_bytes() + b"# edited\n")
+    (tmp_path / "cfg" / "mine.json").write_text("{}")  # named by neither: still refused
+    with pytest.raises(ConfigError) as refused:
+        write_compiled(pipeline, tmp_path)
+    assert parsed == [1] and refused.value.code == "compile.out-dir-not-empty"
+    assert (tmp_path / "cfg" / "mine.json").read_text() == "{}"
