@@ -657,17 +657,21 @@ def _write_in_transaction(
             commit_swap(ctx, conn, swap)
         return written
 
+    # The key the final statement matches on: upsert's, or a referenced table's primary key on replace.
+    key = options.primary_key if options.write_mode == "upsert" else _key_of_a_referenced_table(conn, table_sql)
+    key = key if key and set(key) <= set(first.schema.names) else []
     stage = quote_pg("osiris_stage")
     conn.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
     conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA")
+    if key:
+        conn.execute(f"CREATE INDEX ON {stage} ({stage_index_columns(conn, table_sql, key)})")
     staged = _copy_all(ctx, conn, stage, columns, raw, batches)
     partition_stages = _finished(stages)
     if partition_stages:  # the final statement reads staging and every partition's stage as one
         staged += sum(rows for _, rows in partition_stages)
         stage = "(" + " UNION ALL ".join(f"SELECT {names} FROM {s}" for s in [stage, *(n for n, _ in partition_stages)]) + ")"
     if options.write_mode == "replace":
-        key = _key_of_a_referenced_table(conn, table_sql)
-        if key and set(key) <= set(first.schema.names):
+        if key:
             # Other tables point at this one: emptying it would orphan (RESTRICT) or delete (CASCADE)
             # their rows even for keys that come back. Remove only the keys that are gone, then
             # insert or update the rest in place.
@@ -703,6 +707,25 @@ def _key_of_a_referenced_table(conn: psycopg.Connection, table_sql: str) -> list
         (table_sql,),
     ).fetchone()
     return list(row[0]) if row and row[0] else []
+
+
+def stage_index_columns(conn: psycopg.Connection, table_sql: str, key: Sequence[str]) -> str:
+    """The key's columns, quoted, in the order of the target's unique index on them.
+
+    A stage indexed like the target lets the final statement merge-join two ordered index scans
+    instead of hashing a million wide rows (half the time of that statement at 1M rows); the index
+    is built before the COPY, while the backend would otherwise wait for the client.
+    """
+    rows = conn.execute(
+        "SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i "
+        "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+        "WHERE i.indrelid = %s::regclass AND i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL "
+        "GROUP BY i.indexrelid ORDER BY bool_or(i.indisprimary) DESC",
+        (table_sql,),
+    ).fetchall()
+    ordered = next((list(r[0]) for r in rows if sorted(r[0]) == sorted(key)), list(key))
+    return ", ".join(quote_pg(c) for c in ordered)
 
 
 def _empty(conn: psycopg.Connection, table_sql: str) -> None:
