@@ -21,6 +21,8 @@ Scenarios, all in the same run so that ratios compare like with like (the machin
                    python3 -m venv /tmp/sling-venv && /tmp/sling-venv/bin/pip install sling-linux-amd64==1.4.11
 - osiris-replace:  the same 1M rows replacing the populated table's: a plain table, so the rows are
                    loaded once into a new table that is swapped in (`write.replace` strategy swap)
+- osiris-replace-part: the same replace with `partitions: auto` (or --partitions N): partitions 1..
+                   COPY straight into the swap's committed new table (each row written once)
 - osiris-replace-rewrite: the same with a view on the table, which keeps it in place: staging, then
                    TRUNCATE + INSERT ... SELECT (every row written twice; the path before the swap)
 - osiris-upsert:   the same 1M rows upserted into the populated table (nothing changed: 0 tuples written)
@@ -209,6 +211,7 @@ PIPELINES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any]]] = {
     "append-part": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "append"}, {"partitions": "auto"}),
     "upsert": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "upsert", "primary_key": "id"}, {}),
     "replace": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "replace"}, {}),
+    "replace-part": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "replace"}, {"partitions": "auto"}),
     "upsert-part": ("mysql.extractor", "@mysql.bench", "customers", {"write_mode": "upsert", "primary_key": "id"},
                     {"partitions": "auto"}),
     "pg2pg": ("supabase.extractor", "@supabase.bench", "customers_pg2", {"write_mode": "append"}, {}),
@@ -383,6 +386,7 @@ def main() -> None:
         ("target-load", "TRUNCATE customers", ["bash", "-c", target_load], "customers"),
         # Both replace a populated table (target-load just filled it); the view keeps the second in place.
         ("osiris-replace", "DROP VIEW IF EXISTS customers_dep", osiris("replace"), "customers"),
+        ("osiris-replace-part", "DROP VIEW IF EXISTS customers_dep", osiris("replace-part"), "customers"),
         ("osiris-replace-rewrite", "CREATE OR REPLACE VIEW customers_dep AS SELECT id FROM customers", osiris("replace"),
          "customers"),
     ]
@@ -448,6 +452,7 @@ def main() -> None:
         ("target-load alone vs pipe (rows/s: the target bound)", "target-load", "pipe"),
         ("osiris-append vs sling (rows/s)", "osiris-append", "sling"),
         ("osiris-replace vs osiris-append (rows/s)", "osiris-replace", "osiris-append"),
+        ("osiris-replace-part vs osiris-append-part (rows/s)", "osiris-replace-part", "osiris-append-part"),
         ("osiris-replace-rewrite vs osiris-append (rows/s)", "osiris-replace-rewrite", "osiris-append"),
         ("osiris-replace (swap) vs osiris-replace-rewrite (rows/s)", "osiris-replace", "osiris-replace-rewrite"),
         ("osiris-upsert vs osiris-append (rows/s, goal >= 0.8)", "osiris-upsert", "osiris-append"),

@@ -44,7 +44,7 @@ from psycopg.conninfo import make_conninfo
 from osiris_runtime.drivers.base import StepContext, commit_outcome_unknown
 from osiris_runtime.drivers.copy_text import COPY_TEXT, CopyTextBatch
 from osiris_runtime.drivers.postgres_stages import PartitionStages
-from osiris_runtime.drivers.postgres_swap import Swap, begin_swap, commit_swap
+from osiris_runtime.drivers.postgres_swap import Swap, begin_swap, commit_swap, drop_unswapped
 from osiris_runtime.drivers.sql_identifiers import pg_table, quote_pg
 from osiris_runtime.drivers.sql_types import (
     create_table_ddl,
@@ -576,9 +576,14 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
     first, batches = _peek(batches)
     table_sql = pg_table(options.schema, options.table)
     conn = connect(ctx)
-    stages: list[PartitionStages] = []  # the loaders of a partitioned stream, once the columns are known
+    # Run once the writer's connection is closed, last first: the partition loaders finish and their
+    # stages go, then a swap's committed new table that was not swapped in (no-ops after success).
+    cleanups: list[Callable[[], None]] = []
     committing = False
     try:
+        # Every statement sees what other connections committed before it (the default level; said
+        # here because a partitioned swap loads a new table committed after this transaction began).
+        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
         with conn.transaction():
             conn.execute("SET LOCAL statement_timeout = 0")
             # The final set-based statement joins staging with the target: hash it in memory, no JIT.
@@ -586,7 +591,7 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
             conn.execute("SET LOCAL jit = off")
             # Text without an offset (MySQL TIMESTAMP is read in UTC) means UTC, whatever the server's zone.
             conn.execute("SET LOCAL TimeZone = 'UTC'")
-            written = _write_in_transaction(ctx, conn, options, table_sql, first, batches, stages)
+            written = _write_in_transaction(ctx, conn, options, table_sql, first, batches, cleanups)
             committing = True  # leaving the block sends COMMIT
         ctx.add_written(written)
         ctx.emit("write.committed", table=options.table, mode=options.write_mode, rows=written)
@@ -599,8 +604,8 @@ def write(ctx: StepContext, options: WriteOptions, batches: Iterator[Batch]) -> 
         raise database_error(ctx, f"write to {options.table} ({options.write_mode}); the target is unchanged", exc) from None
     finally:
         conn.close()
-        for partition_stages in stages:
-            partition_stages.drop()
+        for cleanup in reversed(cleanups):
+            cleanup()
 
 
 def _write_in_transaction(
@@ -610,7 +615,7 @@ def _write_in_transaction(
     table_sql: str,
     first: Batch | None,
     batches: Iterator[Batch],
-    stages_out: list[PartitionStages],
+    cleanups: list[Callable[[], None]],
 ) -> int:
     existing = target_columns(conn, table_sql)
     incoming = first.schema.names if first is not None else []
@@ -632,39 +637,56 @@ def _write_in_transaction(
     ctx.emit("write.copy", table=options.table,
              format="binary pass-through" if raw else "text lines from the source" if lines else "text")
     names = ", ".join(quote_pg(c.name) for c in columns)
-    stages: PartitionStages | None = None
-    if first.partition is not None:  # a partitioned read: partitions 1.. load their own stages meanwhile
-        stages = PartitionStages(ctx, connect, options.schema and quote_pg(options.schema), table_sql,
-                                 [(c.name, c.type_sql) for c in columns],
-                                 lambda c, stage, parts: _copy_all(ctx, c, stage, columns, raw, parts))
-        stages_out.append(stages)
-        batches = (b for b in batches if not stages.take(b))
+    partitioned = first.partition is not None  # partitions 1.. are loaded on connections of their own
 
     swap: Swap | None = None
     if options.write_mode == "replace":
         # A table made by this run is empty and new in this transaction: load it like append.
-        swap, reason = (None, "created by this run") if created else begin_swap(conn, table_sql)
+        if created:
+            swap, reason = None, "created by this run"
+        elif partitioned:  # the loaders can see only a committed new table
+            swap, reason = _begin_shared_swap(ctx, table_sql, cleanups)
+        else:
+            swap, reason = begin_swap(conn, table_sql)
         ctx.emit("write.replace", table=options.table, strategy="swap" if swap else "rewrite",
                  **({} if swap else {"reason": reason}))
-    if options.write_mode == "append" or (options.write_mode == "replace" and (created or swap is not None)):
+    direct = options.write_mode == "append" or (options.write_mode == "replace" and (created or swap is not None))
+    # The key the final statement of a staged write matches on: upsert's, or a referenced table's
+    # primary key on replace (kept in place rather than emptied, see below).
+    key: list[str] = []
+    if not direct:
+        key = list(options.primary_key) if options.write_mode == "upsert" else _key_of_a_referenced_table(conn, table_sql)
+        key = key if key and set(key) <= set(first.schema.names) else []
+    key_sql = stage_index_columns(conn, table_sql, key) if key else None
+
+    stages: PartitionStages | None = None
+    if partitioned:
+        stages = PartitionStages(ctx, connect, options.schema and quote_pg(options.schema), table_sql,
+                                 [(c.name, c.type_sql) for c in columns],
+                                 lambda c, stage, parts: _copy_all(ctx, c, stage, columns, raw, parts),
+                                 key_sql=key_sql, into=swap.new_sql if swap is not None and swap.shared else None)
+        cleanups.append(stages.drop)
+        batches = (b for b in batches if not stages.take(b))
+
+    if direct:
         into = swap.new_sql if swap is not None else table_sql
         written = _copy_all(ctx, conn, into, columns, raw, batches)
         for stage_sql, rows in _finished(stages):
+            if swap is not None and swap.shared:  # loaded straight into the new table
+                written += rows
+                continue
             inserted = conn.execute(f"INSERT INTO {into} ({names}) SELECT {names} FROM {stage_sql}").rowcount
             _check_count(ctx, f"{options.write_mode} of a partition", inserted, rows)
             written += rows
         if swap is not None:
-            commit_swap(ctx, conn, swap)
+            commit_swap(ctx, conn, swap, rows=written)
         return written
 
-    # The key the final statement matches on: upsert's, or a referenced table's primary key on replace.
-    key = options.primary_key if options.write_mode == "upsert" else _key_of_a_referenced_table(conn, table_sql)
-    key = key if key and set(key) <= set(first.schema.names) else []
     stage = quote_pg("osiris_stage")
     conn.execute(f"DROP TABLE IF EXISTS pg_temp.{stage}")
     conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA")
-    if key:
-        conn.execute(f"CREATE INDEX ON {stage} ({stage_index_columns(conn, table_sql, key)})")
+    if key_sql:
+        conn.execute(f"CREATE INDEX ON {stage} ({key_sql})")
     staged = _copy_all(ctx, conn, stage, columns, raw, batches)
     partition_stages = _finished(stages)
     if partition_stages:  # the final statement reads staging and every partition's stage as one
@@ -689,6 +711,32 @@ def _write_in_transaction(
     ctx.extra_metrics["rows_changed"] = changed
     ctx.extra_metrics["rows_unchanged"] = staged - changed
     return staged
+
+
+def _begin_shared_swap(ctx: StepContext, table_sql: str, cleanups: list[Callable[[], None]]) -> tuple[Swap | None, str | None]:
+    """`begin_swap` on a connection of its own, committed, so the partition loaders can COPY into the
+    new table; its drop (unless swapped in) is registered before anything is loaded into it."""
+    setup = connect(ctx, 0)
+    try:
+        with setup.transaction():
+            swap, reason = begin_swap(setup, table_sql, shared=True)
+        if swap is not None:
+            cleanups.append(lambda: _drop_unswapped(ctx, swap))
+    finally:
+        setup.close()
+    return swap, reason
+
+
+def _drop_unswapped(ctx: StepContext, swap: Swap) -> None:
+    try:
+        conn = connect(ctx, 0)
+        try:
+            conn.autocommit = True
+            drop_unswapped(conn, swap)
+        finally:
+            conn.close()
+    except Exception as exc:  # noqa: BLE001 - the target is as it was; only the private table is left
+        ctx.emit("write.leftover", table=swap.new_sql, reason=_first_line(exc))
 
 
 def _finished(stages: PartitionStages | None) -> list[tuple[str, int]]:

@@ -4,20 +4,25 @@ guarantee (the target is unchanged on any failure).
 A batch of a partitioned read carries its partition's index (`Batch.partition`). Partition 0 goes
 where an unpartitioned stream would go, on the writer's own connection and in its transaction
 (straight into the target for append, its temporary staging table otherwise). Every other
-partition gets a connection of its own, which creates an UNLOGGED staging table (no WAL, no
-index), `COPY`s that partition's batches into it on its own thread and commits: the target is not
-touched. The writer's one transaction then reads the stages in its final statement (`INSERT ...
-SELECT` for append, the upsert / replace statement over staging and stages for the others) and
-commits; the stages are dropped whatever happened. A failure of any loader, of the stream or of
-the final statement rolls the writer's transaction back: the target is as it was.
+partition gets a connection of its own, which `COPY`s that partition's batches on its own thread
+and commits, without touching the target:
+- for a swapping replace, straight into the swap's new table, which the writer created and
+  committed under a private name before any loader started (postgres_swap.begin_shared_swap):
+  each row is written once; the writer swaps it in at the end or drops it;
+- otherwise into an UNLOGGED staging table the loader creates (no WAL; indexed on the key when
+  the final statement matches on it). The writer's one transaction then reads the stages in its
+  final statement (`INSERT ... SELECT` for append, the upsert / replace statement over staging and
+  stages for the others) and commits; the stages are dropped whatever happened.
+A failure of any loader, of the stream or of the final statement rolls the writer's transaction
+back: the target is as it was.
 
-What it costs: append and a swapping replace move the rows of partitions 1..N-1 twice (COPY into
-a stage, then INSERT ... SELECT into the target or the new table, which only the writer's
-transaction can see), so they gain only where the servers have cores to spare for the parallel
-COPYs (see docs/data-movement.md#speed); upsert and a rewriting replace stage every row anyway, so
-their stages cost nothing extra. Stages are named `osiris_stage_<target hash>_<pid>_<partition>` in the target's
-schema (the loaders need CREATE there); only a process killed outright leaves one behind, and it
-holds nothing the target depends on.
+What it costs: append moves the rows of partitions 1..N-1 twice (COPY into a stage, then INSERT
+... SELECT into the target; loading the target itself would commit rows before the end), so it
+gains only where the servers have cores to spare for the parallel COPYs (see
+docs/data-movement.md#speed); upsert and a rewriting replace stage every row anyway, so their
+stages cost nothing extra. Stages are named `osiris_stage_<target hash>_<pid>_<partition>` in the
+target's schema (the loaders need CREATE there); only a process killed outright leaves one
+behind, and it holds nothing the target depends on.
 """
 
 from __future__ import annotations
@@ -46,15 +51,16 @@ def stage_name(table_sql: str, partition: int) -> str:
 
 
 class _Loader:
-    """One partition's staging table, loaded by one COPY on its own connection and thread."""
+    """One partition loaded by one COPY on its own connection and thread, committed: into a staging
+    table it creates (`create_sql`), or into a committed table that already exists (None)."""
 
     def __init__(self, ctx: StepContext, connect: Callable[[StepContext, int], psycopg.Connection], stage_sql: str,
-                 columns_sql: str, copy_into: CopyInto, partition: int) -> None:
+                 create_sql: Sequence[str] | None, copy_into: CopyInto, partition: int) -> None:
         self.stage_sql = stage_sql
         self._partition = partition
         self.rows = 0
         self.error: BaseException | None = None
-        self._ctx, self._connect, self._columns_sql, self._copy_into = ctx, connect, columns_sql, copy_into
+        self._ctx, self._connect, self._create_sql, self._copy_into = ctx, connect, create_sql, copy_into
         self._batches: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_BATCHES)
         self._failed = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"osiris-stage-{stage_sql}", daemon=True)
@@ -84,8 +90,8 @@ class _Loader:
                 with conn.transaction():
                     conn.execute("SET LOCAL statement_timeout = 0")
                     conn.execute("SET LOCAL TimeZone = 'UTC'")  # as the writer's own session
-                    conn.execute(f"DROP TABLE IF EXISTS {self.stage_sql}")
-                    conn.execute(f"CREATE UNLOGGED TABLE {self.stage_sql} ({self._columns_sql})")
+                    for statement in self._create_sql or ():
+                        conn.execute(statement)
                     self.rows = self._copy_into(conn, self.stage_sql, self._stream())
             finally:
                 conn.close()
@@ -95,14 +101,22 @@ class _Loader:
 
 
 class PartitionStages:
-    """The loaders of partitions 1..N-1 of one write; `route` tells the writer where a batch goes."""
+    """The loaders of partitions 1..N-1 of one write; `take` tells the writer whether a batch is theirs.
+
+    `key_sql` (quoted key columns) indexes each stage before its COPY, as the writer's own stage for
+    a statement that matches on the key. `into` (a committed table: the new table of a swapping
+    replace, see postgres_swap) makes every loader COPY straight into it: no stage, each row
+    written once; nothing to drop here, the writer drops that table if it is not swapped in.
+    """
 
     def __init__(self, ctx: StepContext, connect: Callable[[StepContext, int], psycopg.Connection], schema_sql: str | None,
-                 table_sql: str, columns: Sequence[tuple[str, str]], copy_into: CopyInto) -> None:
+                 table_sql: str, columns: Sequence[tuple[str, str]], copy_into: CopyInto, *,
+                 key_sql: str | None = None, into: str | None = None) -> None:
         self._ctx, self._connect, self._copy_into = ctx, connect, copy_into
         self._schema_sql, self._table_sql = schema_sql, table_sql
         # The target may have been created in the writer's (uncommitted) transaction: spell the columns out.
         self._columns_sql = ", ".join(f"{quote_pg(name)} {type_sql}" for name, type_sql in columns)
+        self._key_sql, self._into = key_sql, into
         self._loaders: dict[int, _Loader] = {}
 
     def take(self, batch: Batch) -> bool:
@@ -112,10 +126,17 @@ class PartitionStages:
             return False
         loader = self._loaders.get(part)
         if loader is None:
-            stage = quote_pg(stage_name(self._table_sql, part))
-            stage = f"{self._schema_sql}.{stage}" if self._schema_sql else stage  # beside the target
-            loader = self._loaders[part] = _Loader(self._ctx, self._connect, stage, self._columns_sql, self._copy_into, part)
-            self._ctx.emit("write.stage", partition=part, stage=stage)
+            if self._into is not None:
+                loader = self._loaders[part] = _Loader(self._ctx, self._connect, self._into, None, self._copy_into, part)
+                self._ctx.emit("write.partition", partition=part, table=self._into)
+            else:
+                stage = quote_pg(stage_name(self._table_sql, part))
+                stage = f"{self._schema_sql}.{stage}" if self._schema_sql else stage  # beside the target
+                create = [f"DROP TABLE IF EXISTS {stage}", f"CREATE UNLOGGED TABLE {stage} ({self._columns_sql})"]
+                if self._key_sql:
+                    create.append(f"CREATE INDEX ON {stage} ({self._key_sql})")
+                loader = self._loaders[part] = _Loader(self._ctx, self._connect, stage, create, self._copy_into, part)
+                self._ctx.emit("write.stage", partition=part, stage=stage)
         loader.put(batch)
         self.raise_failure()
         return True
@@ -134,10 +155,10 @@ class PartitionStages:
 
     def drop(self) -> None:
         """Drop every stage (after the writer's transaction ended, committed or not); best effort."""
-        if not self._loaders:
-            return
         for loader in self._loaders.values():
             loader.finish()
+        if not self._loaders or self._into is not None:
+            return
         try:
             conn = self._connect(self._ctx, 0)
             try:

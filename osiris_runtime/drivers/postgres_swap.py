@@ -204,7 +204,11 @@ def why_not_swappable(conn: psycopg.Connection, oid: int) -> str | None:
 
 @dataclass(frozen=True)
 class Swap:
-    """A new table made LIKE the target, loaded in the writer's transaction, swapped in by `commit_swap`."""
+    """A new table made LIKE the target, loaded in the writer's transaction, swapped in by `commit_swap`.
+
+    `shared`: the new table was committed on a connection of its own (see `begin_swap`), so the
+    partition loaders could COPY into it; the writer drops it (`drop_unswapped`) unless swapped in.
+    """
 
     target_oid: int
     schema: str
@@ -212,12 +216,15 @@ class Swap:
     new_name: str
     new_sql: str  # schema-qualified and quoted, for the writer's COPY and INSERT
     before: TableDefinition
+    new_oid: int = 0
+    shared: bool = False
 
 
-def begin_swap(conn: psycopg.Connection, table_sql: str) -> tuple[Swap | None, str | None]:
+def begin_swap(conn: psycopg.Connection, table_sql: str, *, shared: bool = False) -> tuple[Swap | None, str | None]:
     """Create the new table beside the target; (None, reason) when the rewrite path must be taken.
 
-    Runs inside the writer's transaction: a savepoint undoes a new table that does not match.
+    Runs inside a transaction (a savepoint undoes a new table that does not match): the writer's
+    own, or, `shared`, one of its own that the caller commits before the partition loaders start.
     """
     if conn.info.server_version < 150000:  # the catalog queries here read columns of 15 and later
         return None, "server older than PostgreSQL 15"
@@ -252,7 +259,15 @@ def begin_swap(conn: psycopg.Connection, table_sql: str) -> tuple[Swap | None, s
             raise psycopg.Rollback(savepoint)
     if mismatch:
         return None, f"LIKE does not reproduce its definition ({mismatch})"
-    return Swap(oid, schema, name, new_name, sql.Identifier(schema, new_name).as_string(conn), before), None
+    return Swap(oid, schema, name, new_name, sql.Identifier(schema, new_name).as_string(conn), before,
+                _oid(conn, schema, new_name), shared), None
+
+
+def drop_unswapped(conn: psycopg.Connection, swap: Swap) -> None:
+    """Drop a shared swap's new table if it is still there under its private name (not swapped in)."""
+    left = conn.execute("SELECT 1 FROM pg_class WHERE oid = %s AND relname = %s", (swap.new_oid, swap.new_name)).fetchone()
+    if left:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(swap.schema, swap.new_name)))
 
 
 def _oid(conn: psycopg.Connection, schema: str, name: str) -> int:
@@ -266,9 +281,22 @@ def _first_difference(a: TableDefinition, b: TableDefinition) -> str:
                  if getattr(a, f) != getattr(b, f)), "?")
 
 
-def commit_swap(ctx: StepContext, conn: psycopg.Connection, swap: Swap) -> None:
-    """Put the loaded new table in the target's place (in the writer's transaction; see module doc)."""
+def commit_swap(ctx: StepContext, conn: psycopg.Connection, swap: Swap, rows: int) -> None:
+    """Put the loaded new table (`rows` sent into it) in the target's place (in the writer's
+    transaction; see module doc)."""
     target = sql.Identifier(swap.schema, swap.target_name)
+    new = sql.Identifier(swap.schema, swap.new_name)
+    if swap.shared:
+        # Committed, so others could have seen it: hold it, then check it holds exactly our rows
+        # and is still the table we made.
+        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(new))
+        stored = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(new)).fetchone()[0]
+        if _oid(conn, swap.schema, swap.new_name) != swap.new_oid or stored != rows:
+            raise RunFailed(
+                f"step {ctx.step_id}: replace of {swap.target_name}: the new table holds {stored} rows but {rows} were "
+                "loaded; the target is unchanged",
+                code="run.row-count-mismatch",
+            )
     _lock(ctx, conn, target)
     changed = why_not_swappable(conn, swap.target_oid)
     now = table_definition(conn, swap.target_oid)
@@ -280,7 +308,6 @@ def commit_swap(ctx: StepContext, conn: psycopg.Connection, swap: Swap) -> None:
             code="run.target-changed",
             fix="run the step again once the change to the table is done",
         )
-    new = sql.Identifier(swap.schema, swap.new_name)
     new_oid = _oid(conn, swap.schema, swap.new_name)
     made = table_definition(conn, new_oid)
     if now.owner != made.owner:  # also gives it the identity sequences

@@ -170,7 +170,8 @@ def test_a_killed_partition_fails_the_step_and_the_target_stays_unchanged(my, pg
 # -- the writer loads partitions concurrently --------------------------------------------------
 def _stages_left(pg: Any, pg_schema: str) -> list[str]:
     return [r[0] for r in pg.execute("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                     "WHERE n.nspname = %s AND relname LIKE 'osiris_stage%%'", (pg_schema,)).fetchall()]
+                                     "WHERE n.nspname = %s AND (relname LIKE 'osiris_stage%%' OR relname LIKE 'osiris_new%%')",
+                                     (pg_schema,)).fetchall()]
 
 
 @pytest.mark.parametrize("mode", ["append", "upsert", "replace"])
@@ -190,8 +191,15 @@ def test_partitions_are_loaded_on_their_own_connections_and_land_once(mode, my, 
     if mode == "upsert":
         expected = [(-5, "gone", 0), *expected]
     assert pg.execute("SELECT id, val, n FROM part_loaded ORDER BY id").fetchall() == expected
-    stages = sorted(f["partition"] for e, f in write.extra_metrics["events"] if e == "write.stage")
-    assert stages == [1, 2] and write.rows_written == ROWS
+    events = write.extra_metrics["events"]
+    stages = sorted(f["partition"] for e, f in events if e == "write.stage")
+    straight = sorted(f["partition"] for e, f in events if e == "write.partition")
+    if mode == "replace":  # a swap: partitions 1.. COPY straight into the committed new table, no stage
+        assert [f["strategy"] for e, f in events if e == "write.replace"] == ["swap"]
+        assert (stages, straight) == ([], [1, 2])  # each row written once
+    else:
+        assert (stages, straight) == ([1, 2], [])
+    assert write.rows_written == ROWS
     assert _stages_left(pg, pg_schema) == []
 
 
