@@ -46,20 +46,22 @@ async function clearNotifications() {
 }
 
 async function command(name) {
-  // On a loaded machine the palette's key press can land while focus is moving (e.g. out of the
-  // settings editor) and be lost: press it again rather than wait for a palette that never opens.
+  // On a loaded machine a key press can land while focus is moving (e.g. out of the settings
+  // editor) and be lost: the palette never opens, or opens and misses part of the typed name so
+  // that no row matches. Either way, close it and do the whole thing again.
+  const row = `.quick-input-list .monaco-list-row[aria-label*=${JSON.stringify(name.split(': ').pop())}]`;
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('Escape');
     await page.keyboard.press('Control+Shift+P');
     try {
-      await page.waitForSelector('.quick-input-box input', { state: 'visible', timeout: 10000 });
+      const input = await page.waitForSelector('.quick-input-box input', { state: 'visible', timeout: 10000 });
+      await input.fill(`>${name}`);  // the palette's own prefix, then the name, as one edit
+      await page.waitForSelector(row, { timeout: 15000 });
       break;
     } catch (err) {
       if (attempt >= 3) throw err;
     }
   }
-  await page.keyboard.type(name);
-  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*=${JSON.stringify(name.split(': ').pop())}]`, { timeout: 30000 });
   await page.waitForTimeout(300);
   await page.keyboard.press('Enter');
 }
